@@ -1,0 +1,288 @@
+"""The article catalog: exact texts, metadata and chunk spans in SQLite in the data dir.
+
+The catalog is the source of truth for what is visible: a chunk in the vector store counts only
+while the catalog holds its article with the same content hash. Pending vector-store deletions
+are journalled in `vector_cleanup` so that a killed process leaves nothing stale behind.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from summarizer.errors import NotFoundError, StoreError
+from summarizer.models import Article, Chunk
+
+SCHEMA_VERSION = "1"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    url TEXT,
+    title TEXT NOT NULL,
+    author TEXT,
+    date TEXT,
+    site TEXT,
+    method TEXT NOT NULL,
+    warnings TEXT NOT NULL DEFAULT '[]',
+    text TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    fingerprint TEXT,
+    ingested_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_source ON articles (source);
+CREATE TABLE IF NOT EXISTS chunks (
+    id TEXT PRIMARY KEY,
+    article_id TEXT NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_article ON chunks (article_id, idx);
+CREATE TABLE IF NOT EXISTS vector_cleanup (article_id TEXT PRIMARY KEY, keep_hash TEXT);
+"""
+
+_ARTICLE_COLUMNS = (
+    "id, source, url, title, author, date, site, method, warnings, text, content_hash, "
+    "ingested_at, updated_at"
+)
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _article(row: sqlite3.Row) -> Article:
+    return Article(
+        id=row["id"],
+        source=row["source"],
+        url=row["url"],
+        title=row["title"],
+        author=row["author"],
+        date=row["date"],
+        site=row["site"],
+        method=row["method"],
+        warnings=tuple(json.loads(row["warnings"])),
+        text=row["text"],
+        content_hash=row["content_hash"],
+        ingested_at=row["ingested_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+class Catalog:
+    """SQLite catalog of articles; safe to read while another process writes (WAL)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, timeout=60, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            with self.transaction():
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                version = self.meta("schema_version")
+                if version is None:
+                    self.set_meta("schema_version", SCHEMA_VERSION)
+                elif version != SCHEMA_VERSION:
+                    raise StoreError(
+                        f"the catalog {path} has schema version {version}, "
+                        f"this summarizer reads {SCHEMA_VERSION}"
+                    )
+        except sqlite3.Error as e:
+            raise StoreError(f"cannot open the catalog {path}: {e}") from None
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic write: everything in the block lands, or nothing does."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # --- metadata -------------------------------------------------------------------------
+
+    def meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        if value is None:
+            self._db.execute("DELETE FROM meta WHERE key = ?", (key,))
+        else:
+            self._db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    # --- reading --------------------------------------------------------------------------
+
+    def count(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM articles").fetchone()[0])
+
+    def get(self, article_id: str) -> Article | None:
+        row = self._db.execute(
+            f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id = ?", (article_id,)
+        ).fetchone()
+        return None if row is None else _article(row)
+
+    def resolve(self, id_or_prefix: str) -> Article:
+        """The article with this id, or the only one whose id starts with it."""
+        found = self.get(id_or_prefix)
+        if found is not None:
+            return found
+        prefix = id_or_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self._db.execute(
+            "SELECT id FROM articles WHERE id LIKE ? ESCAPE '\\' LIMIT 3", (prefix + "%",)
+        ).fetchall()
+        if len(rows) == 1:
+            found = self.get(rows[0][0])
+            if found is not None:
+                return found
+        if len(rows) > 1:
+            raise NotFoundError(f"article id {id_or_prefix!r} is ambiguous: give more characters")
+        raise NotFoundError(f"no article {id_or_prefix!r}", hint="`summarizer list` shows the ids")
+
+    def articles(self) -> list[Article]:
+        rows = self._db.execute(
+            f"SELECT {_ARTICLE_COLUMNS} FROM articles ORDER BY ingested_at, id"
+        ).fetchall()
+        return [_article(r) for r in rows]
+
+    def state(self, article_id: str) -> tuple[str, str | None] | None:
+        """(content_hash, fingerprint) of a stored article, without loading its text."""
+        row = self._db.execute(
+            "SELECT content_hash, fingerprint FROM articles WHERE id = ?", (article_id,)
+        ).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def id_for_fingerprint(self, source: str, fingerprint: str) -> str | None:
+        """The article stored from `source` when the source still has this fingerprint."""
+        row = self._db.execute(
+            "SELECT id FROM articles WHERE source = ? AND fingerprint = ?", (source, fingerprint)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def hashes(self, article_ids: Iterable[str]) -> dict[str, str]:
+        ids = list(set(article_ids))
+        out: dict[str, str] = {}
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            marks = ",".join("?" * len(part))
+            for row in self._db.execute(
+                f"SELECT id, content_hash FROM articles WHERE id IN ({marks})", part
+            ):
+                out[row[0]] = row[1]
+        return out
+
+    def titles(self, article_ids: Iterable[str]) -> dict[str, tuple[str, str, str]]:
+        """id -> (title, source, content_hash)."""
+        ids = list(set(article_ids))
+        out: dict[str, tuple[str, str, str]] = {}
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            marks = ",".join("?" * len(part))
+            for row in self._db.execute(
+                f"SELECT id, title, source, content_hash FROM articles WHERE id IN ({marks})",
+                part,
+            ):
+                out[row[0]] = (row[1], row[2], row[3])
+        return out
+
+    def chunks(self, article: Article) -> list[Chunk]:
+        rows = self._db.execute(
+            'SELECT id, idx, start, "end" FROM chunks WHERE article_id = ? ORDER BY idx',
+            (article.id,),
+        ).fetchall()
+        return [
+            Chunk(
+                id=r["id"],
+                article_id=article.id,
+                index=r["idx"],
+                start=r["start"],
+                end=r["end"],
+                text=article.text[r["start"] : r["end"]],
+            )
+            for r in rows
+        ]
+
+    def chunk_count(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM chunks").fetchone()[0])
+
+    # --- writing (call inside `transaction()`) ---------------------------------------------
+
+    def put(self, article: Article, chunks: list[Chunk], fingerprint: str | None) -> None:
+        """Insert or replace an article and its chunk spans."""
+        self._db.execute("DELETE FROM chunks WHERE article_id = ?", (article.id,))
+        self._db.execute(
+            f"INSERT INTO articles ({_ARTICLE_COLUMNS}, fingerprint) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET source = excluded.source, url = excluded.url, "
+            "title = excluded.title, author = excluded.author, date = excluded.date, "
+            "site = excluded.site, method = excluded.method, warnings = excluded.warnings, "
+            "text = excluded.text, content_hash = excluded.content_hash, "
+            "fingerprint = excluded.fingerprint, updated_at = excluded.updated_at",
+            (
+                article.id,
+                article.source,
+                article.url,
+                article.title,
+                article.author,
+                article.date,
+                article.site,
+                article.method,
+                json.dumps(list(article.warnings)),
+                article.text,
+                article.content_hash,
+                article.ingested_at,
+                article.updated_at,
+                fingerprint,
+            ),
+        )
+        self._db.executemany(
+            'INSERT INTO chunks (id, article_id, idx, start, "end") VALUES (?, ?, ?, ?, ?)',
+            [(c.id, c.article_id, c.index, c.start, c.end) for c in chunks],
+        )
+
+    def set_fingerprint(self, article_id: str, fingerprint: str | None) -> None:
+        self._db.execute(
+            "UPDATE articles SET fingerprint = ? WHERE id = ?", (fingerprint, article_id)
+        )
+
+    def delete(self, article_id: str) -> None:
+        self._db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+
+    def journal_cleanup(self, article_id: str, keep_hash: str | None) -> None:
+        """Record that the vector store must drop this article's chunks of any other hash."""
+        self._db.execute(
+            "INSERT INTO vector_cleanup (article_id, keep_hash) VALUES (?, ?) "
+            "ON CONFLICT (article_id) DO UPDATE SET keep_hash = excluded.keep_hash",
+            (article_id, keep_hash),
+        )
+
+    def pending_cleanup(self) -> list[tuple[str, str | None]]:
+        return [(r[0], r[1]) for r in self._db.execute("SELECT * FROM vector_cleanup")]
+
+    def clear_cleanup(self, article_ids: Iterable[str]) -> None:
+        self._db.executemany(
+            "DELETE FROM vector_cleanup WHERE article_id = ?", [(a,) for a in article_ids]
+        )

@@ -1,0 +1,191 @@
+"""Click commands: parse options -> call the pipeline -> render.
+
+The one place where SummarizerError becomes a one-line message and an exit status. Only click is
+imported at module level so that `summarizer --help` answers instantly; every command imports what it
+needs when it runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from summarizer.config import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Group(click.Group):
+    """Turns expected failures into one line on stderr and a non-zero exit, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from summarizer.errors import SummarizerError
+
+        try:
+            return super().invoke(ctx)
+        except SummarizerError as e:
+            message = f"error: {e.message}"
+            if e.hint:
+                message += f" ({e.hint})"
+            click.echo(message, err=True)
+            ctx.exit(2 if isinstance(e, _usage_errors()) else 1)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+
+
+def _usage_errors() -> tuple[type[Exception], ...]:
+    from summarizer.errors import ConfigError
+
+    return (ConfigError,)
+
+
+def store_options(f: F) -> F:
+    """Options of every command that opens the corpus."""
+    f = click.option(
+        "--home",
+        type=click.Path(file_okay=False),
+        help="Data directory (default: the platform's user data dir; env SUMMARIZER_HOME).",
+    )(f)
+    f = click.option(
+        "--chroma-url",
+        metavar="URL",
+        help="Use a Chroma server (chroma run) instead of the embedded store "
+        "(env SUMMARIZER_CHROMA_URL).",
+    )(f)
+    f = click.option(
+        "--embedder",
+        metavar="NAME",
+        help="chroma:all-MiniLM-L6-v2 (default), ollama:MODEL, or hash:DIM "
+        "(env SUMMARIZER_EMBEDDER).",
+    )(f)
+    f = click.option(
+        "--ollama-host",
+        metavar="HOSTS",
+        help="Ollama host(s), comma-separated (env OLLAMA_HOST).",
+    )(f)
+    return f
+
+
+def json_option(f: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(f)
+
+
+def settings_from(opts: dict[str, Any]) -> Settings:
+    """Settings from the environment with the command's store options applied."""
+    from summarizer.config import Settings
+
+    return Settings.from_env(
+        home=opts.pop("home", None),
+        chroma_url=opts.pop("chroma_url", None),
+        embedder=opts.pop("embedder", None),
+        ollama_hosts=opts.pop("ollama_host", None),
+    )
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="summarizer")
+def cli() -> None:
+    """Turn news articles into a searchable local corpus, with citations to the exact words."""
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, required=True)
+@store_options
+@json_option
+@click.option("--max-bytes", type=int, help="Largest file or page accepted (default 10 MiB).")
+def ingest(sources: tuple[str, ...], as_json: bool, max_bytes: int | None, **opts: Any) -> None:
+    """Add files, directories, globs or http(s) URLs to the corpus.
+
+    Unchanged sources are skipped, changed ones replace their old text. Exit status 1 if any item
+    failed; the others are still stored.
+    """
+    from dataclasses import replace
+
+    from summarizer import pipeline, render
+
+    settings = settings_from(opts)
+    if max_bytes is not None:
+        settings = replace(settings, max_bytes=max_bytes)
+    with render.IngestProgress(quiet=as_json) as progress:
+        report = pipeline.ingest(settings, list(sources), progress=progress)
+    if as_json:
+        render.print_json([r.as_dict() for r in report.results])
+    click.echo(report.summary_line(), err=True)
+    if report.failed:
+        sys.exit(1)
+
+
+@cli.command(name="list")
+@store_options
+@json_option
+def list_(as_json: bool, **opts: Any) -> None:
+    """List the articles in the corpus."""
+    from summarizer import pipeline, render
+
+    articles = pipeline.list_articles(settings_from(opts))
+    if as_json:
+        render.print_json([a.summary_dict() for a in articles])
+    else:
+        render.print_article_table(articles)
+
+
+@cli.command()
+@click.argument("article_id")
+@store_options
+@json_option
+def show(article_id: str, as_json: bool, **opts: Any) -> None:
+    """Show one article: its metadata and exact stored text."""
+    from summarizer import pipeline, render
+
+    article = pipeline.get_article(settings_from(opts), article_id)
+    if as_json:
+        render.print_json(article.full_dict())
+    else:
+        render.print_article(article)
+
+
+@cli.command()
+@click.argument("query")
+@click.option("-k", "k", default=5, show_default=True, type=click.IntRange(1, 1000))
+@store_options
+@json_option
+def search(query: str, k: int, as_json: bool, **opts: Any) -> None:
+    """Semantic search over the corpus: the passages closest to QUERY."""
+    from summarizer import pipeline, render
+
+    hits = pipeline.search(settings_from(opts), query, k=k)
+    if as_json:
+        render.print_json([h.as_dict() for h in hits])
+    else:
+        render.print_hits(hits)
+
+
+@cli.command()
+@click.argument("article_ids", nargs=-1, required=True)
+@store_options
+def remove(article_ids: tuple[str, ...], **opts: Any) -> None:
+    """Remove articles (their text and their chunks) from the corpus."""
+    from summarizer import pipeline
+
+    for removed in pipeline.remove(settings_from(opts), list(article_ids)):
+        click.echo(f"removed {removed.id}  {removed.title}")
+
+
+@cli.command()
+@store_options
+def reindex(**opts: Any) -> None:
+    """Re-embed every stored article with the configured embedder."""
+    from summarizer import pipeline, render
+
+    with render.IngestProgress(quiet=False) as progress:
+        n_articles, n_chunks, embedder = pipeline.reindex(settings_from(opts), progress=progress)
+    click.echo(f"reindexed {n_articles} articles ({n_chunks} chunks) with {embedder}", err=True)
+
+
+def main() -> None:
+    cli(prog_name="summarizer")

@@ -1,0 +1,101 @@
+"""One typed settings object, read from the environment and overridden by command-line options."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from summarizer.errors import ConfigError
+
+DEFAULT_EMBEDDER = "chroma:all-MiniLM-L6-v2"
+DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
+DEFAULT_MODEL = "llama3.2"
+DEFAULT_EMBED_MODEL = "nomic-embed-text"
+
+
+def default_home() -> Path:
+    """The platform's per-user data dir for the tool (e.g. ~/.local/share/summarizer)."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("summarizer", appauthor=False))
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+
+
+def _env_int(name: str, default: int | None) -> int | None:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+
+
+def split_hosts(raw: str) -> list[str]:
+    """`a:11434, http://b:11434` -> the list of hosts, empty items dropped."""
+    return [h.strip() for h in raw.split(",") if h.strip()]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the tool can be configured with; see the README's Configuration section."""
+
+    home: Path
+    chroma_url: str | None = None
+    embedder: str = DEFAULT_EMBEDDER
+    ollama_hosts: list[str] = field(default_factory=lambda: [DEFAULT_OLLAMA_HOST])
+    model: str = DEFAULT_MODEL
+    connect_timeout: float = 5.0
+    read_timeout: float = 600.0
+    parallel: int = 2
+    num_ctx_cap: int | None = None
+    use_cache: bool = True
+    max_bytes: int = 10 * 1024 * 1024
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.home / "catalog.sqlite3"
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.home / "chroma"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.home / "write.lock"
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Settings:
+        """Settings from SUMMARIZER_* / OLLAMA_HOST, then `overrides` that are not None."""
+        env = os.environ
+        home = env.get("SUMMARIZER_HOME")
+        settings = cls(
+            home=Path(home).expanduser() if home else default_home(),
+            chroma_url=env.get("SUMMARIZER_CHROMA_URL") or None,
+            embedder=env.get("SUMMARIZER_EMBEDDER") or DEFAULT_EMBEDDER,
+            ollama_hosts=split_hosts(env.get("OLLAMA_HOST", "")) or [DEFAULT_OLLAMA_HOST],
+            model=env.get("SUMMARIZER_MODEL") or DEFAULT_MODEL,
+            connect_timeout=_env_float("SUMMARIZER_CONNECT_TIMEOUT", 5.0),
+            read_timeout=_env_float("SUMMARIZER_READ_TIMEOUT", 600.0),
+            parallel=_env_int("SUMMARIZER_PARALLEL", 2) or 2,
+            num_ctx_cap=_env_int("SUMMARIZER_NUM_CTX", None),
+            use_cache=env.get("SUMMARIZER_NO_CACHE", "") in ("", "0"),
+            max_bytes=_env_int("SUMMARIZER_MAX_BYTES", 10 * 1024 * 1024) or 10 * 1024 * 1024,
+        )
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if isinstance(given.get("home"), str):
+            given["home"] = Path(given["home"]).expanduser()
+        if isinstance(given.get("ollama_hosts"), str):
+            given["ollama_hosts"] = split_hosts(given["ollama_hosts"])
+        return replace(settings, **given)

@@ -1,0 +1,357 @@
+"""Pure: the bytes of a file or page -> the article's text and metadata."""
+
+from __future__ import annotations
+
+import codecs
+import math
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from summarizer.errors import ExtractionError
+
+if TYPE_CHECKING:
+    from bs4 import BeautifulSoup, Tag
+
+    from summarizer.sources import RawDocument
+
+TITLE_MAX_CHARS = 300
+
+# Longest first: the UTF-32 LE BOM starts with the UTF-16 LE one.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# C0 controls that do not occur in text; tab, newlines, form feed and ESC (ISO-2022-JP) do.
+_CONTROL_BYTES = frozenset(set(range(0x20)) - {0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x1B})
+# Characters XML (and so lxml) refuses; they never carry meaning in an article.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK_CHAR = re.compile(f"[{_CJK}]")
+_WORD = re.compile(f"[^\\W{_CJK}]+")
+_ISO_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})")
+_CSS_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
+_IMPORTANT = re.compile(r"!\s*important", re.IGNORECASE)
+
+_INVISIBLE_TAGS = ("script", "style", "template", "noscript")
+# Hiding these would hide the whole page; when a page does it, script reveals it again.
+_NEVER_REMOVED = frozenset({"html", "head", "body"})
+_BLOCK_TAGS = frozenset(
+    """address article aside blockquote br caption dd details dialog div dl dt fieldset
+    figcaption figure footer form h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section
+    summary table tbody td tfoot th thead tr ul""".split()
+)
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """An article's text exactly as it will be stored, and what is known about it."""
+
+    title: str
+    text: str
+    author: str | None
+    date: str | None
+    site: str | None
+    url: str | None
+    method: Literal["text", "trafilatura", "fallback"]
+    warnings: tuple[str, ...] = ()
+
+
+def word_count(text: str) -> int:
+    """Words in `text`; Chinese and Japanese, written without spaces, count two characters a word."""
+    cjk = len(_CJK_CHAR.findall(text))
+    return len(_WORD.findall(text)) + math.ceil(cjk / 2)
+
+
+def extract(raw: RawDocument, *, min_words: int = 40) -> Extracted:
+    """The article in `raw`: a text file as it is, an HTML page's main text and metadata.
+
+    Raises ExtractionError for binary or empty data, undecodable text, and HTML pages whose
+    text has fewer than `min_words` words (paywalls, cookie walls, pages without an article).
+    """
+    if raw.kind == "html":
+        return _extract_html(raw, min_words)
+    return _extract_text(raw)
+
+
+# Decoding
+
+
+def _looks_binary(data: bytes) -> bool:
+    sample = data[:8192]
+    if b"\x00" in sample:
+        return True
+    controls = sum(1 for b in sample if b in _CONTROL_BYTES)
+    return controls > len(sample) * 0.05
+
+
+def _try_decode(data: bytes, encoding: str) -> str | None:
+    try:
+        return data.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return None
+
+
+def _decode(raw: RawDocument) -> tuple[str, list[str]]:
+    """Bytes -> text with \\n newlines: BOM, then UTF-8, then the declared charset, then a guess."""
+    data = raw.data
+    warnings: list[str] = []
+    text: str | None = None
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            text = _try_decode(data, encoding)
+            if text is None:
+                text = data.decode(encoding, errors="replace")
+                warnings.append(f"invalid {encoding} bytes replaced")
+            break
+    if text is None:
+        if _looks_binary(data):
+            raise ExtractionError("binary file, not text")
+        if not data.strip():
+            raise ExtractionError("empty")
+        text = _try_decode(data, "utf-8")
+    if text is None and raw.charset:
+        text = _try_decode(data, raw.charset)
+    if text is None:
+        text, guess_warnings = _guess_decode(data, html=raw.kind == "html")
+        warnings.extend(guess_warnings)
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    if not text.strip():
+        raise ExtractionError("empty")
+    return text, warnings
+
+
+def _guess_decode(data: bytes, *, html: bool) -> tuple[str, list[str]]:
+    if html:
+        from bs4.dammit import UnicodeDammit
+
+        # Honours <meta charset> and the XML declaration before guessing.
+        dammit = UnicodeDammit(data, is_html=True)
+        if dammit.unicode_markup is not None:
+            warnings = []
+            if dammit.contains_replacement_characters:
+                warnings.append(f"undecodable bytes replaced ({dammit.original_encoding})")
+            return dammit.unicode_markup, warnings
+    import charset_normalizer
+
+    best = charset_normalizer.from_bytes(data).best()
+    if best is None:
+        raise ExtractionError("cannot detect the text encoding")
+    return str(best), [f"text encoding guessed as {best.encoding}"]
+
+
+# Text files
+
+
+def _is_markdown(raw: RawDocument) -> bool:
+    name = str(raw.path or raw.url or "").lower()
+    return name.endswith(".md") or raw.content_type == "text/markdown"
+
+
+def _clip_title(title: str) -> str:
+    title = " ".join(title.split())
+    if len(title) <= TITLE_MAX_CHARS:
+        return title
+    return title[: TITLE_MAX_CHARS - 1].rsplit(" ", 1)[0] + "…"
+
+
+def _extract_text(raw: RawDocument) -> Extracted:
+    text, warnings = _decode(raw)
+    text = text.rstrip()
+    first = next(line.strip() for line in text.split("\n") if line.strip())
+    if _is_markdown(raw):
+        first = first.lstrip("#").strip() or first
+    return Extracted(
+        title=_clip_title(first),
+        text=text,
+        author=None,
+        date=None,
+        site=None,
+        url=raw.url,
+        method="text",
+        warnings=tuple(warnings),
+    )
+
+
+# HTML
+
+
+def _hides(style: str) -> bool:
+    """Whether CSS declarations (an inline style or a rule's body) hide the element."""
+    style = _IMPORTANT.sub("", _CSS_COMMENT.sub("", style))
+    for declaration in style.split(";"):
+        prop, sep, value = declaration.partition(":")
+        if not sep:
+            continue
+        prop, value = prop.strip().lower(), value.strip().lower()
+        if prop == "display" and value == "none":
+            return True
+        if prop in ("visibility", "content-visibility") and value in ("hidden", "collapse"):
+            return True
+    return False
+
+
+def _hiding_selectors(css: str) -> list[str]:
+    """Selectors of top-level rules in a stylesheet that hide what they match.
+
+    Rules inside @media and other at-rules are skipped: they hide only on some screens.
+    """
+    css = _CSS_COMMENT.sub("", css)
+    selectors: list[str] = []
+    depth, start, prelude = 0, 0, ""
+    for i, ch in enumerate(css):
+        if ch == "{":
+            if depth == 0:
+                prelude, start = css[start:i].strip(), i + 1
+            depth += 1
+        elif ch == "}" and depth > 0:
+            depth -= 1
+            if depth == 0:
+                body = css[start:i]
+                if not prelude.startswith("@") and "{" not in body and _hides(body):
+                    selectors.extend(s.strip() for s in prelude.split(","))
+                start = i + 1
+        elif ch == ";" and depth == 0:
+            start = i + 1  # e.g. @import url(...);
+    # Pseudo-classes and pseudo-elements (:hover, ::before) hide only in some states.
+    return [s for s in selectors if s and ":" not in s]
+
+
+def _remove_invisible(soup: BeautifulSoup) -> None:
+    """Delete what a reader never sees: hidden text is a route for prompt injection."""
+    from bs4 import Comment, Tag
+
+    selectors: list[str] = []
+    for style in soup.find_all("style"):
+        selectors.extend(_hiding_selectors(style.get_text()))
+    doomed: list[Tag] = []
+    for selector in dict.fromkeys(selectors):
+        try:
+            doomed.extend(soup.select(selector))
+        except Exception:  # noqa: BLE001 — soupsieve rejects CSS it does not support; skip the rule
+            continue
+    doomed.extend(soup.find_all(_INVISIBLE_TAGS))
+    for tag in soup.find_all(True):
+        if tag.name in _NEVER_REMOVED:
+            continue
+        style = tag.get("style")
+        aria_hidden = tag.get("aria-hidden")
+        if (
+            tag.has_attr("hidden")
+            or (isinstance(aria_hidden, str) and aria_hidden.strip().lower() == "true")
+            or (isinstance(style, str) and _hides(style))
+        ):
+            doomed.append(tag)
+    for tag in doomed:
+        if tag.name not in _NEVER_REMOVED and not tag.decomposed:
+            tag.decompose()
+    for comment in soup.find_all(string=lambda s: isinstance(s, Comment)):
+        comment.extract()
+
+
+def _visible_text(soup: BeautifulSoup) -> str:
+    """The cleaned page's text, one line per block element, whitespace tidied."""
+    root: Tag | BeautifulSoup = soup.body or soup
+    for tag in root.find_all(_BLOCK_TAGS):
+        tag.insert_before("\n")
+        tag.insert_after("\n")
+    lines = (" ".join(line.split()) for line in root.get_text().split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+def _tidy(text: str) -> str:
+    lines = (line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def _meta_content(soup: BeautifulSoup, *keys: str) -> str | None:
+    for key in keys:
+        tag = soup.find("meta", attrs={"property": key}) or soup.find("meta", attrs={"name": key})
+        content = tag.get("content") if tag is not None else None
+        if isinstance(content, str) and content.strip():
+            return content.strip()
+    return None
+
+
+def _page_title(soup: BeautifulSoup) -> str | None:
+    # The <title> in <head>: an inline SVG's <title> in the body is not the page's.
+    tag = soup.head.find("title") if soup.head is not None else soup.find("title")
+    text = tag.get_text(" ", strip=True) if tag is not None else ""
+    return text or None
+
+
+def _canonical_url(found: str | None, base: str | None) -> str | None:
+    from urllib.parse import urljoin
+
+    if found and base:
+        found = urljoin(base, found)
+    if found and found.lower().startswith(("http://", "https://")):
+        return found
+    return base
+
+
+def _iso_date(value: str | None) -> str | None:
+    match = _ISO_DATE.match(value or "")
+    return match.group(1) if match else None
+
+
+def _clean_field(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    value = " ".join(value.split())
+    return value or None
+
+
+def _extract_html(raw: RawDocument, min_words: int) -> Extracted:
+    from bs4 import BeautifulSoup
+
+    html, warnings = _decode(raw)
+    html = _XML_INVALID.sub("", html)
+    try:
+        soup = BeautifulSoup(html, "lxml")
+    except Exception as e:  # noqa: BLE001 — a parser failure is a malformed page, not a crash
+        raise ExtractionError(f"malformed page: {e}") from None
+    _remove_invisible(soup)
+    document = _trafilatura(str(soup), raw.url)
+    text = _tidy(document.text) if document is not None and document.text else ""
+    method: Literal["trafilatura", "fallback"] = "trafilatura"
+    if not text:
+        text = _visible_text(soup)
+        method = "fallback"
+        warnings.append("no article found; stored the page's text")
+    words = word_count(text)
+    if words < min_words:
+        raise ExtractionError(
+            f"implausibly short: {words} words — a paywall, cookie wall or a page without an article?"
+        )
+    title = (
+        _clean_field(getattr(document, "title", None))
+        or _clean_field(_meta_content(soup, "og:title"))
+        or _clean_field(_page_title(soup))
+        or next(line.strip() for line in text.split("\n") if line.strip())
+    )
+    return Extracted(
+        title=_clip_title(title),
+        text=text,
+        author=_clean_field(getattr(document, "author", None)),
+        date=_iso_date(getattr(document, "date", None)),
+        site=_clean_field(getattr(document, "sitename", None)),
+        url=_canonical_url(_clean_field(getattr(document, "url", None)), raw.url),
+        method=method,
+        warnings=tuple(warnings),
+    )
+
+
+def _trafilatura(html: str, url: str | None) -> object | None:
+    """trafilatura's Document for the page, or None when it finds no article."""
+    import trafilatura
+
+    try:
+        return trafilatura.bare_extraction(
+            html, url=url, with_metadata=True, include_comments=False
+        )
+    except Exception:  # noqa: BLE001 — a library failure on one odd page means "no article"
+        return None

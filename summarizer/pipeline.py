@@ -1,0 +1,359 @@
+"""Ingest, list, show, search, remove and reindex, composed from sources, extract, chunking,
+embed and store."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from summarizer.errors import ConfigError, EmbedderError, SummarizerError
+
+if TYPE_CHECKING:
+    import httpx
+
+    from summarizer.config import Settings
+    from summarizer.embed import Embedder
+    from summarizer.models import Article, Chunk, SearchHit
+    from summarizer.store import Corpus
+
+# Chunks embedded per call: large enough to keep the embedder busy, small enough that a killed
+# ingest loses little work.
+EMBED_BATCH = 128
+
+
+class Progress(Protocol):
+    def begin(self, total: int) -> None: ...
+    def advance(self, result: ItemResult) -> None: ...
+    def note(self, message: str) -> None: ...
+
+
+class _Silent:
+    def begin(self, total: int) -> None:
+        pass
+
+    def advance(self, result: ItemResult) -> None:
+        pass
+
+    def note(self, message: str) -> None:
+        pass
+
+
+@dataclass
+class ItemResult:
+    """What happened to one source: added, updated, unchanged or failed (with the reason)."""
+
+    item: str
+    status: str
+    article_id: str | None = None
+    title: str | None = None
+    chunks: int = 0
+    reason: str | None = None
+    warnings: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["warnings"] = list(self.warnings)
+        return d
+
+
+@dataclass
+class IngestReport:
+    results: list[ItemResult] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def failed(self) -> int:
+        return self.count("failed")
+
+    def summary_line(self) -> str:
+        counts = ", ".join(
+            f"{self.count(s)} {s}" for s in ("added", "updated", "unchanged", "failed")
+        )
+        return f"ingest: {counts}"
+
+
+def article_id(kind: str, key: str) -> str:
+    """Short stable id from the canonical URL or the resolved path."""
+    return hashlib.sha256(f"{kind}:{key}".encode()).hexdigest()[:12]
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def canonical_url(url: str) -> str:
+    """Lower-case scheme and host, no fragment, no default port, no utm_* tracking parameters."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    port = parts.port
+    netloc = host if port is None or (scheme, port) in (("http", 80), ("https", 443)) else (
+        f"{host}:{port}"
+    )
+    query = urlencode(
+        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not k.startswith("utm_")]
+    )
+    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
+
+
+def _is_url(item: str) -> bool:
+    return item.startswith(("http://", "https://"))
+
+
+class _Ingester:
+    """Prepares items one by one and stores them in batches of chunks."""
+
+    def __init__(self, settings: Settings, corpus: Corpus, progress: Progress) -> None:
+        self.settings = settings
+        self.corpus = corpus
+        self.progress = progress
+        self.report = IngestReport()
+        self._embedder: Embedder | None = None
+        self._collection = ""
+        self._http: httpx.Client | None = None
+        self._pending: list[tuple[Article, list[Chunk], str | None, ItemResult]] = []
+        self._pending_chunks = 0
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+
+    def _done(self, result: ItemResult) -> None:
+        self.report.results.append(result)
+        self.progress.advance(result)
+
+    def add(self, item: str) -> None:
+        try:
+            self._prepare(item)
+        except EmbedderError:
+            raise
+        except SummarizerError as e:
+            self._done(ItemResult(item, "failed", reason=e.message))
+
+    def _prepare(self, item: str) -> None:
+        from summarizer.catalog import now
+        from summarizer.chunking import chunk_article
+        from summarizer.extract import extract
+        from summarizer.models import Article
+
+        fingerprint: str | None = None
+        if _is_url(item):
+            from summarizer.sources import fetch_url, make_http_client
+
+            if self._http is None:
+                self._http = make_http_client()
+            raw = fetch_url(item, max_bytes=self.settings.max_bytes, client=self._http)
+        else:
+            from summarizer.sources import read_file
+
+            path = Path(item)
+            try:
+                st = path.stat()
+            except OSError as e:
+                self._done(ItemResult(item, "failed", reason=e.strerror or str(e)))
+                return
+            fingerprint = f"{st.st_size}:{st.st_mtime_ns}"
+            aid = article_id("file", str(path))
+            state = self.corpus.catalog.state(aid)
+            if state is not None and state[1] == fingerprint:
+                self._done(ItemResult(item, "unchanged", article_id=aid))
+                return
+            raw = read_file(path, self.settings.max_bytes)
+
+        doc = extract(raw)
+        if raw.url is not None:
+            aid = article_id("url", canonical_url(doc.url or raw.url))
+        text_hash = content_hash(doc.text)
+        stamp = now()
+        old = self.corpus.catalog.get(aid)
+        article = Article(
+            id=aid,
+            source=raw.source,
+            title=doc.title,
+            text=doc.text,
+            content_hash=text_hash,
+            url=doc.url or raw.url,
+            author=doc.author,
+            date=doc.date,
+            site=doc.site,
+            method=doc.method,
+            warnings=doc.warnings,
+            ingested_at=old.ingested_at if old else stamp,
+            updated_at=stamp if old is None or old.content_hash != text_hash else old.updated_at,
+        )
+        for warning in doc.warnings:
+            self.progress.note(f"warning: {item}: {warning}")
+        result = ItemResult(
+            item, "added", article_id=aid, title=article.title, warnings=doc.warnings
+        )
+        if old is not None and old.content_hash == text_hash:
+            result.chunks = len(self.corpus.catalog.chunks(old))
+            unchanged = old.model_dump(exclude={"updated_at"}) == article.model_dump(
+                exclude={"updated_at"}
+            )
+            if unchanged:
+                self.corpus.catalog.set_fingerprint(aid, fingerprint)
+                result.status = "unchanged"
+            else:  # same text, new metadata: no new embeddings needed
+                self.corpus.update_metadata(article, fingerprint)
+                result.status = "updated"
+            self._done(result)
+            return
+        if old is not None:
+            result.status = "updated"
+        chunks = chunk_article(aid, text_hash, doc.text)
+        result.chunks = len(chunks)
+        self._pending.append((article, chunks, fingerprint, result))
+        self._pending_chunks += len(chunks)
+        if self._pending_chunks >= EMBED_BATCH:
+            self.flush()
+
+    def embedder(self) -> Embedder:
+        """Loaded on first need, before anything is stored: a broken embedder stops the run."""
+        if self._embedder is None:
+            from summarizer.embed import make_embedder
+
+            embedder = make_embedder(self.settings)
+            self.corpus.check_embedder(embedder.name)
+            dim = embedder.load()
+            self._collection = self.corpus.use_embedder(embedder.name, dim)
+            self._embedder = embedder
+        return self._embedder
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        batch, self._pending, self._pending_chunks = self._pending, [], 0
+        embedder = self.embedder()
+        texts = [c.text for _, chunks, _, _ in batch for c in chunks]
+        try:
+            flat = embedder.embed(texts)
+            vectors: list[Sequence[Any]] = []
+            at = 0
+            for _, chunks, _, _ in batch:
+                vectors.append(flat[at : at + len(chunks)])
+                at += len(chunks)
+            self.corpus.store(
+                self._collection, [(a, c, f) for a, c, f, _ in batch], vectors
+            )
+        except SummarizerError as e:
+            for *_, result in batch:
+                result.status, result.reason = "failed", e.message
+                self._done(result)
+            return
+        for *_, result in batch:
+            self._done(result)
+
+
+def ingest(settings: Settings, specs: list[str], progress: Progress | None = None) -> IngestReport:
+    """Add or update the articles behind `specs`; failed items are reported, the rest stored."""
+    from summarizer.sources import expand
+    from summarizer.store import Corpus, write_lock
+
+    progress = progress or _Silent()
+    items = list(expand(specs))
+    progress.begin(len(items))
+    with write_lock(settings, progress.note):
+        corpus = Corpus(settings)
+        ingester = _Ingester(settings, corpus, progress)
+        try:
+            corpus.recover()
+            for item in items:
+                if isinstance(item, SummarizerError):
+                    ingester._done(ItemResult(_item_name(item), "failed", reason=item.message))
+                else:
+                    ingester.add(item)
+            ingester.flush()
+        finally:
+            ingester.close()
+            corpus.close()
+    return ingester.report
+
+
+def _item_name(error: SummarizerError) -> str:
+    return getattr(error, "item", None) or ""
+
+
+@dataclass
+class Opened:
+    corpus: Corpus
+
+    def __enter__(self) -> Corpus:
+        return self.corpus
+
+    def __exit__(self, *exc: object) -> None:
+        self.corpus.close()
+
+
+def open_corpus(settings: Settings) -> Opened:
+    from summarizer.store import Corpus
+
+    return Opened(Corpus(settings))
+
+
+def list_articles(settings: Settings) -> list[Article]:
+    with open_corpus(settings) as corpus:
+        return corpus.catalog.articles()
+
+
+def get_article(settings: Settings, id_or_prefix: str) -> Article:
+    with open_corpus(settings) as corpus:
+        return corpus.catalog.resolve(id_or_prefix)
+
+
+def search(
+    settings: Settings, query: str, k: int = 5, where: dict[str, Any] | None = None
+) -> list[SearchHit]:
+    """The `k` chunks nearest to `query`, each pinned to its article's stored text."""
+    from summarizer.embed import canonical_name, make_embedder
+
+    if not query.strip():
+        raise ConfigError("the search query is empty")
+    with open_corpus(settings) as corpus:
+        if corpus.catalog.count() == 0:
+            return []
+        corpus.check_embedder(canonical_name(settings.embedder))
+        vector = make_embedder(settings).embed([query])[0]
+        return corpus.search(vector, k, where)
+
+
+def remove(settings: Settings, ids: list[str]) -> Iterator[Article]:
+    """Remove articles; yields each as it is gone. Unknown ids fail before anything is removed."""
+    from summarizer.store import write_lock
+
+    with write_lock(settings), open_corpus(settings) as corpus:
+        corpus.recover()
+        articles = [corpus.catalog.resolve(i) for i in ids]
+        for article in articles:
+            corpus.remove(article)
+            yield article
+
+
+def reindex(settings: Settings, progress: Progress | None = None) -> tuple[int, int, str]:
+    """Re-embed every article with the configured embedder into a fresh collection."""
+    from summarizer.embed import make_embedder
+    from summarizer.store import write_lock
+
+    progress = progress or _Silent()
+    embedder = make_embedder(settings)
+    with write_lock(settings, progress.note), open_corpus(settings) as corpus:
+        corpus.recover()
+        dim = embedder.load()
+        articles = corpus.catalog.articles()
+        progress.begin(len(articles))
+        target = corpus.begin_reindex(embedder.name, dim)
+        n_chunks = 0
+        for article in articles:
+            chunks = corpus.catalog.chunks(article)
+            vectors = embedder.embed([c.text for c in chunks]) if chunks else []
+            corpus.vectors.upsert(target, chunks, vectors, article.content_hash)
+            n_chunks += len(chunks)
+            progress.advance(ItemResult(article.source, "reindexed", article.id, article.title))
+        corpus.finish_reindex(target, embedder.name, dim)
+    return len(articles), n_chunks, embedder.name

@@ -1,0 +1,308 @@
+"""Files and URLs -> raw documents: every read of a page from disk or the network happens here."""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import httpx
+
+from summarizer import __version__
+from summarizer.errors import SourceError
+
+TEXT_SUFFIXES = frozenset({".txt", ".md"})
+HTML_SUFFIXES = frozenset({".html", ".htm"})
+SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm")
+
+USER_AGENT = f"summarizer/{__version__} (article ingest for a local corpus; python-httpx)"
+MAX_REDIRECTS = 5
+
+# Content types we accept from a server, and how the body is treated.
+_CONTENT_KINDS: dict[str, Literal["text", "html"]] = {
+    "text/html": "html",
+    "application/xhtml+xml": "html",
+    "text/plain": "text",
+    "text/markdown": "text",
+}
+_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
+_GLOB_MAGIC = re.compile(r"[*?[]")
+_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class RawDocument:
+    """The bytes of one file or fetched page, before any decoding."""
+
+    source: str
+    kind: Literal["text", "html"]
+    data: bytes
+    url: str | None = None
+    path: Path | None = None
+    content_type: str | None = None
+    charset: str | None = None
+
+
+def _supported(name: str) -> bool:
+    return name.lower().endswith(SUPPORTED_SUFFIXES)
+
+
+def _walk(root: str, seen_dirs: set[tuple[int, int]]) -> Iterator[str]:
+    """Supported files under `root`, depth first in name order, hidden entries skipped."""
+    try:
+        with os.scandir(root) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError:
+        # An unreadable subdirectory is skipped rather than failing the whole walk.
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        try:
+            if entry.is_dir():
+                st = entry.stat()
+                # Symlinked directories are followed once: a link loop must not recurse forever.
+                key = (st.st_dev, st.st_ino)
+                if key not in seen_dirs:
+                    seen_dirs.add(key)
+                    yield from _walk(entry.path, seen_dirs)
+            elif entry.is_file() and _supported(entry.name):
+                yield entry.path
+        except OSError:
+            continue
+
+
+def _expand_one(spec: str, seen_dirs: set[tuple[int, int]]) -> Iterator[str | SourceError]:
+    match = _SCHEME.match(spec)
+    if match:
+        scheme = match.group(1).lower()
+        if scheme in ("http", "https"):
+            yield spec
+        else:
+            yield SourceError(f"{spec}: unsupported URL scheme {scheme}: only http and https")
+        return
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        st = path.stat()
+        seen_dirs.add((st.st_dev, st.st_ino))
+        yield from _walk(str(path), seen_dirs)
+        return
+    if path.is_file():
+        if _supported(path.name):
+            yield str(path)
+        else:
+            yield SourceError(
+                f"{spec}: unsupported file type {path.suffix or '(none)'}: "
+                f"supported {' '.join(SUPPORTED_SUFFIXES)}"
+            )
+        return
+    if path.exists():
+        yield SourceError(f"{spec}: not a regular file or directory")
+        return
+    if not _GLOB_MAGIC.search(spec):
+        yield SourceError(f"{spec}: no such file or directory")
+        return
+    matches = sorted(glob.glob(os.path.expanduser(spec), recursive=True))
+    if not matches:
+        yield SourceError(f"{spec}: glob matched no files")
+        return
+    found = False
+    for match_path in matches:
+        if os.path.isdir(match_path):
+            for item in _walk(match_path, seen_dirs):
+                found = True
+                yield item
+        elif os.path.isfile(match_path) and _supported(match_path):
+            # Unsupported files a pattern happens to match are skipped, as in a directory walk.
+            found = True
+            yield match_path
+    if not found:
+        yield SourceError(
+            f"{spec}: glob matched no supported files ({' '.join(SUPPORTED_SUFFIXES)})"
+        )
+
+
+def expand(specs: list[str], max_files: int | None = None) -> Iterator[str | SourceError]:
+    """Paths, directories, globs and URLs -> resolved file paths and URLs, each once.
+
+    A spec that cannot be used yields a SourceError whose message starts with the spec.
+    With `max_files`, a SourceError is yielded and the expansion stops once more items match.
+    """
+    seen: set[str] = set()
+    seen_dirs: set[tuple[int, int]] = set()
+    count = 0
+    for spec in specs:
+        for item in _expand_one(spec, seen_dirs):
+            if isinstance(item, SourceError):
+                yield item
+                continue
+            key = item if _SCHEME.match(item) else os.path.realpath(item)
+            if key in seen:
+                continue
+            seen.add(key)
+            if max_files is not None and count >= max_files:
+                yield SourceError(f"{spec}: more than {max_files} files; stopped there")
+                return
+            count += 1
+            yield key
+
+
+def _kind_for_suffix(path: Path) -> Literal["text", "html"]:
+    suffix = path.suffix.lower()
+    if suffix in HTML_SUFFIXES:
+        return "html"
+    if suffix in TEXT_SUFFIXES:
+        return "text"
+    raise SourceError(
+        f"unsupported file type {suffix or '(none)'}: supported {' '.join(SUPPORTED_SUFFIXES)}"
+    )
+
+
+def read_file(path: Path, max_bytes: int) -> RawDocument:
+    """Read one .txt/.md/.html/.htm file, refusing files over `max_bytes` before reading them."""
+    kind = _kind_for_suffix(path)
+    try:
+        resolved = path.resolve()
+        size = resolved.stat().st_size
+        if not resolved.is_file():
+            raise SourceError("not a regular file")
+        if size > max_bytes:
+            raise SourceError(f"file is {size} bytes, over the limit of {max_bytes} bytes")
+        with resolved.open("rb") as f:
+            # Read one byte past the cap: the file may have grown since stat().
+            data = f.read(max_bytes + 1)
+    except OSError as e:
+        raise SourceError(f"cannot read: {e.strerror or e}") from None
+    if len(data) > max_bytes:
+        raise SourceError(f"file is larger than the limit of {max_bytes} bytes")
+    return RawDocument(source=str(resolved), kind=kind, data=data, path=resolved)
+
+
+def make_http_client(
+    *,
+    connect_timeout: float = 5.0,
+    read_timeout: float = 20.0,
+    max_redirects: int = MAX_REDIRECTS,
+) -> httpx.Client:
+    """An httpx client for fetching pages: timeouts, a redirect limit and our User-Agent."""
+    return httpx.Client(
+        timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+        follow_redirects=True,
+        max_redirects=max_redirects,
+        headers={
+            "User-Agent": USER_AGENT,
+            "Accept": "text/html,application/xhtml+xml,text/plain;q=0.9,*/*;q=0.1",
+        },
+    )
+
+
+def _sniff_kind(head: bytes) -> Literal["text", "html"]:
+    start = head.lstrip()[:256].lower()
+    if start.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head", b"<body", b"<!--")):
+        return "html"
+    return "text"
+
+
+def fetch_url(
+    url: str,
+    *,
+    max_bytes: int,
+    client: httpx.Client | None = None,
+    connect_timeout: float = 5.0,
+    read_timeout: float = 20.0,
+    total_timeout: float = 120.0,
+) -> RawDocument:
+    """GET one http(s) page, following redirects, within the size cap and timeouts.
+
+    `total_timeout` bounds a server that keeps sending a trickle of bytes, which the
+    per-read timeout alone would never stop.
+    """
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as e:
+        raise SourceError(f"invalid URL: {e}") from None
+    if parsed.scheme not in ("http", "https"):
+        raise SourceError(
+            f"unsupported URL scheme {parsed.scheme or '(none)'}: only http and https"
+        )
+    if not parsed.host:
+        raise SourceError("invalid URL: no host")
+    own_client = client is None
+    http = client if client is not None else make_http_client()
+    timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
+    try:
+        return _fetch(http, url, max_bytes, timeout, total_timeout)
+    except httpx.ConnectTimeout:
+        raise SourceError(f"timed out after {connect_timeout:g}s (connect)", retryable=True) from None
+    except (httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout):
+        raise SourceError(f"timed out after {read_timeout:g}s (read)", retryable=True) from None
+    except httpx.TooManyRedirects:
+        raise SourceError(f"too many redirects (more than {http.max_redirects})") from None
+    except httpx.UnsupportedProtocol as e:
+        raise SourceError(f"redirected to an unsupported URL: {e}") from None
+    except httpx.ConnectError as e:
+        raise SourceError(f"cannot connect: {_reason(e)}", retryable=True) from None
+    except httpx.TransportError as e:
+        raise SourceError(f"connection failed: {_reason(e)}", retryable=True) from None
+    except httpx.InvalidURL as e:
+        raise SourceError(f"invalid URL: {e}") from None
+    finally:
+        if own_client:
+            http.close()
+
+
+def _reason(e: Exception) -> str:
+    """The OS reason without errno noise: '[Errno 111] Connection refused' -> 'Connection refused'."""
+    text = str(e) or type(e).__name__
+    text = re.sub(r"\[Errno -?\d+\]\s*", "", text)
+    return " ".join(text.split())
+
+
+def _fetch(
+    http: httpx.Client, url: str, max_bytes: int, timeout: httpx.Timeout, total_timeout: float
+) -> RawDocument:
+    started = time.monotonic()
+    with http.stream("GET", url, timeout=timeout) as response:
+        if response.status_code >= 400:
+            raise SourceError(
+                f"HTTP {response.status_code} {response.reason_phrase}".rstrip(),
+                retryable=response.status_code == 429 or response.status_code >= 500,
+            )
+        raw_type = response.headers.get("content-type")
+        media_type = raw_type.split(";")[0].strip().lower() if raw_type else None
+        kind: Literal["text", "html"] | None = None
+        if media_type:
+            kind = _CONTENT_KINDS.get(media_type)
+            if kind is None:
+                raise SourceError(
+                    f"unsupported content type {media_type}: expected an HTML page or plain text"
+                )
+        length = response.headers.get("content-length")
+        if length and length.isdigit() and int(length) > max_bytes:
+            raise SourceError(f"page is {length} bytes, larger than {max_bytes} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes(_CHUNK):
+            size += len(chunk)
+            if size > max_bytes:
+                raise SourceError(f"page is larger than {max_bytes} bytes")
+            chunks.append(chunk)
+            if time.monotonic() - started > total_timeout:
+                raise SourceError(
+                    f"timed out after {total_timeout:g}s (download)", retryable=True
+                )
+        data = b"".join(chunks)
+        final_url = str(response.url)
+        return RawDocument(
+            source=final_url,
+            kind=kind or _sniff_kind(data[:1024]),
+            data=data,
+            url=final_url,
+            content_type=media_type,
+            charset=response.charset_encoding,
+        )

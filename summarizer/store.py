@@ -1,0 +1,352 @@
+"""The corpus on disk: the article catalog plus a Chroma collection, embedded or on a server.
+
+Writes are ordered so that a process killed at any point leaves nothing half-visible:
+journal the cleanup -> write vectors -> commit the catalog -> delete stale vectors -> clear the
+journal. Search only returns chunks whose content hash matches the catalog's.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from summarizer.catalog import Catalog
+from summarizer.errors import ConfigError, StoreError
+from summarizer.models import Article, Chunk, SearchHit
+
+if TYPE_CHECKING:
+    from summarizer.config import Settings
+    from summarizer.embed import Vector
+
+_BATCH = 1000
+
+
+class VectorStore:
+    """One Chroma client (PersistentClient in the data dir, or HttpClient for `chroma run`)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._client: Any = None
+        self._collections: dict[str, Any] = {}
+
+    @property
+    def where(self) -> str:
+        return self.settings.chroma_url or str(self.settings.chroma_path)
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = self._connect()
+        return self._client
+
+    def _connect(self) -> Any:
+        os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        url = self.settings.chroma_url
+        if not url:
+            try:
+                return chromadb.PersistentClient(
+                    path=str(self.settings.chroma_path), settings=chroma_settings
+                )
+            except Exception as e:
+                raise StoreError(f"cannot open the vector store {self.where}: {e}") from None
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"--chroma-url {url!r} is not an http(s)://HOST:PORT address")
+        ssl = parts.scheme == "https"
+        try:
+            return chromadb.HttpClient(
+                host=parts.hostname,
+                port=parts.port or (443 if ssl else 8000),
+                ssl=ssl,
+                settings=chroma_settings,
+            )
+        except Exception as e:
+            raise StoreError(
+                f"cannot reach the Chroma server at {url}: {_one_line(e)}",
+                hint="start one with `chroma run --path DIR --host 127.0.0.1 --port PORT`",
+            ) from None
+
+    def collection(self, name: str, *, embedder: str = "", dim: int = 0) -> Any:
+        """The collection `name`; created (cosine, tagged with the embedder) when `dim` is given."""
+        if name not in self._collections:
+            try:
+                if dim:
+                    self._collections[name] = self.client.get_or_create_collection(
+                        name,
+                        metadata={"embedder": embedder, "dimension": dim},
+                        configuration={"hnsw": {"space": "cosine"}},
+                        embedding_function=None,
+                    )
+                else:
+                    self._collections[name] = self.client.get_collection(
+                        name, embedding_function=None
+                    )
+            except StoreError:
+                raise
+            except Exception as e:
+                raise StoreError(
+                    f"vector collection {name} is not usable in {self.where}: {_one_line(e)}",
+                    hint="`summarizer reindex` rebuilds it from the catalog",
+                ) from None
+        return self._collections[name]
+
+    def upsert(
+        self, name: str, chunks: Sequence[Chunk], vectors: Sequence[Vector], content_hash: str
+    ) -> None:
+        col = self.collection(name)
+        for i in range(0, len(chunks), _BATCH):
+            part = chunks[i : i + _BATCH]
+            self._call(
+                col.upsert,
+                ids=[c.id for c in part],
+                embeddings=list(vectors[i : i + _BATCH]),
+                documents=[c.text for c in part],
+                metadatas=[
+                    {
+                        "article_id": c.article_id,
+                        "content_hash": content_hash,
+                        "index": c.index,
+                        "start": c.start,
+                        "end": c.end,
+                    }
+                    for c in part
+                ],
+            )
+
+    def delete_article(self, name: str, article_id: str, keep_hash: str | None) -> None:
+        """Drop the article's chunks, except those of `keep_hash` when given."""
+        where: dict[str, Any] = {"article_id": article_id}
+        if keep_hash is not None:
+            where = {"$and": [where, {"content_hash": {"$ne": keep_hash}}]}
+        self._call(self.collection(name).delete, where=where)
+
+    def query(
+        self, name: str, vector: Vector, n: int, where: dict[str, Any] | None = None
+    ) -> list[tuple[str, float, dict[str, Any], str]]:
+        """(chunk id, cosine distance, metadata, text) of the `n` nearest chunks."""
+        col = self.collection(name)
+        res = self._call(
+            col.query,
+            query_embeddings=[[float(x) for x in vector]],
+            n_results=n,
+            where=where,
+            include=["metadatas", "distances", "documents"],
+        )
+        return list(
+            zip(
+                res["ids"][0],
+                res["distances"][0],
+                res["metadatas"][0],
+                res["documents"][0],
+                strict=True,
+            )
+        )
+
+    def count(self, name: str) -> int:
+        return int(self._call(self.collection(name).count))
+
+    def drop(self, name: str) -> None:
+        self._collections.pop(name, None)
+        try:
+            self.client.delete_collection(name)
+        except StoreError:
+            raise
+        except Exception:  # already gone: nothing to drop
+            pass
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as e:
+            raise StoreError(f"vector store {self.where}: {_one_line(e)}") from None
+
+
+class Corpus:
+    """Catalog + vector collection, with the rules that keep them consistent."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.catalog = Catalog(settings.catalog_path)
+        self.vectors = VectorStore(settings)
+
+    def close(self) -> None:
+        self.catalog.close()
+
+    # --- the embedder the collection was built with -----------------------------------------
+
+    def recorded_embedder(self) -> tuple[str, int] | None:
+        name, dim = self.catalog.meta("embedder"), self.catalog.meta("dimension")
+        return None if name is None or dim is None else (name, int(dim))
+
+    def check_embedder(self, name: str) -> None:
+        """Refuse to mix vectors of two embedders in one store."""
+        recorded = self.recorded_embedder()
+        if recorded is None or recorded[0] == name or self.catalog.count() == 0:
+            return
+        raise StoreError(
+            f"the corpus in {self.settings.home} was embedded with {recorded[0]} "
+            f"({recorded[1]}-d), not with the configured embedder {name}",
+            hint=f"use --embedder {recorded[0]}, or run `summarizer reindex --embedder {name}` "
+            "to re-embed everything",
+        )
+
+    def _new_collection_name(self) -> str:
+        store_id = self.catalog.meta("store_id")
+        if store_id is None:
+            store_id = uuid.uuid4().hex[:12]
+            self.catalog.set_meta("store_id", store_id)
+        generation = int(self.catalog.meta("generation") or "0") + 1
+        self.catalog.set_meta("generation", str(generation))
+        return f"summarizer-{store_id}-{generation}"
+
+    def use_embedder(self, name: str, dim: int) -> str:
+        """The collection to write to with this embedder (created on first use)."""
+        self.check_embedder(name)
+        recorded = self.recorded_embedder()
+        collection = self.catalog.meta("collection")
+        if collection is None or recorded is None or recorded != (name, dim):
+            old = collection
+            with self.catalog.transaction():
+                collection = self._new_collection_name()
+                self.catalog.set_meta("collection", collection)
+                self.catalog.set_meta("embedder", name)
+                self.catalog.set_meta("dimension", str(dim))
+            if old is not None:  # an empty store switching embedder
+                self.vectors.drop(old)
+        self.vectors.collection(collection, embedder=name, dim=dim)
+        return collection
+
+    def begin_reindex(self, name: str, dim: int) -> str:
+        """A fresh collection for `name`; journalled so a killed reindex leaves no orphan."""
+        with self.catalog.transaction():
+            target = self._new_collection_name()
+            self.catalog.set_meta("reindex_target", target)
+        self.vectors.collection(target, embedder=name, dim=dim)
+        return target
+
+    def finish_reindex(self, target: str, name: str, dim: int) -> None:
+        """Switch to the re-embedded collection in one step, then drop the old one."""
+        old = self.collection_name()
+        with self.catalog.transaction():
+            self.catalog.set_meta("collection", target)
+            self.catalog.set_meta("embedder", name)
+            self.catalog.set_meta("dimension", str(dim))
+            self.catalog.set_meta("reindex_target", None)
+        if old is not None and old != target:
+            self.vectors.drop(old)
+
+    def collection_name(self) -> str | None:
+        return self.catalog.meta("collection")
+
+    # --- writing ----------------------------------------------------------------------------
+
+    def recover(self) -> int:
+        """Finish the vector-store deletions a killed process left journalled."""
+        pending = self.catalog.pending_cleanup()
+        collection = self.collection_name()
+        stale = self.catalog.meta("reindex_target")
+        if stale is not None:
+            self.vectors.drop(stale)
+            self.catalog.set_meta("reindex_target", None)
+        if pending and collection is not None:
+            for article_id, keep_hash in pending:
+                self.vectors.delete_article(collection, article_id, keep_hash)
+        self.catalog.clear_cleanup(a for a, _ in pending)
+        return len(pending)
+
+    def store(
+        self,
+        collection: str,
+        items: Sequence[tuple[Article, list[Chunk], str | None]],
+        vectors: Sequence[Sequence[Vector]],
+    ) -> None:
+        """Make new or changed articles visible with their chunks, atomically per batch."""
+        with self.catalog.transaction():
+            for article, _, _ in items:
+                current = self.catalog.state(article.id)
+                self.catalog.journal_cleanup(article.id, current[0] if current else None)
+        for (article, chunks, _), vecs in zip(items, vectors, strict=True):
+            self.vectors.upsert(collection, chunks, vecs, article.content_hash)
+        with self.catalog.transaction():
+            for article, chunks, fingerprint in items:
+                self.catalog.put(article, chunks, fingerprint)
+                self.catalog.journal_cleanup(article.id, article.content_hash)
+        for article, _, _ in items:
+            self.vectors.delete_article(collection, article.id, article.content_hash)
+        self.catalog.clear_cleanup(a.id for a, _, _ in items)
+
+    def update_metadata(self, article: Article, fingerprint: str | None) -> None:
+        """Store changed metadata of an article whose text (and so whose chunks) did not change."""
+        with self.catalog.transaction():
+            current = self.catalog.get(article.id)
+            chunks = self.catalog.chunks(current) if current else []
+            self.catalog.put(article, chunks, fingerprint)
+
+    def remove(self, article: Article) -> None:
+        with self.catalog.transaction():
+            self.catalog.journal_cleanup(article.id, None)
+            self.catalog.delete(article.id)
+        collection = self.collection_name()
+        if collection is not None:
+            self.vectors.delete_article(collection, article.id, None)
+        self.catalog.clear_cleanup([article.id])
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def search(self, vector: Vector, k: int, where: dict[str, Any] | None = None) -> list[SearchHit]:
+        collection = self.collection_name()
+        if collection is None or self.catalog.count() == 0:
+            return []
+        # A few extra in case some hits belong to a write that has not committed yet.
+        rows = self.vectors.query(collection, vector, k + 8, where)
+        info = self.catalog.titles(meta["article_id"] for _, _, meta, _ in rows)
+        hits: list[SearchHit] = []
+        for chunk_id, distance, meta, text in rows:
+            known = info.get(meta["article_id"])
+            if known is None or known[2] != meta["content_hash"]:
+                continue
+            hits.append(
+                SearchHit(
+                    article_id=meta["article_id"],
+                    title=known[0],
+                    source=known[1],
+                    chunk_id=chunk_id,
+                    start=int(meta["start"]),
+                    end=int(meta["end"]),
+                    text=text,
+                    score=round(1.0 - float(distance), 6),
+                )
+            )
+        return hits[:k]
+
+
+@contextmanager
+def write_lock(settings: Settings, on_wait: Any = None) -> Iterator[None]:
+    """Serialise writers of one data dir (ingest, remove, reindex) across processes."""
+    import fcntl
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    with open(settings.lock_path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait(f"waiting for another summarizer process writing to {settings.home}")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split())
+    return text[:300] if text else type(e).__name__

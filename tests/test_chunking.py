@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from summarizer.chunking import chunk_article, split_spans
+
+CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+
+words = st.sampled_from(["Binance", "Russia", "sanctions", "the", "a", "exchange", "crypto", "ok"])
+separators = st.sampled_from([" ", " ", " ", "\n", "\n\n", "  ", "\t", ". "])
+prose = st.lists(st.tuples(words, separators), max_size=600).map(
+    lambda pairs: "".join(w + s for w, s in pairs)
+)
+
+
+def _check(text: str, size: int, overlap: int) -> None:
+    chunks = chunk_article("a1", "f" * 16, text, size=size, overlap=overlap)
+    covered = [False] * len(text)
+    for c in chunks:
+        assert text[c.start : c.end] == c.text
+        assert c.text.strip()
+        for i in range(c.start, c.end):
+            covered[i] = True
+    assert [c.index for c in chunks] == list(range(len(chunks)))
+    assert [c.start for c in chunks] == sorted(c.start for c in chunks)
+    # Every character that is not white space is in some chunk.
+    assert all(covered[i] for i, ch in enumerate(text) if not ch.isspace())
+
+
+@settings(max_examples=200, deadline=None)
+@given(prose, st.integers(min_value=40, max_value=400), st.integers(min_value=0, max_value=30))
+def test_offsets_exact_and_cover_prose(text: str, size: int, overlap: int) -> None:
+    _check(text, size, overlap)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=3000), st.integers(min_value=20, max_value=300))
+def test_offsets_exact_and_cover_any_text(text: str, size: int) -> None:
+    _check(text, size, size // 8)
+
+
+def test_repeated_text_gets_distinct_offsets() -> None:
+    text = ("Binance will not freeze accounts. " * 200).strip()
+    chunks = chunk_article("a1", "0" * 16, text, size=100, overlap=20)
+    assert len({c.start for c in chunks}) == len(chunks)
+    _check(text, 100, 20)
+
+
+def test_sample_corpus_chunks_fit_minilm() -> None:
+    for path in sorted(CORPUS.glob("*.txt")):
+        text = path.read_text(encoding="utf-8")
+        chunks = chunk_article("a1", "0" * 16, text)
+        assert chunks, path
+        assert all(len(c.text) <= 800 for c in chunks)
+        _check(text, 800, 100)
+
+
+def test_ids_are_stable_and_change_with_the_text() -> None:
+    a = chunk_article("art", "1" * 16, "one two three")
+    b = chunk_article("art", "1" * 16, "one two three")
+    c = chunk_article("art", "2" * 16, "one two three")
+    assert [x.id for x in a] == [x.id for x in b]
+    assert {x.id for x in a}.isdisjoint({x.id for x in c})
+
+
+def test_empty_text_has_no_chunks() -> None:
+    assert split_spans("") == []
+    assert split_spans("   \n\n ") == []
