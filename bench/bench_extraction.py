@@ -162,7 +162,9 @@ def main() -> int:
         for c in cases
         if json.loads((c / "expected-metadata.json").read_text(encoding="utf-8")).get("title")
     )
-    print(f"{n} pages; token-level scores over lowercased word tokens; titles on {with_titles} pages")
+    print(
+        f"{n} pages; token-level scores over lowercased word tokens; titles on {with_titles} pages"
+    )
     header = (
         f"{'pipeline':<28} {'micro P':>8} {'micro R':>8} {'micro F1':>9} "
         f"{'macro P':>8} {'macro R':>8} {'macro F1':>9} {'title =':>8} {'title~':>7} "
@@ -186,7 +188,9 @@ def main() -> int:
     ours_f1 = scores["ours: extract()"].macro()[2]
     best_plain = max(s.macro()[2] for name, s in scores.items() if not name.startswith("ours"))
     verdict = "ok" if ours_f1 >= best_plain else "WORSE"
-    print(f"ours vs best plain trafilatura (macro F1): {ours_f1:.3f} vs {best_plain:.3f}: {verdict}")
+    print(
+        f"ours vs best plain trafilatura (macro F1): {ours_f1:.3f} vs {best_plain:.3f}: {verdict}"
+    )
     return 0
 
 

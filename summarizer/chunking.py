@@ -13,7 +13,9 @@ def chunk_id(article_id: str, content_hash: str, index: int) -> str:
     return f"{article_id}-{content_hash[:8]}-{index:04d}"
 
 
-def split_spans(text: str, size: int = CHUNK_SIZE, overlap: int = CHUNK_OVERLAP) -> list[tuple[int, int]]:
+def split_spans(
+    text: str, size: int = CHUNK_SIZE, overlap: int = CHUNK_OVERLAP
+) -> list[tuple[int, int]]:
     """Character spans of ~`size`-char chunks that overlap by up to `overlap` chars.
 
     The splitting is langchain's RecursiveCharacterTextSplitter (paragraphs, then lines, then

@@ -1,8 +1,8 @@
 """Click commands: parse options -> call the pipeline -> render.
 
-The one place where SummarizerError becomes a one-line message and an exit status. Only click is
-imported at module level so that `summarizer --help` answers instantly; every command imports what it
-needs when it runs.
+The one place where SummarizerError becomes a one-line message and an exit status. Only click
+is imported at module level so that `summarizer --help` answers instantly; every command imports
+what it needs when it runs.
 """
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ class InvalidReply(LLMError):
 
 
 class OutputTruncated(LLMError):
-    """The model's reply was cut at num_predict and the context window had no room for a longer one."""
+    """The model's reply was cut at num_predict and the context had no room for a longer one."""
 
 
 class PromptTruncated(LLMError):

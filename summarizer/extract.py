@@ -5,8 +5,9 @@ from __future__ import annotations
 import codecs
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from summarizer.errors import ExtractionError
 
@@ -26,7 +27,11 @@ _BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
 # C0 controls that do not occur in text; tab, newlines, form feed and ESC (ISO-2022-JP) do.
-_CONTROL_BYTES = frozenset(set(range(0x20)) - {0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x1B})
+_CONTROL_BYTES = bytes(sorted(set(range(0x20)) - {0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x1B}))
+# Browsers read these labels as windows-1252 (WHATWG Encoding), and so do servers' authors.
+_LATIN1_LABELS = frozenset(
+    {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1", "ascii", "us-ascii"}
+)
 # Characters XML (and so lxml) refuses; they never carry meaning in an article.
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -35,14 +40,22 @@ _WORD = re.compile(f"[^\\W{_CJK}]+")
 _ISO_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})")
 _CSS_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 _IMPORTANT = re.compile(r"!\s*important", re.IGNORECASE)
+_COMBINATOR = re.compile(r"\s*[>+~]\s*|\s+")
+_ID = re.compile(r"#(-?[_a-zA-Z][\w-]*)")
+_CLASS = re.compile(r"\.(-?[_a-zA-Z][\w-]*)")
+_TAG = re.compile(r"([a-zA-Z][\w-]*)")
 
 _INVISIBLE_TAGS = ("script", "style", "template", "noscript")
 # Hiding these would hide the whole page; when a page does it, script reveals it again.
 _NEVER_REMOVED = frozenset({"html", "head", "body"})
 _BLOCK_TAGS = frozenset(
-    """address article aside blockquote br caption dd details dialog div dl dt fieldset
-    figcaption figure footer form h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section
-    summary table tbody td tfoot th thead tr ul""".split()
+    {
+        *("address", "article", "aside", "blockquote", "br", "caption", "dd", "details"),
+        *("dialog", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form"),
+        *("h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p"),
+        *("pre", "section", "summary", "table", "tbody", "td", "tfoot", "th", "thead", "tr"),
+        "ul",
+    }
 )
 
 
@@ -61,7 +74,7 @@ class Extracted:
 
 
 def word_count(text: str) -> int:
-    """Words in `text`; Chinese and Japanese, written without spaces, count two characters a word."""
+    """Words in `text`; Chinese and Japanese, written without spaces, count 2 characters a word."""
     cjk = len(_CJK_CHAR.findall(text))
     return len(_WORD.findall(text)) + math.ceil(cjk / 2)
 
@@ -84,7 +97,7 @@ def _looks_binary(data: bytes) -> bool:
     sample = data[:8192]
     if b"\x00" in sample:
         return True
-    controls = sum(1 for b in sample if b in _CONTROL_BYTES)
+    controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
     return controls > len(sample) * 0.05
 
 
@@ -114,7 +127,8 @@ def _decode(raw: RawDocument) -> tuple[str, list[str]]:
             raise ExtractionError("empty")
         text = _try_decode(data, "utf-8")
     if text is None and raw.charset:
-        text = _try_decode(data, raw.charset)
+        charset = raw.charset.strip().lower()
+        text = _try_decode(data, "cp1252" if charset in _LATIN1_LABELS else charset)
     if text is None:
         text, guess_warnings = _guess_decode(data, html=raw.kind == "html")
         warnings.extend(guess_warnings)
@@ -197,10 +211,25 @@ def _hides(style: str) -> bool:
 def _hiding_selectors(css: str) -> list[str]:
     """Selectors of top-level rules in a stylesheet that hide what they match.
 
-    Rules inside @media and other at-rules are skipped: they hide only on some screens.
+    Rules inside @media and other at-rules are skipped (they hide only on some screens), and so
+    are selectors that any at-rule styles again: hidden on phones, shown on desktops.
     """
     css = _CSS_COMMENT.sub("", css)
-    selectors: list[str] = []
+    hiding: list[str] = []
+    restyled: set[str] = set()
+    for prelude, body, nested in _css_rules(css):
+        selectors = [s.strip() for s in prelude.split(",")]
+        if nested:
+            if re.search(r"\b(display|visibility)\s*:", body, re.IGNORECASE):
+                restyled.update(selectors)
+        elif _hides(body):
+            hiding.extend(selectors)
+    # Pseudo-classes and pseudo-elements (:hover, ::before) hide only in some states.
+    return [s for s in hiding if s and ":" not in s and s not in restyled]
+
+
+def _css_rules(css: str, nested: bool = False) -> Iterator[tuple[str, str, bool]]:
+    """(selectors, declarations, inside an at-rule) for each style rule in `css`."""
     depth, start, prelude = 0, 0, ""
     for i, ch in enumerate(css):
         if ch == "{":
@@ -211,32 +240,26 @@ def _hiding_selectors(css: str) -> list[str]:
             depth -= 1
             if depth == 0:
                 body = css[start:i]
-                if not prelude.startswith("@") and "{" not in body and _hides(body):
-                    selectors.extend(s.strip() for s in prelude.split(","))
+                if prelude.startswith("@"):
+                    yield from _css_rules(body, nested=True)
+                elif "{" not in body:
+                    yield prelude, body, nested
                 start = i + 1
         elif ch == ";" and depth == 0:
             start = i + 1  # e.g. @import url(...);
-    # Pseudo-classes and pseudo-elements (:hover, ::before) hide only in some states.
-    return [s for s in selectors if s and ":" not in s]
 
 
 def _remove_invisible(soup: BeautifulSoup) -> None:
     """Delete what a reader never sees: hidden text is a route for prompt injection."""
-    from bs4 import Comment, Tag
+    from bs4 import Comment
 
+    tags = soup.find_all(True)
     selectors: list[str] = []
     for style in soup.find_all("style"):
         selectors.extend(_hiding_selectors(style.get_text()))
-    doomed: list[Tag] = []
-    for selector in dict.fromkeys(selectors):
-        try:
-            doomed.extend(soup.select(selector))
-        except Exception:  # noqa: BLE001 — soupsieve rejects CSS it does not support; skip the rule
-            continue
+    doomed = _matching(soup, tags, selectors) if selectors else []
     doomed.extend(soup.find_all(_INVISIBLE_TAGS))
-    for tag in soup.find_all(True):
-        if tag.name in _NEVER_REMOVED:
-            continue
+    for tag in tags:
         style = tag.get("style")
         aria_hidden = tag.get("aria-hidden")
         if (
@@ -250,6 +273,59 @@ def _remove_invisible(soup: BeautifulSoup) -> None:
             tag.decompose()
     for comment in soup.find_all(string=lambda s: isinstance(s, Comment)):
         comment.extract()
+
+
+def _matching(soup: BeautifulSoup, tags: list[Tag], selectors: list[str]) -> list[Tag]:
+    """The tags any of `selectors` matches.
+
+    Pages carry hundreds of rules; matching each against every element is slow, so each rule is
+    only tried on the elements that have its rightmost id, class or tag name.
+    """
+    import soupsieve
+
+    by_key: dict[str, list[Tag]] = {}
+    for tag in tags:
+        by_key.setdefault(tag.name, []).append(tag)
+        tag_id = tag.get("id")
+        if isinstance(tag_id, str):
+            by_key.setdefault("#" + tag_id, []).append(tag)
+        for name in tag.get_attribute_list("class"):
+            if name:
+                by_key.setdefault("." + name, []).append(tag)
+    found: list[Tag] = []
+    for selector in dict.fromkeys(selectors):
+        try:
+            compiled = soupsieve.compile(selector)
+        except Exception:  # CSS soupsieve does not support: skip the rule
+            continue
+        # Site-wide stylesheets mostly name ids and classes this page does not have.
+        bare = re.sub(r"\[[^\]]*\]", "", selector)
+        needed = ["#" + m for m in _ID.findall(bare)] + ["." + m for m in _CLASS.findall(bare)]
+        if "\\" not in selector and any(name not in by_key for name in needed):
+            continue
+        key = _rightmost_key(selector)
+        if key is None:
+            found.extend(compiled.select(soup))
+        elif key == selector:
+            found.extend(by_key.get(key, ()))
+        else:
+            found.extend(tag for tag in by_key.get(key, ()) if compiled.match(tag))
+    return found
+
+
+def _rightmost_key(selector: str) -> str | None:
+    """'#id', '.class' or the tag name that an element must have to match `selector`."""
+    compound = _COMBINATOR.split(selector.strip())[-1]
+    compound = re.sub(r"\[[^\]]*\]", "", compound)
+    if "\\" in compound:
+        return None  # escaped characters: leave it to soupsieve
+    if match := _ID.search(compound):
+        return "#" + match.group(1)
+    if match := _CLASS.search(compound):
+        return "." + match.group(1)
+    if match := _TAG.match(compound):
+        return match.group(1).lower()
+    return None
 
 
 def _visible_text(soup: BeautifulSoup) -> str:
@@ -268,9 +344,11 @@ def _tidy(text: str) -> str:
 
 
 def _meta_content(soup: BeautifulSoup, *keys: str) -> str | None:
+    from bs4 import Tag
+
     for key in keys:
         tag = soup.find("meta", attrs={"property": key}) or soup.find("meta", attrs={"name": key})
-        content = tag.get("content") if tag is not None else None
+        content = tag.get("content") if isinstance(tag, Tag) else None
         if isinstance(content, str) and content.strip():
             return content.strip()
     return None
@@ -281,6 +359,24 @@ def _page_title(soup: BeautifulSoup) -> str | None:
     tag = soup.head.find("title") if soup.head is not None else soup.find("title")
     text = tag.get_text(" ", strip=True) if tag is not None else ""
     return text or None
+
+
+def _title_words(title: str) -> set[str]:
+    return {w for w in _WORD.findall(title.lower()) if len(w) > 3} | set(_CJK_CHAR.findall(title))
+
+
+def _choose_title(found: str | None, meta: str | None, page: str | None) -> str | None:
+    """trafilatura's title unless it shares no word with the page's declared titles.
+
+    trafilatura prefers a page's only <h1>, which on some sites is a section name
+    ("Allergies Health Center") rather than the headline that <title> and og:title give.
+    """
+    declared = [t for t in (meta, page) if t]
+    if found and declared:
+        words = _title_words(found)
+        if words and not any(words & _title_words(t) for t in declared):
+            found = None
+    return found or meta or page
 
 
 def _canonical_url(found: str | None, base: str | None) -> str | None:
@@ -312,7 +408,7 @@ def _extract_html(raw: RawDocument, min_words: int) -> Extracted:
     html = _XML_INVALID.sub("", html)
     try:
         soup = BeautifulSoup(html, "lxml")
-    except Exception as e:  # noqa: BLE001 — a parser failure is a malformed page, not a crash
+    except Exception as e:  # a parser failure is a malformed page, not a crash
         raise ExtractionError(f"malformed page: {e}") from None
     _remove_invisible(soup)
     document = _trafilatura(str(soup), raw.url)
@@ -325,27 +421,28 @@ def _extract_html(raw: RawDocument, min_words: int) -> Extracted:
     words = word_count(text)
     if words < min_words:
         raise ExtractionError(
-            f"implausibly short: {words} words — a paywall, cookie wall or a page without an article?"
+            f"implausibly short: {words} words"
+            " — a paywall, cookie wall or a page without an article?"
         )
-    title = (
-        _clean_field(getattr(document, "title", None))
-        or _clean_field(_meta_content(soup, "og:title"))
-        or _clean_field(_page_title(soup))
-        or next(line.strip() for line in text.split("\n") if line.strip())
-    )
+    site = _clean_field(getattr(document, "sitename", None))
+    title = _choose_title(
+        _clean_field(getattr(document, "title", None)),
+        _clean_field(_meta_content(soup, "og:title", "twitter:title")),
+        _clean_field(_page_title(soup)),
+    ) or next(line.strip() for line in text.split("\n") if line.strip())
     return Extracted(
         title=_clip_title(title),
         text=text,
         author=_clean_field(getattr(document, "author", None)),
         date=_iso_date(getattr(document, "date", None)),
-        site=_clean_field(getattr(document, "sitename", None)),
+        site=site,
         url=_canonical_url(_clean_field(getattr(document, "url", None)), raw.url),
         method=method,
         warnings=tuple(warnings),
     )
 
 
-def _trafilatura(html: str, url: str | None) -> object | None:
+def _trafilatura(html: str, url: str | None) -> Any:
     """trafilatura's Document for the page, or None when it finds no article."""
     import trafilatura
 
@@ -353,5 +450,5 @@ def _trafilatura(html: str, url: str | None) -> object | None:
         return trafilatura.bare_extraction(
             html, url=url, with_metadata=True, include_comments=False
         )
-    except Exception:  # noqa: BLE001 — a library failure on one odd page means "no article"
+    except Exception:  # a library failure on one odd page means "no article"
         return None

@@ -63,6 +63,7 @@ class ItemResult:
 @dataclass
 class IngestReport:
     results: list[ItemResult] = field(default_factory=list)
+    embedded: int = 0
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.results if r.status == status)
@@ -75,7 +76,7 @@ class IngestReport:
         counts = ", ".join(
             f"{self.count(s)} {s}" for s in ("added", "updated", "unchanged", "failed")
         )
-        return f"ingest: {counts}"
+        return f"ingest: {counts} ({self.embedded} chunks embedded)"
 
 
 def article_id(kind: str, key: str) -> str:
@@ -93,11 +94,17 @@ def canonical_url(url: str) -> str:
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
     port = parts.port
-    netloc = host if port is None or (scheme, port) in (("http", 80), ("https", 443)) else (
-        f"{host}:{port}"
+    netloc = (
+        host
+        if port is None or (scheme, port) in (("http", 80), ("https", 443))
+        else (f"{host}:{port}")
     )
     query = urlencode(
-        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not k.startswith("utm_")]
+        [
+            (k, v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if not k.startswith("utm_")
+        ]
     )
     return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
 
@@ -234,14 +241,13 @@ class _Ingester:
         texts = [c.text for _, chunks, _, _ in batch for c in chunks]
         try:
             flat = embedder.embed(texts)
+            self.report.embedded += len(texts)
             vectors: list[Sequence[Any]] = []
             at = 0
             for _, chunks, _, _ in batch:
                 vectors.append(flat[at : at + len(chunks)])
                 at += len(chunks)
-            self.corpus.store(
-                self._collection, [(a, c, f) for a, c, f, _ in batch], vectors
-            )
+            self.corpus.store(self._collection, [(a, c, f) for a, c, f, _ in batch], vectors)
         except SummarizerError as e:
             for *_, result in batch:
                 result.status, result.reason = "failed", e.message
@@ -253,16 +259,19 @@ class _Ingester:
 
 def ingest(settings: Settings, specs: list[str], progress: Progress | None = None) -> IngestReport:
     """Add or update the articles behind `specs`; failed items are reported, the rest stored."""
+    from summarizer.embed import canonical_name
     from summarizer.sources import expand
     from summarizer.store import Corpus, write_lock
 
     progress = progress or _Silent()
+    embedder_name = canonical_name(settings.embedder)
     items = list(expand(specs))
     progress.begin(len(items))
     with write_lock(settings, progress.note):
         corpus = Corpus(settings)
         ingester = _Ingester(settings, corpus, progress)
         try:
+            corpus.check_embedder(embedder_name)
             corpus.recover()
             for item in items:
                 if isinstance(item, SummarizerError):
@@ -315,10 +324,11 @@ def search(
 
     if not query.strip():
         raise ConfigError("the search query is empty")
+    name = canonical_name(settings.embedder)
     with open_corpus(settings) as corpus:
         if corpus.catalog.count() == 0:
             return []
-        corpus.check_embedder(canonical_name(settings.embedder))
+        corpus.check_embedder(name)
         vector = make_embedder(settings).embed([query])[0]
         return corpus.search(vector, k, where)
 

@@ -238,7 +238,9 @@ def fetch_url(
     try:
         return _fetch(http, url, max_bytes, timeout, total_timeout)
     except httpx.ConnectTimeout:
-        raise SourceError(f"timed out after {connect_timeout:g}s (connect)", retryable=True) from None
+        raise SourceError(
+            f"timed out after {connect_timeout:g}s (connect)", retryable=True
+        ) from None
     except (httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout):
         raise SourceError(f"timed out after {read_timeout:g}s (read)", retryable=True) from None
     except httpx.TooManyRedirects:
@@ -257,7 +259,7 @@ def fetch_url(
 
 
 def _reason(e: Exception) -> str:
-    """The OS reason without errno noise: '[Errno 111] Connection refused' -> 'Connection refused'."""
+    """The reason without errno noise: '[Errno 111] Connection refused' -> 'Connection refused'."""
     text = str(e) or type(e).__name__
     text = re.sub(r"\[Errno -?\d+\]\s*", "", text)
     return " ".join(text.split())
@@ -293,9 +295,7 @@ def _fetch(
                 raise SourceError(f"page is larger than {max_bytes} bytes")
             chunks.append(chunk)
             if time.monotonic() - started > total_timeout:
-                raise SourceError(
-                    f"timed out after {total_timeout:g}s (download)", retryable=True
-                )
+                raise SourceError(f"timed out after {total_timeout:g}s (download)", retryable=True)
         data = b"".join(chunks)
         final_url = str(response.url)
         return RawDocument(

@@ -198,24 +198,30 @@ class Corpus:
             "to re-embed everything",
         )
 
-    def _new_collection_name(self) -> str:
+    def _next_collection_name(self) -> str:
+        """The name the next new collection gets; `_claim` records it as used."""
         store_id = self.catalog.meta("store_id")
         if store_id is None:
             store_id = uuid.uuid4().hex[:12]
             self.catalog.set_meta("store_id", store_id)
         generation = int(self.catalog.meta("generation") or "0") + 1
-        self.catalog.set_meta("generation", str(generation))
         return f"summarizer-{store_id}-{generation}"
+
+    def _claim(self, name: str) -> None:
+        self.catalog.set_meta("generation", name.rsplit("-", 1)[1])
 
     def use_embedder(self, name: str, dim: int) -> str:
         """The collection to write to with this embedder (created on first use)."""
         self.check_embedder(name)
-        recorded = self.recorded_embedder()
-        collection = self.catalog.meta("collection")
-        if collection is None or recorded is None or recorded != (name, dim):
+        collection = self.collection_name()
+        if collection is None or self.recorded_embedder() != (name, dim):
             old = collection
+            collection = self._next_collection_name()
+            # Created before the catalog points at it: a kill in between leaves an empty
+            # collection that the next run picks up under the same name.
+            self.vectors.collection(collection, embedder=name, dim=dim)
             with self.catalog.transaction():
-                collection = self._new_collection_name()
+                self._claim(collection)
                 self.catalog.set_meta("collection", collection)
                 self.catalog.set_meta("embedder", name)
                 self.catalog.set_meta("dimension", str(dim))
@@ -227,7 +233,8 @@ class Corpus:
     def begin_reindex(self, name: str, dim: int) -> str:
         """A fresh collection for `name`; journalled so a killed reindex leaves no orphan."""
         with self.catalog.transaction():
-            target = self._new_collection_name()
+            target = self._next_collection_name()
+            self._claim(target)
             self.catalog.set_meta("reindex_target", target)
         self.vectors.collection(target, embedder=name, dim=dim)
         return target
@@ -301,7 +308,9 @@ class Corpus:
 
     # --- reading ----------------------------------------------------------------------------
 
-    def search(self, vector: Vector, k: int, where: dict[str, Any] | None = None) -> list[SearchHit]:
+    def search(
+        self, vector: Vector, k: int, where: dict[str, Any] | None = None
+    ) -> list[SearchHit]:
         collection = self.collection_name()
         if collection is None or self.catalog.count() == 0:
             return []

@@ -1,0 +1,97 @@
+"""Ingest benchmark on the 498 real news articles, with Chroma's real MiniLM embedder.
+
+Prints, from one run: ingest throughput against the raw embedder on the same chunks, the
+re-ingest speed-up and its embedding count, peak memory, and `summarizer --help` start-up time.
+
+    python bench/bench_ingest.py            # all 498 articles
+    python bench/bench_ingest.py --limit 50 # a quicker look
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import timed, write_articles
+
+
+def raw_embedder_seconds(paths: list[Path]) -> tuple[int, float]:
+    """Chunk the same texts the same way, then time only Chroma's embedding function on them."""
+    from chromadb.utils.embedding_functions import DefaultEmbeddingFunction
+
+    from summarizer.chunking import chunk_article
+    from summarizer.pipeline import EMBED_BATCH
+
+    texts: list[str] = []
+    for path in paths:
+        text = path.read_text(encoding="utf-8").strip()
+        texts += [c.text for c in chunk_article("x", "0" * 16, text)]
+    fn = DefaultEmbeddingFunction()
+    fn(["warm-up"])  # model load is not embedding throughput
+    start = time.perf_counter()
+    for i in range(0, len(texts), EMBED_BATCH):
+        fn(texts[i : i + EMBED_BATCH])
+    return len(texts), time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--limit", type=int, default=0, help="only the first N articles")
+    args = parser.parse_args()
+
+    from summarizer.embed import minilm_available, minilm_model_dir
+
+    if not minilm_available():
+        sys.exit(
+            f"the MiniLM model is not in {minilm_model_dir()}: Chroma downloads it on first use"
+        )
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "articles"
+        paths = write_articles(folder)
+        if args.limit:
+            for p in paths[args.limit :]:
+                p.unlink()
+            paths = paths[: args.limit]
+        env = {"SUMMARIZER_HOME": str(Path(tmp) / "home"), "SUMMARIZER_EMBEDDER": "minilm"}
+        cmd = [sys.executable, "-m", "summarizer", "ingest", str(folder)]
+
+        first, first_peak, _, first_err = timed(cmd, env)
+        second, second_peak, _, second_err = timed(cmd, env)
+        n_chunks, raw = raw_embedder_seconds(paths)
+
+        embedded = [
+            int(m) for m in re.findall(r"\((\d+) chunks embedded\)", first_err + second_err)
+        ]
+        help_runs = [timed([sys.executable, "-m", "summarizer", "--help"])[0] for _ in range(15)]
+        exe = Path(sys.executable).parent / "summarizer"
+        script_runs = [timed([str(exe), "--help"])[0] for _ in range(15)] if exe.exists() else []
+
+    pipeline_rate = embedded[0] / first
+    raw_rate = n_chunks / raw
+    print(f"articles                      {len(paths)}")
+    print(f"chunks                        {n_chunks} (pipeline embedded {embedded[0]})")
+    print(f"first ingest                  {first:.2f} s  ({pipeline_rate:.1f} chunks/s, all of it)")
+    print(f"raw embedder, same chunks     {raw:.2f} s  ({raw_rate:.1f} chunks/s, model loaded)")
+    print(f"ingest / raw embedder speed   {pipeline_rate / raw_rate:.3f}   (target >= 0.9)")
+    print(f"re-ingest, unchanged          {second:.3f} s  ({embedded[1]} chunks embedded)")
+    print(f"first / re-ingest             {first / second:.0f}x   (target >= 50x, 0 embedded)")
+    print(f"peak RSS, first ingest        {first_peak} MiB")
+    print(f"peak RSS, re-ingest           {second_peak} MiB")
+    print(f"python -m summarizer --help   {statistics.median(help_runs) * 1000:.0f} ms median")
+    if script_runs:
+        print(
+            f"summarizer --help (script)    {statistics.median(script_runs) * 1000:.0f} ms median"
+            "   (target <= 60 ms)"
+        )
+
+
+if __name__ == "__main__":
+    main()

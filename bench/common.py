@@ -1,0 +1,56 @@
+"""Shared by the benchmarks: where the evaluation data lives and how to time a command."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EVAL = ROOT.parent / "shared" / "eval"
+ARTICLES = EVAL / "news" / "articles.jsonl"
+
+
+def require(path: Path) -> Path:
+    if not path.exists():
+        sys.exit(f"benchmark data not found: {path} (the shared evaluation folder beside the repo)")
+    return path
+
+
+def load_articles() -> list[dict[str, str]]:
+    lines = require(ARTICLES).read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def write_articles(folder: Path) -> list[Path]:
+    """The 498 articles as .txt files: a headline line, a blank line, the body."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for a in load_articles():
+        path = folder / f"{a['dataset']}-{a['id']}.txt"
+        path.write_text(f"{a['dataset']} article {a['id']}\n\n{a['text']}\n", encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str, str]:
+    """(wall seconds, peak RSS in MiB, stdout, stderr) of one command; exits if it fails."""
+    import tempfile
+
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            cmd, env={**os.environ, **(env or {})}, stdout=out, stderr=err, cwd=ROOT
+        )
+        _, status, rusage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{stderr[-2000:]}")
+    return wall, rusage.ru_maxrss // 1024, stdout, stderr

@@ -1,0 +1,550 @@
+"""The model layer: one Ollama object for metadata, embeddings and validated structured replies.
+
+Imported only by the commands that talk to a model (never by cli.py at import time), so the heavy
+`ollama`/`httpx`/`pydantic` imports cost nothing to `summarizer --help`. Hosts, retries and errors
+live in llm_hosts, token arithmetic in llm_budget, the reply cache in llm_cache.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Generic, Literal, TypeVar
+
+import ollama
+from pydantic import BaseModel, ValidationError
+
+from summarizer.config import Settings
+from summarizer.errors import (
+    ConfigError,
+    ContextOverflow,
+    InvalidReply,
+    LLMError,
+    ModelNotFound,
+    OutputTruncated,
+    PromptTruncated,
+)
+from summarizer.llm_budget import (
+    DEFAULT_NUM_CTX,
+    FALLBACK_CONTEXT_LENGTH,
+    Budget,
+    context_length_from_info,
+    default_num_predict,
+    estimate_messages,
+    estimate_tokens,
+    truncation_warning,
+)
+from summarizer.llm_cache import CACHE_FILE, ReplyCache, cache_key
+from summarizer.llm_hosts import HostPool, canonical_model, one_line, pull_hint
+
+__all__ = [
+    "DEFAULT_NUM_CTX",
+    "DEFAULT_SEED",
+    "Budget",
+    "CallRecord",
+    "LLMStats",
+    "Ollama",
+    "Structured",
+    "estimate_messages",
+    "estimate_tokens",
+]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T", bound=BaseModel)
+
+DEFAULT_SEED = 42
+# A reply cut by done_reason "length" is retried with twice the room, at most this many times.
+MAX_GROWTH = 2
+REPAIR_ECHO_CHARS = 2000
+
+
+@dataclass
+class CallRecord:
+    """What one structured call cost and where it came from; stored with every output.
+
+    Token counts and durations add up over every request of the call (repairs, retries with more
+    room); on a cache hit they are those of the call that produced the reply, and attempts is 0.
+    """
+
+    model: str
+    digest: str
+    prompt_id: str
+    prompt_version: str
+    cache_hit: bool = False
+    host: str | None = None
+    # Chat requests sent for this call; warnings say why there was more than one.
+    attempts: int = 0
+    num_ctx: int = 0
+    num_predict: int = 0
+    estimated_prompt_tokens: int = 0
+    prompt_eval_count: int = 0
+    eval_count: int = 0
+    total_duration_ns: int = 0
+    load_duration_ns: int = 0
+    prompt_eval_duration_ns: int = 0
+    eval_duration_ns: int = 0
+    wall_seconds: float = 0.0
+    done_reason: str | None = None
+    truncated: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CallRecord:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
+class Structured(Generic[T]):
+    """A validated reply, the JSON text it came from, and the record of the call."""
+
+    reply: T
+    content: str
+    record: CallRecord
+
+
+@dataclass
+class LLMStats:
+    """Counters over the life of one Ollama object."""
+
+    requests: int = 0
+    retries: int = 0
+    failovers: int = 0
+    chat_calls: int = 0
+    cache_hits: int = 0
+    cache_misses: int = 0
+    prompt_tokens: int = 0
+    output_tokens: int = 0
+
+
+def describe_validation_error(e: ValidationError) -> str:
+    """A short, one-line account of what was wrong with a reply."""
+    problems = []
+    for err in e.errors()[:5]:
+        where = ".".join(str(p) for p in err["loc"]) or "reply"
+        problems.append(f"{where}: {err['msg']}")
+    more = e.error_count() - len(problems)
+    return one_line("; ".join(problems) + (f"; and {more} more" if more > 0 else ""))
+
+
+class Ollama:
+    """The tool's only way to a model; built from Settings, safe to share between threads."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        retries: int = 3,
+        backoff: float = 0.5,
+        max_backoff: float = 8.0,
+        down_for: float = 10.0,
+        on_truncation: Literal["warn", "error"] = "warn",
+        embed_batch_size: int = 32,
+    ) -> None:
+        self.settings = settings
+        self.pool = HostPool(
+            settings.ollama_hosts,
+            parallel=settings.parallel,
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+            retries=retries,
+            backoff=backoff,
+            max_backoff=max_backoff,
+            down_for=down_for,
+        )
+        self.cache = ReplyCache(settings.home / CACHE_FILE)
+        self._on_truncation = on_truncation
+        self._embed_batch_size = max(1, embed_batch_size)
+        self._meta_lock = threading.Lock()
+        self._stats_lock = threading.Lock()
+        self._context_lengths: dict[str, int] = {}
+        self._digests: dict[str, str] = {}
+        self._counts = LLMStats()
+
+    # -- lifecycle and counters ---------------------------------------------------------------
+
+    def __enter__(self) -> Ollama:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.pool.close()
+        self.cache.close()
+
+    @property
+    def hosts(self) -> list[str]:
+        return self.pool.urls
+
+    @property
+    def capacity(self) -> int:
+        """Requests in flight at once (parallel per host x hosts): size worker pools by it."""
+        return self.pool.capacity
+
+    @property
+    def stats(self) -> LLMStats:
+        """A snapshot of the counters."""
+        with self._stats_lock:
+            snapshot = LLMStats(**asdict(self._counts))
+        snapshot.requests = self.pool.requests
+        snapshot.retries = self.pool.retries
+        snapshot.failovers = self.pool.failovers
+        return snapshot
+
+    @property
+    def cache_hits(self) -> int:
+        return self._counts.cache_hits
+
+    @property
+    def cache_misses(self) -> int:
+        return self._counts.cache_misses
+
+    def _count(self, **increments: int) -> None:
+        with self._stats_lock:
+            for name, n in increments.items():
+                setattr(self._counts, name, getattr(self._counts, name) + n)
+
+    # -- model metadata -----------------------------------------------------------------------
+
+    def _model(self, model: str | None) -> str:
+        name = (model or self.settings.model).strip()
+        if not name:
+            raise ConfigError("no model named", hint="set --model or SUMMARIZER_MODEL")
+        return name
+
+    def context_length(self, model: str | None = None) -> int:
+        """The model's trained context length (from /api/show), asked once per process."""
+        name = self._model(model)
+        with self._meta_lock:
+            if name not in self._context_lengths:
+                show, _ = self.pool.call(f"show {name}", name, lambda c: c.show(name))
+                length = context_length_from_info(show.modelinfo or {})
+                if length is None:
+                    log.warning(
+                        "%s reports no context length; assuming %d", name, FALLBACK_CONTEXT_LENGTH
+                    )
+                self._context_lengths[name] = length or FALLBACK_CONTEXT_LENGTH
+            return self._context_lengths[name]
+
+    def model_digest(self, model: str | None = None) -> str:
+        """The model's digest from /api/tags; ModelNotFound (with the pull command) if absent."""
+        name = self._model(model)
+        with self._meta_lock:
+            if name not in self._digests:
+                tags, url = self.pool.call("list models", None, lambda c: c.list())
+                wanted = canonical_model(name)
+                digest = next(
+                    (m.digest for m in tags.models if canonical_model(m.model or "") == wanted),
+                    None,
+                )
+                if digest is None:
+                    raise ModelNotFound(
+                        f'model "{name}" is not pulled on {url}', hint=pull_hint(name, url)
+                    )
+                self._digests[name] = digest or ""
+            return self._digests[name]
+
+    def num_ctx(self, model: str | None = None) -> int:
+        """num_ctx sent with every request: the model's length, capped by SUMMARIZER_NUM_CTX."""
+        cap = self.settings.num_ctx_cap or DEFAULT_NUM_CTX
+        return max(1, min(self.context_length(model), cap))
+
+    def budget(self, model: str | None = None, num_predict: int | None = None) -> Budget:
+        """The token budget of a request: plan windows with `budget.prompt_tokens`."""
+        name = self._model(model)
+        num_ctx = self.num_ctx(name)
+        reserve = num_predict if num_predict is not None else default_num_predict(num_ctx)
+        if reserve < 1:
+            raise ConfigError(f"num_predict must be positive, not {reserve}")
+        return Budget(name, self.context_length(name), num_ctx, reserve)
+
+    def fits(
+        self,
+        prompt: str | Sequence[Mapping[str, str]],
+        model: str | None = None,
+        num_predict: int | None = None,
+    ) -> bool:
+        """Whether a prompt (text of one user message, or messages) fits the model's budget."""
+        messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
+        return self.budget(model, num_predict).fits(estimate_messages(messages))
+
+    # -- embeddings ---------------------------------------------------------------------------
+
+    def embed(
+        self, model: str, texts: Sequence[str], *, batch_size: int | None = None
+    ) -> list[list[float]]:
+        """One vector per text (POST /api/embed in batches, batches spread over the hosts)."""
+        if not texts:
+            return []
+        name = self._model(model)
+        num_ctx = self.num_ctx(name)
+        size = max(1, batch_size or self._embed_batch_size)
+        batches = [list(texts[i : i + size]) for i in range(0, len(texts), size)]
+
+        def one(batch: list[str]) -> list[list[float]]:
+            resp, url = self.pool.call(
+                f"embed with {name}",
+                name,
+                lambda c: c.embed(model=name, input=batch, options={"num_ctx": num_ctx}),
+            )
+            if len(resp.embeddings) != len(batch):
+                raise LLMError(
+                    f"Ollama at {url} returned {len(resp.embeddings)} embeddings "
+                    f"for {len(batch)} texts"
+                )
+            return [[float(x) for x in vector] for vector in resp.embeddings]
+
+        if len(batches) == 1 or self.capacity == 1:
+            return [v for batch in batches for v in one(batch)]
+        with ThreadPoolExecutor(min(self.capacity, len(batches))) as pool:
+            return [v for vectors in pool.map(one, batches) for v in vectors]
+
+    # -- structured output --------------------------------------------------------------------
+
+    def structured(
+        self,
+        reply_model: type[T],
+        *,
+        prompt_id: str,
+        prompt_version: str,
+        system: str | None = None,
+        user: str | None = None,
+        messages: Sequence[Mapping[str, str]] | None = None,
+        model: str | None = None,
+        num_predict: int | None = None,
+        temperature: float = 0.0,
+        seed: int = DEFAULT_SEED,
+        options: Mapping[str, Any] | None = None,
+        use_cache: bool | None = None,
+    ) -> Structured[T]:
+        """Ask for a reply shaped like `reply_model`, validated, cached and accounted for.
+
+        Raises ContextOverflow (nothing sent) when the prompt does not fit the budget, InvalidReply
+        when the reply is still invalid after one repair retry, OutputTruncated when it stays cut.
+        """
+        started = time.perf_counter()
+        base = _build_messages(system, user, messages)
+        name = self._model(model)
+        schema = reply_model.model_json_schema()
+        digest = self.model_digest(name)
+        budget = self.budget(name, num_predict)
+        estimate = estimate_messages(base)
+        if not budget.fits(estimate):
+            at_max = budget.num_ctx >= budget.context_length
+            raise ContextOverflow(
+                f"the {prompt_id} prompt needs about {estimate} tokens but {name} has room for "
+                f"{budget.prompt_tokens} (num_ctx {budget.num_ctx} minus {budget.num_predict} "
+                "reserved for the reply); it was not sent",
+                estimate=estimate,
+                budget=budget.prompt_tokens,
+                num_ctx=budget.num_ctx,
+                hint="split the input"
+                + ("" if at_max else ", or raise SUMMARIZER_NUM_CTX if memory allows"),
+            )
+        # Caller options first: num_ctx and the sampling settings are this layer's to set.
+        opts: dict[str, Any] = {
+            **(options or {}),
+            "num_ctx": budget.num_ctx,
+            "num_predict": budget.num_predict,
+            "temperature": temperature,
+            "seed": seed,
+        }
+        record = CallRecord(
+            model=name,
+            digest=digest,
+            prompt_id=prompt_id,
+            prompt_version=prompt_version,
+            num_ctx=budget.num_ctx,
+            num_predict=budget.num_predict,
+            estimated_prompt_tokens=estimate,
+        )
+        caching = self.settings.use_cache if use_cache is None else use_cache
+        key = ""
+        if caching:
+            key = cache_key(
+                digest=digest,
+                prompt_id=prompt_id,
+                prompt_version=prompt_version,
+                options=opts,
+                messages=base,
+                schema=schema,
+            )
+            cached = self._from_cache(key, reply_model, started)
+            if cached is not None:
+                return cached
+        # Overheads aside: what the server must count at least, whatever its template adds.
+        text_estimate = sum(estimate_tokens(m["content"]) for m in base)
+        reply, content = self._ask(reply_model, base, schema, opts, budget, record, text_estimate)
+        record.wall_seconds = time.perf_counter() - started
+        if caching:
+            self.cache.put(
+                key,
+                model=name,
+                digest=digest,
+                prompt_id=prompt_id,
+                prompt_version=prompt_version,
+                content=content,
+                record=record.as_dict(),
+            )
+        return Structured(reply=reply, content=content, record=record)
+
+    def _from_cache(self, key: str, reply_model: type[T], started: float) -> Structured[T] | None:
+        hit = self.cache.get(key)
+        reply = None
+        if hit is not None:
+            try:
+                reply = reply_model.model_validate_json(hit.content)
+            except ValidationError:
+                # Stored under a key that covers the schema, so only a changed validator gets here.
+                reply = None
+        if hit is None or reply is None:
+            self._count(cache_misses=1)
+            return None
+        self._count(cache_hits=1)
+        record = CallRecord.from_dict(hit.record)
+        record.cache_hit = True
+        record.host = None
+        record.attempts = 0
+        record.wall_seconds = time.perf_counter() - started
+        return Structured(reply=reply, content=hit.content, record=record)
+
+    def _ask(
+        self,
+        reply_model: type[T],
+        base: list[dict[str, str]],
+        schema: dict[str, Any],
+        opts: dict[str, Any],
+        budget: Budget,
+        record: CallRecord,
+        text_estimate: int,
+    ) -> tuple[T, str]:
+        """Chat until a complete, schema-valid reply: one repair retry, and more room if cut."""
+        conversation = list(base)
+        num_predict = budget.num_predict
+        repaired = False
+        grown = 0
+        while True:
+            resp = self._chat(record, conversation, schema, {**opts, "num_predict": num_predict})
+            if record.attempts == 1:
+                # Only the first attempt: later ones re-send a prefix Ollama may serve from its
+                # prompt cache, which lowers prompt_eval_count without any truncation.
+                self._check_truncation(record, resp.prompt_eval_count or 0, text_estimate)
+            content = resp.message.content or ""
+            if resp.done_reason == "length":
+                room = budget.num_ctx - estimate_messages(conversation)
+                larger = min(num_predict * 2, room)
+                if grown < MAX_GROWTH and larger > num_predict:
+                    grown += 1
+                    num_predict = larger
+                    continue
+                raise OutputTruncated(
+                    f"{record.model}'s reply to {record.prompt_id} {record.prompt_version} was cut "
+                    f"at {num_predict} output tokens (done_reason length) and num_ctx "
+                    f"{budget.num_ctx} has no room for a longer one",
+                    hint="shorten the input, or raise SUMMARIZER_NUM_CTX if memory allows",
+                )
+            try:
+                return reply_model.model_validate_json(content), content
+            except ValidationError as e:
+                problems = describe_validation_error(e)
+                if repaired:
+                    raise InvalidReply(
+                        f"{record.model} twice replied to {record.prompt_id} "
+                        f"{record.prompt_version} with output that does not match the schema: "
+                        f"{problems}",
+                        hint="run again, or try a larger model with --model",
+                    ) from None
+                repaired = True
+                record.warnings.append(f"reply rejected and retried: {problems}")
+                conversation = self._repair(base, content, problems, schema, budget, record)
+
+    def _chat(
+        self,
+        record: CallRecord,
+        messages: list[dict[str, str]],
+        schema: dict[str, Any],
+        options: dict[str, Any],
+    ) -> ollama.ChatResponse:
+        name = record.model
+        resp, url = self.pool.call(
+            f"chat with {name}",
+            name,
+            lambda c: c.chat(
+                model=name, messages=messages, format=schema, options=options, stream=False
+            ),
+        )
+        prompt_tokens, output_tokens = resp.prompt_eval_count or 0, resp.eval_count or 0
+        self._count(chat_calls=1, prompt_tokens=prompt_tokens, output_tokens=output_tokens)
+        record.attempts += 1
+        record.host = url
+        record.done_reason = resp.done_reason
+        record.prompt_eval_count += prompt_tokens
+        record.eval_count += output_tokens
+        record.total_duration_ns += resp.total_duration or 0
+        record.load_duration_ns += resp.load_duration or 0
+        record.prompt_eval_duration_ns += resp.prompt_eval_duration or 0
+        record.eval_duration_ns += resp.eval_duration or 0
+        return resp
+
+    def _check_truncation(
+        self, record: CallRecord, prompt_eval_count: int, text_estimate: int
+    ) -> None:
+        warning = truncation_warning(prompt_eval_count, text_estimate, record.num_ctx)
+        if warning is None:
+            return
+        record.truncated = True
+        record.warnings.append(warning)
+        if self._on_truncation == "error":
+            raise PromptTruncated(
+                f"{record.model} did not read the whole {record.prompt_id} prompt: {warning}",
+                hint="split the input, or raise SUMMARIZER_NUM_CTX",
+            )
+        log.warning("%s %s: %s", record.model, record.prompt_id, warning)
+
+    def _repair(
+        self,
+        base: list[dict[str, str]],
+        bad: str,
+        problems: str,
+        schema: dict[str, Any],
+        budget: Budget,
+        record: CallRecord,
+    ) -> list[dict[str, str]]:
+        """The conversation for the one retry: what was wrong, as much context as fits."""
+        echo = bad if len(bad) <= REPAIR_ECHO_CHARS else bad[:REPAIR_ECHO_CHARS] + " …"
+        says = f"Your previous reply was rejected: {problems}."
+        ask = "Reply again with only a JSON object that matches the schema, and no other text."
+        spec = f"The schema is: {json.dumps(schema, separators=(',', ':'))}"
+        for with_echo, with_spec in ((True, True), (False, True), (False, False)):
+            extra = [{"role": "assistant", "content": echo}] if with_echo else []
+            text = " ".join([says, ask] + ([spec] if with_spec else []))
+            conversation = [*base, *extra, {"role": "user", "content": text}]
+            if budget.fits(estimate_messages(conversation)):
+                return conversation
+        raise InvalidReply(
+            f"{record.model} replied to {record.prompt_id} {record.prompt_version} with output "
+            f"that does not match the schema ({problems}), and there is no room to ask again",
+            hint="split the input",
+        )
+
+
+def _build_messages(
+    system: str | None, user: str | None, messages: Sequence[Mapping[str, str]] | None
+) -> list[dict[str, str]]:
+    built = [{"role": "system", "content": system}] if system else []
+    built += [{"role": m["role"], "content": m.get("content", "")} for m in messages or []]
+    if user is not None:
+        built.append({"role": "user", "content": user})
+    if not built:
+        raise ConfigError("a model call needs at least one message")
+    return built

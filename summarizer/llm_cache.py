@@ -1,0 +1,157 @@
+"""The reply cache: validated model replies by content address, in one SQLite file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from summarizer.errors import LLMCacheError
+
+CACHE_FILE = "llm-cache.sqlite3"
+# Bump when the meaning of a key changes, so old entries are never mistaken for new ones.
+KEY_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS replies (
+    key TEXT PRIMARY KEY,
+    model TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    prompt_id TEXT NOT NULL,
+    prompt_version TEXT NOT NULL,
+    content TEXT NOT NULL,
+    record TEXT NOT NULL,
+    created_at REAL NOT NULL
+)
+"""
+
+
+def _sha256(data: Any) -> str:
+    text = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def cache_key(
+    *,
+    digest: str,
+    prompt_id: str,
+    prompt_version: str,
+    options: Mapping[str, Any],
+    messages: Sequence[Mapping[str, str]],
+    schema: Mapping[str, Any] | None,
+) -> str:
+    """sha256 over the model digest, prompt id+version, options and a hash of the input."""
+    # The schema is part of the input: a changed reply model must never be served an old reply.
+    input_hash = _sha256({"messages": [dict(m) for m in messages], "format": schema})
+    return _sha256(
+        {
+            "v": KEY_VERSION,
+            "digest": digest,
+            "prompt": [prompt_id, prompt_version],
+            "options": dict(options),
+            "input": input_hash,
+        }
+    )
+
+
+@dataclass(frozen=True)
+class CachedReply:
+    """A reply as stored: the model's JSON text and the record of the call that produced it."""
+
+    content: str
+    record: dict[str, Any]
+
+
+class ReplyCache:
+    """Content-addressed replies shared by threads (one lock) and by runs (one SQLite file)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def _connection(self) -> sqlite3.Connection:
+        # Opened on first use so that commands running with --no-cache never create the file.
+        if self._conn is None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(
+                    self.path, timeout=30, check_same_thread=False, isolation_level=None
+                )
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute(_SCHEMA)
+            except (OSError, sqlite3.Error) as e:
+                raise self._error(e) from None
+            self._conn = conn
+        return self._conn
+
+    def _error(self, e: Exception) -> LLMCacheError:
+        return LLMCacheError(
+            f"the reply cache {self.path} cannot be used: {e}",
+            hint="run with --no-cache, or delete the file",
+        )
+
+    def get(self, key: str) -> CachedReply | None:
+        """The stored reply for `key`, or None."""
+        with self._lock:
+            try:
+                row = (
+                    self._connection()
+                    .execute("SELECT content, record FROM replies WHERE key = ?", (key,))
+                    .fetchone()
+                )
+            except sqlite3.Error as e:
+                raise self._error(e) from None
+        if row is None:
+            return None
+        return CachedReply(content=row[0], record=json.loads(row[1]))
+
+    def put(
+        self,
+        key: str,
+        *,
+        model: str,
+        digest: str,
+        prompt_id: str,
+        prompt_version: str,
+        content: str,
+        record: Mapping[str, Any],
+    ) -> None:
+        """Store a validated reply under `key` (replacing any older one)."""
+        row = (
+            key,
+            model,
+            digest,
+            prompt_id,
+            prompt_version,
+            content,
+            json.dumps(dict(record)),
+            time.time(),
+        )
+        with self._lock:
+            try:
+                self._connection().execute(
+                    "INSERT OR REPLACE INTO replies VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row
+                )
+            except sqlite3.Error as e:
+                raise self._error(e) from None
+
+    def __len__(self) -> int:
+        with self._lock:
+            try:
+                (count,) = self._connection().execute("SELECT count(*) FROM replies").fetchone()
+            except sqlite3.Error as e:
+                raise self._error(e) from None
+        return int(count)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None

@@ -1,0 +1,278 @@
+"""Ollama hosts: one client each, bounded requests in flight, failover, retries, one-line errors."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import random
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal, TypeVar
+
+import httpx
+import ollama
+from pydantic import ValidationError
+
+from summarizer.errors import (
+    ConfigError,
+    LLMError,
+    LLMServerError,
+    LLMTimeout,
+    ModelNotFound,
+    OllamaUnreachable,
+)
+
+R = TypeVar("R")
+
+DEFAULT_PORT = 11434
+START_HINT = "start it with `ollama serve`, or point OLLAMA_HOST / --ollama-host at a server"
+
+
+DEFAULT_URLS = (f"http://127.0.0.1:{DEFAULT_PORT}", f"http://localhost:{DEFAULT_PORT}")
+
+
+def pull_command(model: str, url: str) -> str:
+    """The exact command that pulls `model` onto the host at `url`."""
+    prefix = "" if url in DEFAULT_URLS else f"OLLAMA_HOST={url} "
+    return f"{prefix}ollama pull {model}"
+
+
+def pull_hint(model: str, url: str) -> str:
+    return f"pull it with `{pull_command(model, url)}`"
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """Whitespace collapsed and length capped: server messages become one readable line."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def host_url(raw: str) -> str:
+    """`host`, `:port`, `host:port` or a URL -> `scheme://host:port[/path]`, as ollama reads it."""
+    raw = raw.strip()
+    port = DEFAULT_PORT
+    scheme, sep, rest = raw.partition("://")
+    if not sep:
+        scheme, rest = "http", raw
+    elif scheme == "http":
+        port = 80
+    elif scheme == "https":
+        port = 443
+    split = urllib.parse.urlsplit(f"{scheme}://{rest}")
+    host = split.hostname or "127.0.0.1"
+    try:
+        port = split.port or port
+    except ValueError:
+        raise ConfigError(f"Ollama host {raw!r} has an invalid port") from None
+    try:
+        if isinstance(ipaddress.ip_address(host), ipaddress.IPv6Address):
+            host = f"[{host}]"
+    except ValueError:
+        pass
+    path = split.path.strip("/")
+    return f"{scheme}://{host}:{port}" + (f"/{path}" if path else "")
+
+
+def is_loopback(url: str) -> bool:
+    """True for localhost and loopback addresses, which never go through an HTTP proxy."""
+    host = (urllib.parse.urlsplit(url).hostname or "").strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def canonical_model(name: str) -> str:
+    """`llama3.2` -> `llama3.2:latest`, the way /api/tags names models."""
+    return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
+
+
+class _Host:
+    """One Ollama server: its client and the bookkeeping that bounds and routes requests."""
+
+    def __init__(self, url: str, client: ollama.Client) -> None:
+        self.url = url
+        self.client = client
+        self.in_flight = 0
+        self.served = 0
+        self.down_until = 0.0
+
+
+@dataclass
+class _Failure:
+    kind: Literal["unreachable", "timeout", "server", "transport"]
+    host: str
+    detail: str
+    status: int | None = None
+
+
+class HostPool:
+    """Runs client calls on the hosts: `parallel` in flight per host, failover, retries."""
+
+    def __init__(
+        self,
+        hosts: Sequence[str],
+        *,
+        parallel: int,
+        connect_timeout: float,
+        read_timeout: float,
+        retries: int = 3,
+        backoff: float = 0.5,
+        max_backoff: float = 8.0,
+        down_for: float = 10.0,
+    ) -> None:
+        if not hosts:
+            raise ConfigError("no Ollama host configured", hint="set OLLAMA_HOST or --ollama-host")
+        if parallel < 1:
+            raise ConfigError(f"--parallel must be at least 1, not {parallel}")
+        self.parallel = parallel
+        self.read_timeout = read_timeout
+        self._retries = max(0, retries)
+        self._backoff = backoff
+        self._max_backoff = max_backoff
+        self._down_for = down_for
+        # Never ollama's default (no timeout at all): a hung server must not hang the tool.
+        timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
+        # Like Ollama's own CLI (Go's ProxyFromEnvironment), loopback hosts bypass HTTP_PROXY.
+        self._hosts = [
+            _Host(url, ollama.Client(host=url, timeout=timeout, trust_env=not is_loopback(url)))
+            for url in dict.fromkeys(host_url(h) for h in hosts)
+        ]
+        self._cond = threading.Condition()
+        self.requests = 0
+        self.retries = 0
+        self.failovers = 0
+
+    @property
+    def urls(self) -> list[str]:
+        return [h.url for h in self._hosts]
+
+    @property
+    def capacity(self) -> int:
+        return self.parallel * len(self._hosts)
+
+    def close(self) -> None:
+        for host in self._hosts:
+            host.client.close()  # type: ignore[no-untyped-call]  # ollama leaves close() untyped
+
+    def _acquire(self, avoid: set[str]) -> _Host:
+        """A host with a free slot, preferring ones that are up and not yet tried for this call."""
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                up = [h for h in self._hosts if h.down_until <= now]
+                fresh = [h for h in up if h.url not in avoid]
+                untried = [h for h in self._hosts if h.url not in avoid]
+                pool = fresh or up or untried or self._hosts
+                free = [h for h in pool if h.in_flight < self.parallel]
+                if free:
+                    host = min(free, key=lambda h: (h.in_flight, h.served))
+                    host.in_flight += 1
+                    host.served += 1
+                    self.requests += 1
+                    return host
+                # Woken by a release; the timeout re-reads down marks that expire meanwhile.
+                self._cond.wait(timeout=0.25)
+
+    def _release(self, host: _Host, *, down: bool | None) -> None:
+        with self._cond:
+            host.in_flight -= 1
+            if down is not None:
+                host.down_until = time.monotonic() + self._down_for if down else 0.0
+            self._cond.notify_all()
+
+    def _other_host_ready(self, tried: set[str]) -> bool:
+        now = time.monotonic()
+        with self._cond:
+            return any(h.url not in tried and h.down_until <= now for h in self._hosts)
+
+    def call(self, what: str, model: str | None, fn: Callable[[ollama.Client], R]) -> tuple[R, str]:
+        """fn(client) on some host, retried with backoff on connection errors, timeouts and 5xx.
+
+        Returns the result and the host that served it. A 404 for `model` becomes ModelNotFound
+        with the pull command, other 4xx an LLMError, all without a retry.
+        """
+        tried: set[str] = set()
+        failure: _Failure | None = None
+        previous: str | None = None
+        sleeps = 0
+        for attempt in range(self._retries + 1):
+            host = self._acquire(tried)
+            if attempt:
+                with self._cond:
+                    self.retries += 1
+                    self.failovers += host.url != previous
+            previous = host.url
+            tried.add(host.url)
+            down: bool | None = None
+            try:
+                result = fn(host.client)
+                down = False
+                return result, host.url
+            except ollama.ResponseError as e:
+                status = e.status_code
+                if status == 404 and model is not None:
+                    raise ModelNotFound(
+                        f'model "{model}" is not available on {host.url}',
+                        hint=pull_hint(model, host.url),
+                    ) from None
+                if 400 <= status < 500:
+                    raise LLMError(
+                        f"Ollama at {host.url} refused the {what} request: "
+                        f"{one_line(e.error)} (HTTP {status})"
+                    ) from None
+                failure = _Failure("server", host.url, one_line(e.error), status)
+            except (ConnectionError, httpx.ConnectError, httpx.ConnectTimeout) as e:
+                down = True
+                slow = isinstance(e, httpx.TimeoutException)
+                failure = _Failure(
+                    "unreachable", host.url, "connect timed out" if slow else "connection refused"
+                )
+            except httpx.TimeoutException:
+                failure = _Failure("timeout", host.url, "read timeout")
+            except httpx.TransportError as e:
+                failure = _Failure("transport", host.url, one_line(str(e) or type(e).__name__))
+            except (ValidationError, json.JSONDecodeError) as e:
+                raise LLMError(
+                    f"Ollama at {host.url} sent an unexpected reply to the {what} request: "
+                    f"{one_line(str(e), 160)}"
+                ) from None
+            finally:
+                self._release(host, down=down)
+            if attempt < self._retries and not self._other_host_ready(tried):
+                # Failing over to a host not tried yet needs no wait; retrying the same one does.
+                delay = min(self._max_backoff, self._backoff * 2**sleeps)
+                sleeps += 1
+                time.sleep(delay * (1 + random.random() / 4))
+        assert failure is not None
+        raise self._translate(failure, what, tried, self._retries + 1)
+
+    def _translate(self, failure: _Failure, what: str, tried: set[str], attempts: int) -> LLMError:
+        tries = f"{attempts} attempt{'s' * (attempts > 1)}"
+        if failure.kind == "unreachable":
+            where = ", ".join(url for url in self.urls if url in tried)
+            where = f"any of {where}" if len(tried) > 1 else where
+            return OllamaUnreachable(
+                f"Ollama is not reachable at {where} ({failure.detail}, {tries})",
+                hint=START_HINT,
+                retryable=True,
+            )
+        if failure.kind == "timeout":
+            return LLMTimeout(
+                f"Ollama at {failure.host} did not answer the {what} request within "
+                f"{self.read_timeout:g} s ({tries})",
+                hint="a slow machine may need a larger SUMMARIZER_READ_TIMEOUT, or a smaller model",
+                retryable=True,
+            )
+        status = f"HTTP {failure.status}: " if failure.status and failure.status > 0 else ""
+        return LLMServerError(
+            f"Ollama at {failure.host} failed the {what} request "
+            f"({status}{failure.detail}; {tries})",
+            hint="the Ollama server log says why",
+            retryable=True,
+        )

@@ -1,0 +1,130 @@
+"""The command line: help, JSON shapes, exit statuses and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from summarizer.cli import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_every_command_has_help_and_is_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name, command in cli.commands.items():
+        result = run(name, "--help")
+        assert result.exit_code == 0, name
+        assert command.help, name
+        assert f"summarizer {name}" in readme, f"`summarizer {name}` is not in the README"
+
+
+def test_help_imports_only_click() -> None:
+    code = (
+        "import sys, summarizer.cli; "
+        "heavy = [m for m in ('chromadb', 'ollama', 'pydantic', 'httpx', 'rich', 'trafilatura',"
+        " 'langchain_text_splitters', 'bs4') if m in sys.modules]; print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    proc = subprocess.run(
+        [sys.executable, "-m", "summarizer", "--help"], capture_output=True, text=True
+    )
+    assert proc.returncode == 0 and "ingest" in proc.stdout
+
+
+def test_ingest_list_show_search_remove_json(hash_embedder: str, corpus_copy: Path) -> None:
+    result = run("ingest", str(corpus_copy), "--json")
+    assert result.exit_code == 0, result.output
+    items = json.loads(result.stdout)
+    assert [i["status"] for i in items] == ["added"] * 5
+    assert "5 added, 0 updated, 0 unchanged, 0 failed" in result.stderr
+
+    listed = json.loads(run("list", "--json").stdout)
+    assert len(listed) == 5 and {"id", "title", "source", "chars"} <= set(listed[0])
+
+    hits = json.loads(run("search", "Kraken legal requirement", "-k", "2", "--json").stdout)
+    assert len(hits) == 2
+    for hit in hits:
+        assert {
+            "article_id",
+            "title",
+            "source",
+            "chunk_id",
+            "start",
+            "end",
+            "text",
+            "score",
+        } <= set(hit)
+        article = json.loads(run("show", hit["article_id"], "--json").stdout)
+        assert {"id", "title", "source", "text"} <= set(article)
+        assert article["text"][hit["start"] : hit["end"]] == hit["text"]
+
+    text = run("show", listed[0]["id"]).stdout
+    assert listed[0]["title"] in text
+    removed = run("remove", listed[0]["id"])
+    assert removed.exit_code == 0 and listed[0]["id"] in removed.stdout
+    assert len(json.loads(run("list", "--json").stdout)) == 4
+
+
+def test_human_output(hash_embedder: str, corpus_copy: Path) -> None:
+    run("ingest", str(corpus_copy))
+    listing = run("list").stdout
+    assert "Binance and Kraken Declines" in listing
+    found = run("search", "Binance Kraken freeze").stdout
+    assert found.startswith("1. ") and "score" in found
+
+
+def test_bad_items_one_line_each_and_exit_1(
+    hash_embedder: str, corpus_copy: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "empty.txt").write_text("")
+    (tmp_path / "doc.pdf").write_bytes(b"%PDF-1.4")
+    result = run(
+        "ingest",
+        str(corpus_copy),
+        str(tmp_path / "empty.txt"),
+        str(tmp_path / "doc.pdf"),
+        str(tmp_path / "nope"),
+    )
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 3, result.stderr
+    assert any("empty.txt" in e for e in errors)
+    assert any("doc.pdf" in e for e in errors)
+    assert any("nope" in e for e in errors)
+    assert "Traceback" not in result.output
+    assert "5 added" in result.stderr
+
+
+def test_unknown_id_and_bad_embedder_are_one_line_errors(hash_embedder: str) -> None:
+    result = run("show", "abc")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: no article 'abc'")
+    assert len(result.stderr.strip().splitlines()) == 1
+    result = run("search", "x", "--embedder", "word2vec")
+    assert result.exit_code == 2
+    assert "unknown embedder" in result.stderr
+
+
+def test_search_empty_corpus(hash_embedder: str) -> None:
+    result = run("search", "anything")
+    assert result.exit_code == 0
+    assert "no results" in result.stderr
+    assert json.loads(run("search", "anything", "--json").stdout) == []
+
+
+@pytest.mark.parametrize("args", [["list"], ["list", "--json"]])
+def test_home_option_overrides_env(hash_embedder: str, tmp_path: Path, args: list[str]) -> None:
+    result = run(*args, "--home", str(tmp_path / "elsewhere"))
+    assert result.exit_code == 0
+    assert (tmp_path / "elsewhere" / "catalog.sqlite3").exists()
