@@ -151,7 +151,7 @@ def main() -> int:
                 score.add_title(title, meta["title"])
         per_page.append((case.name, row))
 
-    if "-v" in sys.argv:
+    if "-v" in sys.argv[1:]:  # per-page F1
         print(f"{'page':<20}" + "".join(f"{n[:26]:>28}" for n in PIPELINES))
         for name, row in per_page:
             print(f"{name:<20}" + "".join(f"{f:>28.3f}" for f in row))
@@ -185,11 +185,17 @@ def main() -> int:
     for score in scores.values():
         if score.failed:
             print(f"{score.name}: no text for {', '.join(score.failed)}")
-    ours_f1 = scores["ours: extract()"].macro()[2]
-    best_plain = max(s.macro()[2] for name, s in scores.items() if not name.startswith("ours"))
-    verdict = "ok" if ours_f1 >= best_plain else "WORSE"
+    ours = scores["ours: extract()"]
+    plain = [s for name, s in scores.items() if not name.startswith("ours")]
+    best_f1 = max(s.macro()[2] for s in plain)
+    best_micro = max(s.micro()[2] for s in plain)
+    best_title = max(s.title_exact for s in plain)
+    ok = ours.macro()[2] >= best_f1 and ours.micro()[2] >= best_micro
+    ok = ok and ours.title_exact >= best_title
     print(
-        f"ours vs best plain trafilatura (macro F1): {ours_f1:.3f} vs {best_plain:.3f}: {verdict}"
+        f"ours vs best plain trafilatura: macro F1 {ours.macro()[2]:.3f} vs {best_f1:.3f}, "
+        f"micro F1 {ours.micro()[2]:.3f} vs {best_micro:.3f}, "
+        f"exact titles {ours.title_exact} vs {best_title}: {'ok' if ok else 'WORSE'}"
     )
     return 0
 

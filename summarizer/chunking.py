@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from summarizer.models import Chunk
 
 CHUNK_SIZE = 800
@@ -61,3 +63,41 @@ def chunk_article(
         )
         for i, (start, end) in enumerate(split_spans(text, size, overlap))
     ]
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
+SEGMENT_CHARS = 500
+
+
+def segment_spans(text: str, max_chars: int = SEGMENT_CHARS) -> list[tuple[int, int]]:
+    """Non-overlapping spans for prompting: lines, long lines cut at sentence ends.
+
+    Every span is stripped of surrounding white space and never empty; together they hold every
+    character of the text that is not white space between them.
+    """
+    spans: list[tuple[int, int]] = []
+    for line in re.finditer(r"[^\n]+", text):
+        start, end = _strip(text, line.start(), line.end())
+        if start == end:
+            continue
+        if end - start <= max_chars:
+            spans.append((start, end))
+            continue
+        piece_start = start
+        cut_points = [m.end() for m in _SENTENCE_END.finditer(text, start, end)]
+        last = start
+        for cut in [*cut_points, end]:
+            if cut - piece_start > max_chars and last > piece_start:
+                spans.append(_strip(text, piece_start, last))
+                piece_start = last
+            last = cut
+        spans.append(_strip(text, piece_start, end))
+    return [s for s in spans if s[0] < s[1]]
+
+
+def _strip(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end

@@ -151,9 +151,17 @@ def _guess_decode(data: bytes, *, html: bool) -> tuple[str, list[str]]:
             return dammit.unicode_markup, warnings
     import charset_normalizer
 
-    best = charset_normalizer.from_bytes(data).best()
+    results = charset_normalizer.from_bytes(data)
+    best = results.best()
     if best is None:
         raise ExtractionError("cannot detect the text encoding")
+    # On short Western text cp1250 and cp1252 tie and the first listed wins ("à" became "ŕ");
+    # windows-1252 is the web's default for undeclared single-byte text, so it breaks the tie.
+    for match in results:
+        same_score = (match.chaos, match.coherence) == (best.chaos, best.coherence)
+        if same_score and "cp1252" in match.could_be_from_charset:
+            best = match
+            break
     return str(best), [f"text encoding guessed as {best.encoding}"]
 
 
@@ -220,7 +228,7 @@ def _hiding_selectors(css: str) -> list[str]:
     for prelude, body, nested in _css_rules(css):
         selectors = [s.strip() for s in prelude.split(",")]
         if nested:
-            if re.search(r"\b(display|visibility)\s*:", body, re.IGNORECASE):
+            if not _hides(body) and re.search(r"\b(display|visibility)\s*:", body, re.I):
                 restyled.update(selectors)
         elif _hides(body):
             hiding.extend(selectors)
@@ -402,10 +410,14 @@ def _clean_field(value: object) -> str | None:
 
 
 def _extract_html(raw: RawDocument, min_words: int) -> Extracted:
-    from bs4 import BeautifulSoup
+    from warnings import filterwarnings
+
+    from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
 
     html, warnings = _decode(raw)
     html = _XML_INVALID.sub("", html)
+    # XHTML is parsed as HTML on purpose: browsers do, and malformed pages survive it.
+    filterwarnings("ignore", category=XMLParsedAsHTMLWarning)
     try:
         soup = BeautifulSoup(html, "lxml")
     except Exception as e:  # a parser failure is a malformed page, not a crash

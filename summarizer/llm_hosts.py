@@ -28,6 +28,7 @@ from summarizer.errors import (
 R = TypeVar("R")
 
 DEFAULT_PORT = 11434
+MAX_TIMEOUT_RETRIES = 1
 START_HINT = "start it with `ollama serve`, or point OLLAMA_HOST / --ollama-host at a server"
 
 
@@ -195,13 +196,15 @@ class HostPool:
         """fn(client) on some host, retried with backoff on connection errors, timeouts and 5xx.
 
         Returns the result and the host that served it. A 404 for `model` becomes ModelNotFound
-        with the pull command, other 4xx an LLMError, all without a retry.
+        with the pull command, other 4xx an LLMError, all without a retry. A timeout is retried
+        once, hosts that all refuse connections get one more round.
         """
         tried: set[str] = set()
         failure: _Failure | None = None
         previous: str | None = None
-        sleeps = 0
+        sleeps = timeouts = refused_rounds = attempts = 0
         for attempt in range(self._retries + 1):
+            attempts = attempt + 1
             host = self._acquire(tried)
             if attempt:
                 with self._cond:
@@ -244,13 +247,25 @@ class HostPool:
                 ) from None
             finally:
                 self._release(host, down=down)
-            if attempt < self._retries and not self._other_host_ready(tried):
+            other_ready = self._other_host_ready(tried)
+            if failure.kind == "timeout":
+                # Each timeout costs a whole read timeout (minutes on a slow machine): once more.
+                timeouts += 1
+                if timeouts > MAX_TIMEOUT_RETRIES:
+                    break
+            if failure.kind == "unreachable" and not other_ready:
+                # Every host refused: worth one more round after a pause (a restarting server),
+                # not a minute of retries before telling the user to start it.
+                refused_rounds += 1
+                if refused_rounds > 1:
+                    break
+            if attempt < self._retries and not other_ready:
                 # Failing over to a host not tried yet needs no wait; retrying the same one does.
                 delay = min(self._max_backoff, self._backoff * 2**sleeps)
                 sleeps += 1
                 time.sleep(delay * (1 + random.random() / 4))
         assert failure is not None
-        raise self._translate(failure, what, tried, self._retries + 1)
+        raise self._translate(failure, what, tried, attempts)
 
     def _translate(self, failure: _Failure, what: str, tried: set[str], attempts: int) -> LLMError:
         tries = f"{attempts} attempt{'s' * (attempts > 1)}"

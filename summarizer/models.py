@@ -70,3 +70,15 @@ class SearchHit(BaseModel):
 
     def as_dict(self) -> dict[str, Any]:
         return self.model_dump()
+
+
+class Citation(BaseModel):
+    """A verified quote: `quote == article.text[start:end]` of the stored article, always."""
+
+    model_config = ConfigDict(frozen=True)
+
+    article_id: str
+    chunk_id: str
+    start: int
+    end: int
+    quote: str

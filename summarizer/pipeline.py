@@ -176,6 +176,8 @@ class _Ingester:
         doc = extract(raw)
         if raw.url is not None:
             aid = article_id("url", canonical_url(doc.url or raw.url))
+        if any(a.id == aid for a, *_ in self._pending):
+            self.flush()  # the same article twice in one run: compare with the stored first copy
         text_hash = content_hash(doc.text)
         stamp = now()
         old = self.corpus.catalog.get(aid)
@@ -200,6 +202,8 @@ class _Ingester:
             item, "added", article_id=aid, title=article.title, warnings=doc.warnings
         )
         if old is not None and old.content_hash == text_hash:
+            # Another address of the same article (AMP page, tracking parameters): keep the first.
+            article = article.model_copy(update={"source": old.source})
             result.chunks = len(self.corpus.catalog.chunks(old))
             unchanged = old.model_dump(exclude={"updated_at"}) == article.model_dump(
                 exclude={"updated_at"}

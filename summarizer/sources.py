@@ -32,7 +32,14 @@ _CONTENT_KINDS: dict[str, Literal["text", "html"]] = {
 }
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
 _GLOB_MAGIC = re.compile(r"[*?[]")
-_CHUNK = 64 * 1024
+
+
+class SpecError(SourceError):
+    """A path, glob or URL as given that yields nothing to read; `item` is the spec."""
+
+    def __init__(self, item: str, message: str) -> None:
+        super().__init__(message)
+        self.item = item
 
 
 @dataclass(frozen=True)
@@ -84,7 +91,7 @@ def _expand_one(spec: str, seen_dirs: set[tuple[int, int]]) -> Iterator[str | So
         if scheme in ("http", "https"):
             yield spec
         else:
-            yield SourceError(f"{spec}: unsupported URL scheme {scheme}: only http and https")
+            yield SpecError(spec, f"unsupported URL scheme {scheme}: only http and https")
         return
     path = Path(spec).expanduser()
     if path.is_dir():
@@ -96,20 +103,21 @@ def _expand_one(spec: str, seen_dirs: set[tuple[int, int]]) -> Iterator[str | So
         if _supported(path.name):
             yield str(path)
         else:
-            yield SourceError(
-                f"{spec}: unsupported file type {path.suffix or '(none)'}: "
-                f"supported {' '.join(SUPPORTED_SUFFIXES)}"
+            yield SpecError(
+                spec,
+                f"unsupported file type {path.suffix or '(none)'}: "
+                f"supported {' '.join(SUPPORTED_SUFFIXES)}",
             )
         return
     if path.exists():
-        yield SourceError(f"{spec}: not a regular file or directory")
+        yield SpecError(spec, "not a regular file or directory")
         return
     if not _GLOB_MAGIC.search(spec):
-        yield SourceError(f"{spec}: no such file or directory")
+        yield SpecError(spec, "no such file or directory")
         return
     matches = sorted(glob.glob(os.path.expanduser(spec), recursive=True))
     if not matches:
-        yield SourceError(f"{spec}: glob matched no files")
+        yield SpecError(spec, "glob matched no files")
         return
     found = False
     for match_path in matches:
@@ -122,15 +130,13 @@ def _expand_one(spec: str, seen_dirs: set[tuple[int, int]]) -> Iterator[str | So
             found = True
             yield match_path
     if not found:
-        yield SourceError(
-            f"{spec}: glob matched no supported files ({' '.join(SUPPORTED_SUFFIXES)})"
-        )
+        yield SpecError(spec, f"glob matched no supported files ({' '.join(SUPPORTED_SUFFIXES)})")
 
 
 def expand(specs: list[str], max_files: int | None = None) -> Iterator[str | SourceError]:
     """Paths, directories, globs and URLs -> resolved file paths and URLs, each once.
 
-    A spec that cannot be used yields a SourceError whose message starts with the spec.
+    A spec that cannot be used yields a SpecError (a SourceError) whose `item` is the spec.
     With `max_files`, a SourceError is yielded and the expansion stops once more items match.
     """
     seen: set[str] = set()
@@ -146,7 +152,7 @@ def expand(specs: list[str], max_files: int | None = None) -> Iterator[str | Sou
                 continue
             seen.add(key)
             if max_files is not None and count >= max_files:
-                yield SourceError(f"{spec}: more than {max_files} files; stopped there")
+                yield SpecError(spec, f"more than {max_files} files; stopped there")
                 return
             count += 1
             yield key
@@ -219,8 +225,9 @@ def fetch_url(
 ) -> RawDocument:
     """GET one http(s) page, following redirects, within the size cap and timeouts.
 
-    `total_timeout` bounds a server that keeps sending a trickle of bytes, which the
-    per-read timeout alone would never stop.
+    The timeouts given here apply to the request whatever `client` was built with; the
+    client brings the redirect limit, User-Agent and connection pool. `total_timeout` bounds
+    a server that keeps sending a trickle of bytes, which the per-read timeout never stops.
     """
     try:
         parsed = httpx.URL(url)
@@ -253,6 +260,10 @@ def fetch_url(
         raise SourceError(f"connection failed: {_reason(e)}", retryable=True) from None
     except httpx.InvalidURL as e:
         raise SourceError(f"invalid URL: {e}") from None
+    except httpx.DecodingError as e:
+        raise SourceError(f"cannot decode the response body: {_reason(e)}") from None
+    except httpx.HTTPError as e:
+        raise SourceError(f"request failed: {_reason(e)}") from None
     finally:
         if own_client:
             http.close()
@@ -289,7 +300,8 @@ def _fetch(
             raise SourceError(f"page is {length} bytes, larger than {max_bytes} bytes")
         chunks: list[bytes] = []
         size = 0
-        for chunk in response.iter_bytes(_CHUNK):
+        # No chunk size: each piece as it arrives, so the deadline is checked during a trickle.
+        for chunk in response.iter_bytes():
             size += len(chunk)
             if size > max_bytes:
                 raise SourceError(f"page is larger than {max_bytes} bytes")

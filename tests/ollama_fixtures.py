@@ -1,4 +1,8 @@
-"""Pytest fixtures around the stand-in Ollama server; conftest.py star-imports them."""
+"""Pytest fixtures around the stand-in Ollama server; conftest.py star-imports them.
+
+PYTEST_DONT_REWRITE: conftest imports this module before pytest could rewrite its asserts, and
+test modules also name it in pytest_plugins; the marker keeps pytest from warning about that.
+"""
 
 from __future__ import annotations
 

@@ -369,9 +369,19 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 256
     standin: StandinOllama
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        error = sys.exc_info()[1]
+        # A client that hung up (after its timeout, or at stop()) is not the stand-in's failure.
+        if not isinstance(error, OSError):
+            with self.standin._lock:
+                self.standin.errors.append(f"{client_address}: {error!r}")
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle's algorithm the body would wait
+    # ~40 ms for the client's delayed ACK, a latency no real Ollama adds.
+    disable_nagle_algorithm = True
     server: _Server
 
     def setup(self) -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from summarizer.chunking import chunk_article, split_spans
+from summarizer.chunking import chunk_article, segment_spans, split_spans
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 
@@ -69,3 +69,30 @@ def test_ids_are_stable_and_change_with_the_text() -> None:
 def test_empty_text_has_no_chunks() -> None:
     assert split_spans("") == []
     assert split_spans("   \n\n ") == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(prose, st.integers(min_value=20, max_value=600))
+def test_segments_are_exact_disjoint_and_cover(text: str, max_chars: int) -> None:
+    spans = segment_spans(text, max_chars)
+    covered = [False] * len(text)
+    last_end = 0
+    for start, end in spans:
+        assert start >= last_end and start < end
+        piece = text[start:end]
+        assert piece == piece.strip()
+        last_end = end
+        for i in range(start, end):
+            covered[i] = True
+    assert all(covered[i] for i, ch in enumerate(text) if not ch.isspace())
+
+
+def test_segments_of_a_sample_article_cut_long_lines_at_sentences() -> None:
+    text = (CORPUS / "003_2348ef0b69992a9c.txt").read_text(encoding="utf-8")
+    spans = segment_spans(text, 300)
+    assert len(spans) > 5
+    for start, end in spans:
+        piece = text[start:end]
+        assert "\n" not in piece
+        if end - start > 300:  # only a single sentence longer than the limit may exceed it
+            assert piece.count(". ") == 0

@@ -9,9 +9,9 @@ import subprocess
 import sys
 import threading
 import time
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import ollama
@@ -43,7 +43,7 @@ CHAT_KEYS = {
 }
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     FACT = "reported_fact"
     OPINION = "opinion"
 
@@ -69,7 +69,11 @@ def client(server: StandinOllama) -> ollama.Client:
     return ollama.Client(host=server.url, timeout=5)
 
 
-def ask(server: StandinOllama, schema: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+def ask(
+    server: StandinOllama,
+    schema: dict[str, Any] | Literal["", "json"] | None = None,
+    **kwargs: Any,
+) -> Any:
     messages = [
         {"role": "system", "content": "List the claims. Cite segment ids and verbatim quotes."},
         {"role": "user", "content": SEGMENTS},
@@ -81,6 +85,11 @@ def ask(server: StandinOllama, schema: dict[str, Any] | None = None, **kwargs: A
         options={"num_ctx": 4096, **kwargs.pop("options", {})},
         **kwargs,
     )
+
+
+def reply_to(server: StandinOllama, model: type[BaseModel]) -> Any:
+    """The stand-in's reply to the claims prompt with `model`'s schema, validated."""
+    return model.model_validate_json(ask(server, model.model_json_schema()).message.content)
 
 
 def assert_grounded(claims: Claims) -> None:
@@ -150,7 +159,7 @@ def test_unknown_paths_and_methods_answer_like_go(ollama_standin: StandinOllama)
     assert "error" in r.json()
 
 
-# -- chat -------------------------------------------------------------------------------------------
+# -- chat -----------------------------------------------------------------------------------------
 
 
 def test_non_streamed_chat_has_every_field(ollama_standin: StandinOllama) -> None:
@@ -173,7 +182,10 @@ def test_non_streamed_chat_has_every_field(ollama_standin: StandinOllama) -> Non
 
 
 def test_streamed_chat_is_ndjson_without_blank_lines(ollama_standin: StandinOllama) -> None:
-    request = {"model": "llama3.2", "messages": [{"role": "user", "content": SEGMENTS}]}
+    request: dict[str, Any] = {
+        "model": "llama3.2",
+        "messages": [{"role": "user", "content": SEGMENTS}],
+    }
     with httpx.stream("POST", f"{ollama_standin.url}/api/chat", json=request) as r:
         assert r.headers["content-type"] == "application/x-ndjson"
         raw = r.read().decode()
@@ -182,16 +194,17 @@ def test_streamed_chat_is_ndjson_without_blank_lines(ollama_standin: StandinOlla
     parts = [json.loads(line) for line in lines[:-1]]
     assert all(line.strip() for line in lines[:-1])
     assert len(parts) > 2
-    assert all(p["done"] is False and set(p) == {"model", "created_at", "message", "done"}
-               for p in parts[:-1])  # fmt: skip
+    fragment_keys = {"model", "created_at", "message", "done"}
+    assert all(p["done"] is False and set(p) == fragment_keys for p in parts[:-1])
     assert set(parts[-1]) == CHAT_KEYS
     assert parts[-1]["done"] is True
     assert parts[-1]["message"]["content"] == ""
     streamed = "".join(p["message"]["content"] for p in parts)
     whole = httpx.post(f"{ollama_standin.url}/api/chat", json={**request, "stream": False})
     assert streamed == whole.json()["message"]["content"]
-    with_client = client(ollama_standin).chat(model="llama3.2", messages=request["messages"],
-                                              stream=True)  # fmt: skip
+    with_client = client(ollama_standin).chat(
+        model="llama3.2", messages=request["messages"], stream=True
+    )
     assert "".join(p.message.content or "" for p in with_client) == streamed
 
 
@@ -215,7 +228,7 @@ def test_schema_reply_respects_min_and_max_items(ollama_standin: StandinOllama) 
         segment_ids: list[str] = Field(max_length=1)
         count: int = Field(ge=3)
 
-    reply = Many.model_validate_json(ask(ollama_standin, Many.model_json_schema()).message.content)
+    reply = reply_to(ollama_standin, Many)
     assert len(reply.quotes) == 5
     assert all(any(q in text for text in ARTICLE.values()) for q in reply.quotes)
     assert len(reply.segment_ids) == 1
@@ -244,10 +257,9 @@ def test_field_values_override_by_name(ollama_standin: StandinOllama) -> None:
         answer: str
         found: bool
 
-    assert Answer.model_validate_json(ask(ollama_standin, Answer.model_json_schema()).message.content).found  # fmt: skip
+    assert reply_to(ollama_standin, Answer).found is True
     ollama_standin.field_values["found"] = False
-    reply = ask(ollama_standin, Answer.model_json_schema())
-    assert Answer.model_validate_json(reply.message.content).found is False
+    assert reply_to(ollama_standin, Answer).found is False
 
 
 def test_format_json_and_plain_text(ollama_standin: StandinOllama) -> None:
@@ -257,14 +269,14 @@ def test_format_json_and_plain_text(ollama_standin: StandinOllama) -> None:
     assert plain.startswith(ARTICLE["s1"].split(". ")[0])
 
 
-# -- misbehaviour -----------------------------------------------------------------------------------
+# -- misbehaviour ---------------------------------------------------------------------------------
 
 
 def test_invalid_json(ollama_standin: StandinOllama) -> None:
     ollama_standin.misbehave("invalid_json")
     with pytest.raises(json.JSONDecodeError):
         json.loads(ask(ollama_standin, Claims.model_json_schema()).message.content)
-    Claims.model_validate_json(ask(ollama_standin, Claims.model_json_schema()).message.content)
+    assert_grounded(reply_to(ollama_standin, Claims))
 
 
 def test_schema_violation_is_valid_json_of_the_wrong_shape(ollama_standin: StandinOllama) -> None:
@@ -277,7 +289,7 @@ def test_schema_violation_is_valid_json_of_the_wrong_shape(ollama_standin: Stand
 
 def test_invented_quotes_keep_real_ids(ollama_standin: StandinOllama) -> None:
     ollama_standin.misbehave("invented_quotes")
-    claims = Claims.model_validate_json(ask(ollama_standin, Claims.model_json_schema()).message.content)  # fmt: skip
+    claims = reply_to(ollama_standin, Claims)
     for claim in claims.claims:
         for c in claim.citations:
             assert c.segment_id in ARTICLE
@@ -286,7 +298,7 @@ def test_invented_quotes_keep_real_ids(ollama_standin: StandinOllama) -> None:
 
 def test_unknown_segment_ids_keep_real_quotes(ollama_standin: StandinOllama) -> None:
     ollama_standin.misbehave("unknown_segments")
-    claims = Claims.model_validate_json(ask(ollama_standin, Claims.model_json_schema()).message.content)  # fmt: skip
+    claims = reply_to(ollama_standin, Claims)
     for claim in claims.claims:
         for c in claim.citations:
             assert c.segment_id not in ARTICLE
@@ -392,7 +404,7 @@ def test_max_ctx_caps_whatever_num_ctx_asks(ollama_standin: StandinOllama) -> No
     assert response.prompt_eval_count == 10
 
 
-# -- embeddings -------------------------------------------------------------------------------------
+# -- embeddings -----------------------------------------------------------------------------------
 
 
 def test_embeddings_are_deterministic_unit_vectors(ollama_standin: StandinOllama) -> None:
@@ -425,7 +437,7 @@ def test_embedding_dimension_and_truncation(tmp_path: Path) -> None:
         assert e.value.status_code == 400
 
 
-# -- concurrency, log, process ----------------------------------------------------------------------
+# -- concurrency, log, process --------------------------------------------------------------------
 
 
 def test_slots_queue_requests_and_the_log_sees_concurrency() -> None:

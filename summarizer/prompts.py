@@ -1,0 +1,106 @@
+"""Loads the versioned prompt files (prompts/TASK.vN.md) and renders them."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from importlib import resources
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from summarizer.errors import ConfigError
+
+_NAME = re.compile(r"^(?P<id>[a-z][a-z0-9_-]*)\.v(?P<version>\d+)\.md$")
+_SLOT = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
+_SECTION = re.compile(r"^# (system|user)\s*$", re.MULTILINE)
+
+
+class Prompt(BaseModel):
+    """One prompt file: a system and a user template with `{{slots}}`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    version: int
+    description: str
+    system: str
+    user: str
+
+    @field_validator("system", "user")
+    @classmethod
+    def _not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the section is empty")
+        return value.strip()
+
+    @property
+    def ref(self) -> str:
+        """`summarize.v1`: what outputs and the cache record."""
+        return f"{self.id}.v{self.version}"
+
+    @property
+    def slots(self) -> set[str]:
+        return set(_SLOT.findall(self.system)) | set(_SLOT.findall(self.user))
+
+    def render(self, **values: str) -> tuple[str, str]:
+        """(system, user) with every slot filled; a missing or unknown value is an error."""
+        missing = self.slots - set(values)
+        unknown = set(values) - self.slots
+        if missing or unknown:
+            raise ConfigError(
+                f"prompt {self.ref}: missing values {sorted(missing)}, unknown {sorted(unknown)}"
+            )
+
+        def fill(template: str) -> str:
+            # One pass, so a value that itself contains `{{x}}` (article text) is never expanded.
+            return _SLOT.sub(lambda m: values[m.group(1)], template)
+
+        return fill(self.system), fill(self.user)
+
+
+def parse(name: str, text: str) -> Prompt:
+    """A prompt from its file name and text: a `---` header, then `# system` and `# user`."""
+    m = _NAME.match(name)
+    if m is None:
+        raise ConfigError(f"prompt file {name}: the name must be TASK.vN.md")
+    header, sep, body = text.lstrip().removeprefix("---").partition("\n---")
+    if not text.lstrip().startswith("---") or not sep:
+        raise ConfigError(f"prompt file {name}: no header between --- lines")
+    meta = {}
+    for line in header.strip().splitlines():
+        key, colon, value = line.partition(":")
+        if colon:
+            meta[key.strip()] = value.strip()
+    parts = _SECTION.split(body)
+    sections = dict(zip(parts[1::2], parts[2::2], strict=True))
+    try:
+        prompt = Prompt(
+            id=meta.get("id", ""),
+            version=int(meta.get("version", "0")),
+            description=meta.get("description", ""),
+            system=sections.get("system", ""),
+            user=sections.get("user", ""),
+        )
+    except ValueError as e:
+        raise ConfigError(f"prompt file {name}: {' '.join(str(e).split())}") from None
+    if (prompt.id, str(prompt.version)) != (m["id"], m["version"]):
+        raise ConfigError(f"prompt file {name}: its header says {prompt.ref}")
+    return prompt
+
+
+@cache
+def load(task: str, version: int | None = None) -> Prompt:
+    """The prompt for `task`: the given version, or the newest one shipped."""
+    folder = resources.files("summarizer.prompt_files")
+    found: dict[int, str] = {}
+    for entry in folder.iterdir():
+        m = _NAME.match(entry.name)
+        if m and m["id"] == task:
+            found[int(m["version"])] = entry.name
+    if not found:
+        raise ConfigError(f"no prompt file for {task!r}")
+    chosen = version if version is not None else max(found)
+    if chosen not in found:
+        raise ConfigError(f"no prompt {task}.v{chosen} (have {sorted(found)})")
+    name = found[chosen]
+    return parse(name, folder.joinpath(name).read_text(encoding="utf-8"))
