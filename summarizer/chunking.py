@@ -28,20 +28,65 @@ def split_spans(
     splitter = RecursiveCharacterTextSplitter(
         chunk_size=size, chunk_overlap=overlap, add_start_index=True
     )
-    spans: list[tuple[int, int]] = []
-    floor = 0
-    for doc in splitter.create_documents([text]):
-        piece: str = doc.page_content
-        start = doc.metadata.get("start_index", -1)
-        if not (isinstance(start, int) and start >= floor and text.startswith(piece, start)):
-            # The splitter's own offset search can land before the previous chunk on repeated
-            # text; search again from where the last chunk began.
-            start = text.find(piece, floor)
-        if start < 0:  # pragma: no cover - the splitter only returns substrings of the text
-            raise ValueError("chunk not found in its own text")
-        spans.append((start, start + len(piece)))
-        floor = start + 1
-    return spans
+    pieces: list[str] = [doc.page_content for doc in splitter.create_documents([text])]
+    starts = _place(text, pieces, overlap)
+    return [(start, start + len(piece)) for start, piece in zip(starts, pieces, strict=True)]
+
+
+def _place(text: str, pieces: list[str], overlap: int) -> list[int]:
+    """Where the splitter took each piece from, so that together they cover the text.
+
+    The splitter's own `start_index` is a plain `find`: on repeated text it can land inside a
+    word (a chunk "a" found in "Binance") or leave a gap. A chunk starts no earlier than the
+    previous one (it may even contain it), overlaps it by at most `overlap` characters and leaves
+    nothing but white space uncovered before it. On repeated text several places qualify and a
+    later chunk may rule one out, so the choice backtracks (in practice there is one candidate).
+    """
+    n = len(pieces)
+    chosen: list[int] = []
+    options: list[list[int]] = []
+    steps = 0
+    while len(chosen) < n and steps < 100_000:
+        steps += 1
+        if len(options) == len(chosen):
+            options.append(_candidates(text, pieces, chosen, overlap))
+        if options[-1]:
+            chosen.append(options[-1].pop(0))
+            if len(chosen) == n and text[chosen[-1] + len(pieces[-1]) :].strip():
+                chosen.pop()  # the last chunk must reach the end of the text
+        else:
+            options.pop()
+            if not chosen:
+                break
+            chosen.pop()
+    if len(chosen) == n:
+        return chosen
+    # pragma: no cover - never seen; exact offsets matter more than full coverage
+    starts, floor = [], 0
+    for piece in pieces:
+        at = text.find(piece, floor)
+        starts.append(at if at >= 0 else text.find(piece))
+        floor = starts[-1]
+    return starts
+
+
+def _candidates(text: str, pieces: list[str], chosen: list[int], overlap: int) -> list[int]:
+    piece = pieces[len(chosen)]
+    if chosen:
+        prev_start = chosen[-1]
+        prev_end = prev_start + len(pieces[len(chosen) - 1])
+        lower = max(prev_start, prev_end - overlap - 1)
+    else:
+        prev_end = lower = 0
+    upper = prev_end
+    while upper < len(text) and text[upper].isspace():
+        upper += 1
+    found = []
+    at = text.find(piece, lower, upper + len(piece))
+    while 0 <= at <= upper:
+        found.append(at)
+        at = text.find(piece, at + 1, upper + len(piece))
+    return found
 
 
 def chunk_article(

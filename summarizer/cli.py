@@ -187,5 +187,124 @@ def reindex(**opts: Any) -> None:
     click.echo(f"reindexed {n_articles} articles ({n_chunks} chunks) with {embedder}", err=True)
 
 
+@cli.command()
+@click.option("--model", metavar="NAME", help="Ollama chat model (env SUMMARIZER_MODEL).")
+@store_options
+@json_option
+def doctor(model: str | None, as_json: bool, **opts: Any) -> None:
+    """Check the Ollama host(s), the models, the store and the embedder; list the fixes."""
+    from dataclasses import asdict, replace
+
+    from summarizer import render
+    from summarizer.doctor import check_ollama, check_store, fixes
+
+    settings = settings_from(opts)
+    settings = replace(settings, model=model or settings.model)
+    checks = check_ollama(settings) + check_store(settings)
+    needed = fixes(checks)
+    if as_json:
+        render.print_json(
+            {"ok": not needed, "checks": [asdict(c) for c in checks], "fixes": needed}
+        )
+    else:
+        for c in checks:
+            click.echo(f"{'ok  ' if c.ok else 'FAIL'}  {c.name}: {c.detail}")
+        if needed:
+            click.echo("\nTo fix:")
+            for fix in needed:
+                click.echo(f"  - {fix}")
+    if needed:
+        sys.exit(1)
+
+
+def model_options(f: F) -> F:
+    """Options of every command that asks the model."""
+    f = click.option("--model", metavar="NAME", help="Ollama chat model (env SUMMARIZER_MODEL).")(f)
+    f = click.option(
+        "--keep-unverified",
+        is_flag=True,
+        help="Keep points and claims none of whose quotes is in the article, marked unverified.",
+    )(f)
+    f = click.option(
+        "--no-cache", is_flag=True, help="Ask the model again, even for a cached reply."
+    )(f)
+    f = click.option(
+        "--out", type=click.Path(dir_okay=False, writable=True), help="Write the output to FILE."
+    )(f)
+    return f
+
+
+def _analyze(task: str, sources: tuple[str, ...], as_json: bool, opts: dict[str, Any]) -> None:
+    from dataclasses import replace
+
+    from summarizer import pipeline, render
+
+    out, model = opts.pop("out"), opts.pop("model")
+    keep, no_cache = opts.pop("keep_unverified"), opts.pop("no_cache")
+    length = opts.pop("length", "medium")
+    settings = settings_from(opts)
+    settings = replace(
+        settings, model=model or settings.model, use_cache=settings.use_cache and not no_cache
+    )
+    results = pipeline.analyze(settings, list(sources), task, length=length, keep_unverified=keep)
+    for r in results:
+        if r.error:
+            click.echo(f"error: {r.source}: {r.error}", err=True)
+    done = [r.output for r in results if r.output is not None]
+    if as_json:
+        data = [o.model_dump(mode="json") for o in done]
+        text = render.json_text(data[0] if len(sources) == 1 and data else data)
+    else:
+        text = "\n\n".join(render.markdown(o) for o in done)
+    render.emit(text, out, markdown=not as_json)
+    if any(r.error for r in results):
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, required=True)
+@click.option(
+    "--length",
+    type=click.Choice(["short", "medium", "long"]),
+    default="medium",
+    show_default=True,
+    help="3, 5 or 8 key points.",
+)
+@model_options
+@store_options
+@json_option
+def summarize(sources: tuple[str, ...], as_json: bool, **opts: Any) -> None:
+    """Summarise articles: a headline, a summary and key points with verified quotes.
+
+    SOURCE is an article id, a file or a URL (ingested first when new). Every quote is located in
+    the stored article and pinned to its character range; points without one are dropped.
+    """
+    _analyze("summarize", sources, as_json, opts)
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, required=True)
+@model_options
+@store_options
+@json_option
+def claims(sources: tuple[str, ...], as_json: bool, **opts: Any) -> None:
+    """List the factual claims of articles, each with who asserts it and verified quotes.
+
+    SOURCE is an article id, a file or a URL (ingested first when new).
+    """
+    _analyze("claims", sources, as_json, opts)
+
+
+@cli.command()
+@click.argument("kind", type=click.Choice(["summary", "claims"]))
+def schema(kind: str) -> None:
+    """Print the JSON schema of `summarize --json` or `claims --json` output (one article)."""
+    from summarizer import render
+    from summarizer.models import ClaimSet, Summary
+
+    model = Summary if kind == "summary" else ClaimSet
+    click.echo(render.json_text(model.model_json_schema()))
+
+
 def main() -> None:
     cli(prog_name="summarizer")

@@ -154,3 +154,65 @@ def _check_model(
         num_ctx = min(length, settings.num_ctx_cap or DEFAULT_NUM_CTX)
         context = f"context {length} tokens, requests use num_ctx {num_ctx}"
     return Check(name, True, f"pulled (digest {digest}); {context}")
+
+
+def check_store(settings: Settings) -> list[Check]:
+    """The data dir, the vector store (embedded or server), and the embedder it was built with."""
+    from summarizer.embed import MINILM, canonical_name, minilm_available, minilm_model_dir
+    from summarizer.errors import SummarizerError
+    from summarizer.store import Corpus
+
+    checks: list[Check] = []
+    try:
+        configured = canonical_name(settings.embedder)
+    except SummarizerError as e:
+        return [Check("embedder", False, e.message, e.hint)]
+    try:
+        corpus = Corpus(settings)
+    except SummarizerError as e:
+        return [Check(f"catalog {settings.catalog_path}", False, e.message, e.hint)]
+    try:
+        n = corpus.catalog.count()
+        checks.append(Check(f"catalog {settings.catalog_path}", True, f"{n} articles"))
+        where = settings.chroma_url or str(settings.chroma_path)
+        collection = corpus.collection_name()
+        try:
+            corpus.vectors.client.heartbeat()
+            if collection is not None and n:
+                count = corpus.vectors.count(collection)
+                detail = f"reachable; {count} chunks in {collection}"
+            else:
+                detail = "reachable; nothing stored yet"
+            checks.append(Check(f"vector store {where}", True, detail))
+        except SummarizerError as e:
+            checks.append(Check(f"vector store {where}", False, e.message, e.hint))
+        recorded = corpus.recorded_embedder()
+        if recorded is not None and n and recorded[0] != configured:
+            checks.append(
+                Check(
+                    f"embedder {configured}",
+                    False,
+                    f"the corpus was embedded with {recorded[0]} ({recorded[1]}-d)",
+                    f"use --embedder {recorded[0]}, or run "
+                    f"`summarizer reindex --embedder {configured}`",
+                )
+            )
+        else:
+            built = f"; the corpus uses it ({recorded[1]}-d)" if recorded and n else ""
+            checks.append(Check(f"embedder {configured}", True, f"configured{built}"))
+    finally:
+        corpus.close()
+    if configured == MINILM:
+        if minilm_available():
+            checks.append(Check("MiniLM model", True, f"in {minilm_model_dir()}"))
+        else:
+            checks.append(
+                Check(
+                    "MiniLM model",
+                    False,
+                    f"not in {minilm_model_dir()}: Chroma downloads it on first use",
+                    "run `summarizer ingest` once with internet access, or use "
+                    f"--embedder ollama:{SUGGESTED_EMBED_MODEL}",
+                )
+            )
+    return checks

@@ -101,7 +101,7 @@ def locate(
     stripped = quote.strip()
     if not text or not _has_word(stripped):
         return None
-    found = _best(_exact_hits(stripped, text, prefer), prefer)
+    found = _best(_exact_hits(stripped, text), prefer)
     if found is not None:
         return _located(text, found, "exact")
 
@@ -111,7 +111,7 @@ def locate(
     if not _has_word(core):
         return None
     for variant in dict.fromkeys((soft, core)):
-        hits = _normal_hits(_fold_quote(variant), text, folded, 0, len(folded.text), prefer)
+        hits = _normal_hits(_fold_quote(variant), text, folded, 0, len(folded.text))
         found = _best(hits, prefer)
         if found is not None:
             return _located(text, found, "normalized")
@@ -180,9 +180,9 @@ _TYPOGRAPHY = str.maketrans(
         **dict.fromkeys("\u00ad\u180e\u200b\u200c\u200d\u2060\ufeff", None),
     }
 )
-# What the fast path cannot copy as is: whitespace, non-ASCII, an ASCII letter carrying a
-# combining mark (decomposed accents must compose as NFKC would).
-_SPECIAL = re.compile(r"\s+|[^\x00-\x7f]|[\x00-\x7f](?=[\u0300-\u036f])")
+# What the fast path cannot copy as is: white space other than one plain space, non-ASCII, an
+# ASCII letter carrying a combining mark (decomposed accents must compose as NFKC would).
+_SPECIAL = re.compile(r"\s{2,}|[^\S ]|[^\x00-\x7f]|[\x00-\x7f](?=[\u0300-\u036f])")
 _WHITESPACE = re.compile(r"\s+")
 _ELLIPSIS = re.compile(r"\s*(?:\[\s*\.{2,}\s*\]|\(\s*\.{2,}\s*\)|\.{3,})\s*")
 _OUTER = " \n\"'.,;:"
@@ -205,11 +205,13 @@ def _fold(text: str) -> _Folded:
     while pos < n:
         m = _SPECIAL.search(text, pos)
         i = m.start() if m else n
+        if last_space and i > pos and text[pos] == " ":  # a space after a dropped character
+            ends[-1] = pos = pos + 1
         if i > pos:  # plain ASCII, the bulk of most articles, in one step
             parts.append(text[pos:i].lower())
             starts.extend(range(pos, i))
             ends.extend(range(pos + 1, i + 1))
-            last_space = False
+            last_space = text[i - 1] == " "
         if m is None:
             break
         if text[i].isspace():
@@ -238,9 +240,10 @@ def _fold(text: str) -> _Folded:
     return _Folded("".join(parts), starts, ends)
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=4)
 def _fold_article(text: str) -> _Folded:
-    # Callers locate many quotes in one article: fold it once.
+    # Callers locate many quotes in one article at a time: fold it once. (~1.5 MB of offsets
+    # for a 20,000-character article, hence only a few.)
     return _fold(text)
 
 
@@ -305,7 +308,7 @@ def _best(hits: Iterable[_Hit], prefer: Sequence[Span]) -> _Hit | None:
     return best
 
 
-def _exact_hits(quote: str, text: str, prefer: Sequence[Span]) -> Iterable[_Hit]:
+def _exact_hits(quote: str, text: str) -> Iterable[_Hit]:
     i = text.find(quote)
     for _ in range(_MAX_OCCURRENCES):
         if i < 0:
@@ -315,9 +318,7 @@ def _exact_hits(quote: str, text: str, prefer: Sequence[Span]) -> Iterable[_Hit]
         i = text.find(quote, i + 1)
 
 
-def _normal_hits(
-    nquote: str, text: str, folded: _Folded, lo: int, hi: int, prefer: Sequence[Span] = ()
-) -> Iterable[_Hit]:
+def _normal_hits(nquote: str, text: str, folded: _Folded, lo: int, hi: int) -> Iterable[_Hit]:
     """Word-aligned occurrences of a folded quote within folded[lo:hi], in original offsets."""
     if not nquote:
         return
@@ -341,7 +342,34 @@ def _trim(text: str, start: int, end: int) -> Span:
 
 
 def _located(text: str, hit: _Hit, method: Method) -> Located:
-    return Located(hit.start, hit.end, text[hit.start : hit.end], method, round(hit.score, 2))
+    start, end = (hit.start, hit.end) if method == "exact" else _balance(text, hit.start, hit.end)
+    return Located(start, end, text[start:end], method, round(hit.score, 2))
+
+
+def _balance(text: str, start: int, end: int) -> Span:
+    """Take in the closing (or opening) quotation mark of a quotation the span opens (closes).
+
+    The model's own quotation marks are stripped before matching, so a span can stop at
+    `...to do so` inside `“...to do so,”`; the citation reads better with the mark.
+    """
+    inner = text[start:end]
+    for opening, closing in (("“", "”"), ("«", "»"), ('"', '"')):
+        if opening == closing:  # a lone straight mark opens when it starts a word
+            lone = inner.count(opening) % 2 == 1
+            p = inner.rfind(opening)
+            opened = lone and (p == 0 or inner[p - 1].isspace())
+            closed = lone and not opened
+        else:
+            opened = inner.count(opening) > inner.count(closing)
+            closed = inner.count(closing) > inner.count(opening)
+        if opened:
+            if text[end : end + 1] == closing:
+                end += 1
+            elif text[end : end + 2] in (f"{c}{closing}" for c in ".,!?\u00a0\u202f "):
+                end += 2
+        elif closed and start > 0 and text[start - 1] == opening:
+            start -= 1
+    return start, end
 
 
 # --- fuzzy matches ---------------------------------------------------------------------------
@@ -365,9 +393,7 @@ class _Search:
         hits: list[_Hit] = []
         rejected: list[Span] = []
         for nstart, nend, score in refined:
-            start, end = _trim(
-                self.text, self.folded.starts[nstart], self.folded.ends[nend - 1]
-            )
+            start, end = _trim(self.text, self.folded.starts[nstart], self.folded.ends[nend - 1])
             if start >= end or any(h.start == start and h.end == end for h in hits):
                 continue
             # A worse alignment overlapping a rejected one is the same passage read more
@@ -438,14 +464,16 @@ def _refine(nquote: str, ntext: str, start: int, end: int) -> tuple[int, int, fl
     # A similarity of 90 allows the span to differ in length by ~20%; look that far and a bit.
     reach = len(nquote) // 4 + 8
     n = len(ntext)
-    starts = [p for p in range(max(0, start - reach), min(n, start + reach) + 1) if _is_start(ntext, p)]
+    starts = [
+        p for p in range(max(0, start - reach), min(n, start + reach) + 1) if _is_start(ntext, p)
+    ]
     ends = [p for p in range(max(0, end - reach), min(n, end + reach) + 1) if _is_end(ntext, p)]
     if not starts or not ends:
         return None
     best_start = min(starts, key=lambda p: abs(p - start))
     best_end = min(ends, key=lambda p: abs(p - end))
     best = fuzz.ratio(nquote, ntext[best_start:best_end]) if best_start < best_end else 0.0
-    for _ in range(2):  # coordinate ascent: ends then starts, twice, settles in practice
+    for _ in range(2):  # coordinate ascent, starts then ends, twice: settles in practice
         for p in starts:
             if p < best_end and (score := fuzz.ratio(nquote, ntext[p:best_end])) > best:
                 best, best_start = score, p
@@ -462,24 +490,21 @@ def _chain(fragments: list[str], search: _Search, prefer: Sequence[Span]) -> _Hi
     text, folded = search.text, search.folded
     n = len(folded.text)
     nfragments = [_fold_quote(f) for f in fragments]
-    firsts = _fragment_hits(fragments[0], nfragments[0], search, 0, n, many=True)
+    firsts = _fragment_hits(fragments[0], nfragments[0], search, 0, n)
     best: tuple[tuple[int, int, int], _Hit] | None = None
     for first in firsts:
         chain = [first]
         for fragment, nfragment in zip(fragments[1:], nfragments[1:], strict=True):
             prev = chain[-1]
             hi = min(n, prev.nend + MAX_GAP + len(nfragment) * 5 // 4 + 2)
-            nexts = [
-                h
-                for h in _fragment_hits(fragment, nfragment, search, prev.nend, hi, many=False)
-                if h.start >= prev.end and h.nstart - prev.nend <= MAX_GAP
-            ]
+            nexts = _fragment_hits(fragment, nfragment, search, prev.nend, hi, after=prev)
             if not nexts:
                 break
             chain.append(nexts[0])
         else:
             # An elision may skip words, names and figures, never a negation.
-            if any(_negations(_soft(text[a.end : b.start])) for a, b in pairwise(chain)):
+            gaps = (_facts(_soft(text[a.end : b.start])) for a, b in pairwise(chain))
+            if any(fact.startswith("!") for facts in gaps for fact in facts):
                 continue
             start, end = chain[0].start, chain[-1].end
             key = (-_rank(start, end, prefer), end - start, start)
@@ -490,19 +515,25 @@ def _chain(fragments: list[str], search: _Search, prefer: Sequence[Span]) -> _Hi
 
 
 def _fragment_hits(
-    fragment: str, nfragment: str, search: _Search, lo: int, hi: int, *, many: bool
+    fragment: str, nfragment: str, search: _Search, lo: int, hi: int, after: _Hit | None = None
 ) -> list[_Hit]:
-    """Where one fragment may be: all candidates (`many`) or the nearest good one."""
-    limit = 50 if many else 1
+    """Where one fragment may be: every candidate for the first fragment; for a later one (`after`
+    the previous), the nearest exact-after-normalising one, else the best fuzzy one."""
+
+    def fits(hit: _Hit) -> bool:
+        return after is None or (hit.start >= after.end and hit.nstart - after.nend <= MAX_GAP)
+
+    limit = 50 if after is None else 1
     hits = []
     for hit in _normal_hits(nfragment, search.text, search.folded, lo, hi):
-        hits.append(hit)
-        if len(hits) >= limit:
-            break
-    if _fuzzable(fragment) and (many or not hits):
+        if fits(hit):
+            hits.append(hit)
+            if len(hits) >= limit:
+                break
+    if _fuzzable(fragment) and (after is None or not hits):
         seen = {(h.start, h.end) for h in hits}
-        for hit in search.fuzzy(fragment, lo, hi, _CANDIDATES if many else 2):
-            if (hit.start, hit.end) not in seen:
+        for hit in search.fuzzy(fragment, lo, hi, _CANDIDATES if after is None else 2):
+            if (hit.start, hit.end) not in seen and fits(hit):
                 hits.append(hit)
     return hits
 
@@ -510,8 +541,10 @@ def _fragment_hits(
 # --- the guard: what a fuzzy match may never change ------------------------------------------
 
 _WORD = re.compile(r"[@#]?[^\W_]+(?:['’][^\W_]+)*")
+# Words with their inner punctuation, so that "430,000" stays one word at a span's edge.
+_EDGE_WORD = re.compile(r"[^\W_]+(?:[.,'’-][^\W_]+)*")
 _NUMBER = re.compile(
-    r"(?<![\w.,])([$€£¥]?)(\d+(?:[.,]\d+)*)"
+    r"(?<![\d.,])([$€£¥]?)(\d+(?:[.,]\d+)*)"
     r"(?:(bn|tn|[kmb])\b|\s?(%|per\s?cent\b|thousand\b|million\b|billion\b|trillion\b))?",
     re.IGNORECASE,
 )
@@ -523,29 +556,33 @@ _UNITS = {
     "tn": "trillion",
     "percent": "%",
     "per cent": "%",
-    "percent%": "%",
 }
-_NEGATIONS = frozenset(
-    "no never none nobody nothing neither nor without nowhere".split()
-) | frozenset({"not", "cannot"})
-_NUMBER_WORDS = frozenset(
+
+
+def _wordset(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+_NEGATIONS = _wordset("not cannot no never none nobody nothing neither nor without nowhere")
+_NUMBER_WORDS = _wordset(
     """zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen
     fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty
     ninety hundred hundreds thousand thousands million millions billion billions trillion
     trillions dozen dozens half twice first second third fourth fifth sixth seventh eighth ninth
-    tenth""".split()
+    tenth"""
 )
-_DATE_WORDS = frozenset(
+_DATE_WORDS = _wordset(
     """january february march april may june july august september october november december
     jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday friday
-    saturday sunday today yesterday tomorrow""".split()
+    saturday sunday today yesterday tomorrow"""
 )
+_FACT_WORDS = _NUMBER_WORDS | _DATE_WORDS
 # Capitalised only because they open a sentence, whatever the article does with them.
-_COMMON = frozenset(
+_COMMON = _wordset(
     """a an the this that these those it its he she they we i you his her their our my but and
     or so yet however moreover furthermore also as at in on for with by from to of after before
     when while if there here what which who some many most all both other another according
-    meanwhile besides still even then thus additionally unfortunately""".split()
+    meanwhile besides still even then thus additionally unfortunately"""
 )
 _SENTENCE_END = ".!?:;\n•*"
 
@@ -556,34 +593,35 @@ def _key(token: str) -> str:
     return key[:-2] if key.endswith("'s") else key
 
 
-def _negations(text: str) -> Counter[str]:
-    found: Counter[str] = Counter()
-    for token in _WORD.findall(text):
-        low = token.lower().replace("’", "'")
-        if low in ("not", "cannot") or low.endswith("n't"):
-            found["not"] += 1
-        elif low in _NEGATIONS:
-            found[low] += 1
-    return found
-
-
-def _facts(text: str) -> Counter[str]:
-    """The numbers, dates and negations of a text, as a multiset."""
-    found: Counter[str] = Counter()
+def _facts(text: str) -> list[str]:
+    """The numbers, dates and negations of a text, in order: "430,000 out of 205,000" differs
+    from "205,000 out of 430,000", "not A but B" from "A but not B"."""
+    found: list[tuple[int, str]] = []
     for m in _NUMBER.finditer(text):
         digits = re.sub(r",(?=\d{3}(?!\d))", "", m.group(2))
         unit = (m.group(3) or m.group(4) or "").lower()
         unit = _UNITS.get(re.sub(r"\s+", " ", unit), unit)
-        found[f"#{m.group(1)}{digits}{unit}"] += 1
-    for token in _WORD.findall(text):
-        low = token.lower()
-        if low in _NUMBER_WORDS:
-            found["n:" + low] += 1
-        elif low in _DATE_WORDS:
-            found["d:" + low] += 1
-    for negation, count in _negations(text).items():
-        found["!" + negation] += count
-    return found
+        found.append((m.start(), f"#{m.group(1)}{digits}{unit}"))
+    # "million" in "$10 million" was counted with its number above, as "m" in "$10m" was.
+    rest = _NUMBER.sub(lambda m: " " * len(m.group()), text)
+    for m in _WORD.finditer(rest):
+        low = m.group().lower().replace("’", "'")
+        if low in ("not", "cannot") or low.endswith("n't"):
+            found.append((m.start(), "!not"))
+        elif low in _NEGATIONS:
+            found.append((m.start(), "!" + low))
+        elif low in _FACT_WORDS:
+            found.append((m.start(), "w:" + low))
+    return [fact for _, fact in sorted(found)]
+
+
+def _misspelt(word: str, keys: frozenset[str]) -> bool:
+    """True when `keys` holds a one-letter slip of a long fact word ("yestreday")."""
+    from rapidfuzz.distance import OSA
+
+    return len(word) >= 5 and any(
+        k not in _FACT_WORDS and OSA.distance(word, k, score_cutoff=1) <= 1 for k in keys
+    )
 
 
 def _initial(text: str, i: int) -> bool:
@@ -608,29 +646,56 @@ def _names(text: str, vocab: frozenset[str]) -> list[str]:
     return names
 
 
-def _has_name(name: str, keys: frozenset[str]) -> bool:
-    """The name, or a one-letter slip of a long one with the same initial (Fedorov, Federov)."""
+def _partner(name: str, keys: frozenset[str]) -> str | None:
+    """The name in `keys`, or a one-letter slip of a long one with the same initial (Fedorov,
+    Federov)."""
     if name in keys:
-        return True
+        return name
     if len(name) < 6:
-        return False
+        return None
     from rapidfuzz.distance import Levenshtein
 
-    return any(
-        k[:1] == name[:1] and Levenshtein.distance(name, k, score_cutoff=1) <= 1 for k in keys
-    )
+    for k in keys:
+        if k[:1] == name[:1] and Levenshtein.distance(name, k, score_cutoff=1) <= 1:
+            return k
+    return None
 
 
 def _agrees(quote: str, span: str, vocab: frozenset[str]) -> bool:
-    """True when a fuzzy span keeps the quote's numbers, dates, names and negations."""
+    """True when a fuzzy span keeps the quote's numbers, dates, names and negations, in order."""
     quote, span = _soft(quote), _soft(span)
-    if _facts(quote) != _facts(span):
-        return False
-    quote_keys = frozenset(map(_key, _WORD.findall(quote)))
-    span_keys = frozenset(map(_key, _WORD.findall(span)))
-    return all(_has_name(k, span_keys) for k in _names(quote, vocab)) and all(
-        _has_name(k, quote_keys) for k in _names(span, vocab)
-    )
+    quote_tokens = [_key(t) for t in _WORD.findall(quote)]
+    span_tokens = [_key(t) for t in _WORD.findall(span)]
+    quote_keys, span_keys = frozenset(quote_tokens), frozenset(span_tokens)
+
+    quote_facts, span_facts = _facts(quote), _facts(span)
+    if quote_facts != span_facts:
+        # Figures and negations must agree exactly; a fact word may only be misspelt.
+        extra_quote = Counter(quote_facts) - Counter(span_facts)
+        extra_span = Counter(span_facts) - Counter(quote_facts)
+        forgiven = {k for k in extra_quote if k.startswith("w:") and _misspelt(k[2:], span_keys)}
+        forgiven |= {k for k in extra_span if k.startswith("w:") and _misspelt(k[2:], quote_keys)}
+        if [k for k in quote_facts if k not in forgiven] != [
+            k for k in span_facts if k not in forgiven
+        ]:
+            return False
+
+    # Every name on either side is on the other (give or take a slip), and they come in the
+    # same order: "Russia's call to Ukraine" is not "Ukraine's call to Russia".
+    alias: dict[str, str] = {}  # quote key -> the span key it stands for
+    for name in _names(quote, vocab):
+        partner = _partner(name, span_keys)
+        if partner is None:
+            return False
+        alias[name] = partner
+    for name in _names(span, vocab):
+        partner = _partner(name, quote_keys)
+        if partner is None:
+            return False
+        alias.setdefault(partner, name)
+    names = set(alias.values())
+    in_quote = [alias.get(k, k) for k in quote_tokens]
+    return [k for k in in_quote if k in names] == [k for k in span_tokens if k in names]
 
 
 def _edges_agree(nquote: str, nspan: str) -> bool:
@@ -641,20 +706,22 @@ def _edges_agree(nquote: str, nspan: str) -> bool:
     """
     from rapidfuzz.distance import OSA
 
-    q, s = _WORD.findall(nquote), _WORD.findall(nspan)
+    q = [_key(w) for w in _EDGE_WORD.findall(nquote)]
+    s = [_key(w) for w in _EDGE_WORD.findall(nspan)]
     if not q or not s:
         return False
 
     def near(word: str, options: list[str]) -> bool:
         return any(
-            word == o or (min(len(word), len(o)) >= 3 and OSA.distance(word, o, score_cutoff=1) <= 1)
+            word == o
+            or (min(len(word), len(o)) >= 3 and OSA.distance(word, o, score_cutoff=1) <= 1)
             for o in options
         )
 
     return near(q[0], s[:2]) and near(q[-1], s[-2:])
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=4)
 def _vocabulary(text: str) -> frozenset[str]:
     """Words the article writes in lower case: capitalised at a sentence start, not a name."""
-    return frozenset(_key(t) for t in _WORD.findall(_soft(text)) if t[0].islower())
+    return frozenset(_key(t) for t in set(_WORD.findall(text)) if t[0].islower())

@@ -82,3 +82,79 @@ class Citation(BaseModel):
     start: int
     end: int
     quote: str
+
+
+class Counts(BaseModel):
+    """What the model produced and what survived verification against the article."""
+
+    produced: int = 0
+    verified: int = 0
+    dropped: int = 0
+    unverified_kept: int = 0
+    quotes_produced: int = 0
+    quotes_verified: int = 0
+    quotes_dropped: int = 0
+
+    def add(self, other: Counts) -> Counts:
+        return Counts(**{k: getattr(self, k) + getattr(other, k) for k in Counts.model_fields})
+
+
+class KeyPoint(BaseModel):
+    """A key point of a summary, with the verified quotes that support it."""
+
+    text: str
+    citations: list[Citation]
+    verified: bool = True
+    unverified_quotes: list[str] = []
+
+
+ClaimKind = Literal["reported_fact", "statistic", "direct_quote", "prediction", "opinion"]
+
+
+class Claim(BaseModel):
+    """A self-contained factual claim of an article, who makes it, and where it says so."""
+
+    statement: str
+    kind: ClaimKind
+    asserted_by: str
+    hedged: bool
+    date: str | None = None
+    place: str | None = None
+    citations: list[Citation]
+    verified: bool = True
+    unverified_quotes: list[str] = []
+
+
+class Provenance(BaseModel):
+    """Which article (by content hash), model and prompt an output comes from."""
+
+    article_id: str
+    title: str
+    source: str
+    url: str | None = None
+    content_hash: str
+    model: str
+    model_digest: str
+    prompt_id: str
+    prompt_version: int
+    calls: int
+    cached_calls: int
+    windows: int
+    warnings: list[str] = []
+
+
+class Summary(Provenance):
+    """A cited summary of one article."""
+
+    length: Literal["short", "medium", "long"]
+    headline: str
+    summary: str
+    key_points: list[KeyPoint]
+    counts: Counts
+
+
+class ClaimSet(Provenance):
+    """The cited factual claims of one article."""
+
+    claims: list[Claim]
+    counts: Counts

@@ -371,3 +371,93 @@ def reindex(settings: Settings, progress: Progress | None = None) -> tuple[int, 
             progress.advance(ItemResult(article.source, "reindexed", article.id, article.title))
         corpus.finish_reindex(target, embedder.name, dim)
     return len(articles), n_chunks, embedder.name
+
+
+# --- summaries and claims --------------------------------------------------------------------
+
+
+@dataclass
+class TaskResult:
+    """One SOURCE's output (a Summary or ClaimSet), or the reason it failed."""
+
+    source: str
+    output: Any = None
+    error: str | None = None
+
+
+def resolve_sources(settings: Settings, sources: list[str]) -> list[tuple[str, str | None, str]]:
+    """(source, article id or None, reason) per SOURCE: ids are looked up, paths and URLs are
+    ingested first (instantly when unchanged)."""
+    out: list[tuple[str, str | None, str]] = []
+    with open_corpus(settings) as corpus:
+        for source in sources:
+            if _is_url(source) or Path(source).exists():
+                out.append((source, None, ""))
+                continue
+            try:
+                out.append((source, corpus.catalog.resolve(source).id, ""))
+            except SummarizerError as e:
+                out.append((source, None, e.message))
+    to_ingest = [s for s, aid, why in out if aid is None and not why]
+    if to_ingest:
+        report = ingest(settings, to_ingest)
+        by_item = {r.item: r for r in report.results}
+        resolved: list[tuple[str, str | None, str]] = []
+        for source, aid, why in out:
+            if aid is None and not why:
+                key = source if _is_url(source) else str(Path(source).resolve())
+                result = by_item.get(key)
+                if result is None or result.article_id is None:
+                    reason = result.reason if result and result.reason else "could not ingest it"
+                    resolved.append((source, None, reason))
+                    continue
+                aid = result.article_id
+            resolved.append((source, aid, why))
+        out = resolved
+    return out
+
+
+def analyze(
+    settings: Settings,
+    sources: list[str],
+    task: str,
+    *,
+    length: str = "medium",
+    keep_unverified: bool = False,
+) -> list[TaskResult]:
+    """Summaries (task "summarize") or claims (task "claims") of each SOURCE, in order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from summarizer import summarize as tasks
+    from summarizer.llm import Ollama
+
+    resolved = resolve_sources(settings, sources)
+    results = [TaskResult(source, error=why or None) for source, _, why in resolved]
+    todo = [(i, aid) for i, (_, aid, _) in enumerate(resolved) if aid is not None]
+    if not todo:
+        return results
+    with open_corpus(settings) as corpus, Ollama(settings) as llm:
+        articles = {aid: corpus.catalog.resolve(aid) for _, aid in todo}
+        chunks = {aid: corpus.catalog.chunks(a) for aid, a in articles.items()}
+        llm.model_digest()  # an unreachable host or a model not pulled stops here, once
+
+        def one(aid: str) -> Any:
+            article = articles[aid]
+            if task == "summarize":
+                return tasks.summarize(
+                    llm,
+                    article,
+                    chunks[aid],
+                    length=length,  # type: ignore[arg-type]
+                    keep_unverified=keep_unverified,
+                )
+            return tasks.extract_claims(llm, article, chunks[aid], keep_unverified=keep_unverified)
+
+        with ThreadPoolExecutor(max(1, llm.capacity)) as pool:
+            futures = {i: pool.submit(one, aid) for i, aid in todo}
+            for i, future in futures.items():
+                try:
+                    results[i].output = future.result()
+                except SummarizerError as e:
+                    results[i].error = e.message
+    return results

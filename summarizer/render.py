@@ -9,12 +9,31 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from summarizer.models import Article, SearchHit
+    from summarizer.models import Article, Citation, ClaimSet, Counts, SearchHit, Summary
     from summarizer.pipeline import ItemResult
 
 
+def json_text(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2)
+
+
 def print_json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    click.echo(json_text(data))
+
+
+def emit(text: str, out: str | None, *, markdown: bool) -> None:
+    """To FILE, or to stdout (Markdown rendered with rich on a terminal)."""
+    if out:
+        from pathlib import Path
+
+        Path(out).write_text(text + "\n", encoding="utf-8")
+        click.echo(f"wrote {out}", err=True)
+    elif markdown and sys.stdout.isatty():
+        from rich.markdown import Markdown
+
+        _console().print(Markdown(text))
+    else:
+        click.echo(text)
 
 
 def _console(stderr: bool = False) -> Any:
@@ -125,3 +144,59 @@ def print_hits(hits: list[SearchHit]) -> None:
 
 def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+# --- summaries and claims as Markdown ----------------------------------------------------------
+
+
+def markdown(output: Summary | ClaimSet) -> str:
+    from summarizer.models import Summary
+
+    lines = []
+    if isinstance(output, Summary):
+        lines += [f"# {output.headline}", "", _provenance_line(output), "", output.summary, ""]
+        lines += ["## Key points", ""]
+        for n, point in enumerate(output.key_points, 1):
+            mark = "" if point.verified else " **(unverified)**"
+            lines.append(f"{n}. {point.text}{mark}")
+            lines += _citation_lines(point.citations, point.unverified_quotes)
+        what = "key points"
+    else:
+        lines += [f"# Claims: {output.title}", "", _provenance_line(output), ""]
+        for n, claim in enumerate(output.claims, 1):
+            facts = [claim.kind.replace("_", " "), f"asserted by {claim.asserted_by}"]
+            if claim.hedged:
+                facts.append("hedged")
+            facts += [x for x in (claim.date, claim.place) if x]
+            mark = "" if claim.verified else " **(unverified)**"
+            lines.append(f"{n}. {claim.statement}{mark}  \n   *{'; '.join(facts)}*")
+            lines += _citation_lines(claim.citations, claim.unverified_quotes)
+        what = "claims"
+    lines += ["", _counts_line(output.counts, what)]
+    for warning in output.warnings:
+        lines.append(f"*warning: {warning}*")
+    return "\n".join(lines).rstrip()
+
+
+def _provenance_line(o: Summary | ClaimSet) -> str:
+    cached = f", {o.cached_calls} from cache" if o.cached_calls else ""
+    return (
+        f"*{o.title}* — `{o.article_id}` ({o.source}; sha256 {o.content_hash[:12]}) · "
+        f"model {o.model} · prompt {o.prompt_id}.v{o.prompt_version} · "
+        f"{o.calls} model call{'s' if o.calls != 1 else ''}{cached}"
+    )
+
+
+def _citation_lines(citations: list[Citation], unverified: list[str]) -> list[str]:
+    lines = [f"   > “{' '.join(c.quote.split())}” `[{c.start}:{c.end}]`" for c in citations]
+    lines += [f"   > ~~{' '.join(q.split())}~~ (not found in the article)" for q in unverified]
+    return lines
+
+
+def _counts_line(c: Counts, what: str) -> str:
+    kept = f", {c.unverified_kept} kept unverified" if c.unverified_kept else ""
+    return (
+        f"*{c.verified} of {c.produced} {what} verified, {c.dropped} dropped{kept}; quotes: "
+        f"{c.quotes_produced} given, {c.quotes_verified} found in the article, "
+        f"{c.quotes_dropped} not found*"
+    )

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.ollama_fixtures import *  # noqa: F403  (the stand-in Ollama server's fixtures)
+from tests.ollama_fixtures import free_port
+
 
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
@@ -29,14 +32,6 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
 
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

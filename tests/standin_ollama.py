@@ -408,7 +408,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class StandinOllama:
-    """The stand-in server: start() it (or use it as a context manager), point a client at url."""
+    """The stand-in server: start() it (or use it as a context manager), point a client at url.
+
+    latency: seconds each chat or embed request holds one of the `slots` (None: no limit; as
+    OLLAMA_NUM_PARALLEL, the others queue); token_delay: seconds per output token.
+    """
 
     def __init__(
         self,
@@ -878,6 +882,9 @@ class StandinOllama:
             keep = len(out) // 2
             content = content[: out[keep - 1].end()] if keep else content[: len(content) // 2]
             done_reason = "length"
+        if self.token_delay and body.get("stream", True) is False:
+            # Streamed replies pay it line by line as they are sent.
+            self._stopping.wait(self.token_delay * count_tokens(content))
         return {
             "_rules": rules,
             "_content": content,
@@ -948,7 +955,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="0: a free port (default)")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per model request")
     parser.add_argument("--slots", type=int, default=None, help="model requests served at once")
-    parser.add_argument("--token-delay", type=float, default=0.0, help="seconds per streamed line")
+    parser.add_argument("--token-delay", type=float, default=0.0, help="seconds per output token")
     parser.add_argument("--embed-dim", type=int, default=DEFAULT_EMBED_DIM)
     args = parser.parse_args(argv)
     server = StandinOllama(

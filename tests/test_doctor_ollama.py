@@ -16,8 +16,6 @@ from summarizer.doctor import Check, check_ollama, fixes, parse_version
 from summarizer.llm_hosts import START_HINT, pull_command
 from tests.standin_ollama import StandinOllama
 
-pytest_plugins = ["tests.ollama_fixtures"]
-
 
 def by_name(checks: list[Check]) -> dict[str, Check]:
     return {c.name: c for c in checks}

@@ -202,7 +202,7 @@ def test_embedder_that_cannot_load_stops_before_storing(
     from chromadb.utils.embedding_functions.onnx_mini_lm_l6_v2 import ONNXMiniLM_L6_V2
 
     from summarizer.errors import EmbedderError
-    from tests.conftest import free_port
+    from tests.ollama_fixtures import free_port
 
     monkeypatch.setattr(ONNXMiniLM_L6_V2, "DOWNLOAD_PATH", tmp_path / "no-model")
     monkeypatch.setattr(
@@ -252,7 +252,7 @@ def test_chroma_server(hash_embedder: str, corpus_copy: Path, chroma_server: str
 
 
 def test_unreachable_chroma_server(hash_embedder: str, corpus_copy: Path) -> None:
-    from tests.conftest import free_port
+    from tests.ollama_fixtures import free_port
 
     s = settings(chroma_url=f"http://127.0.0.1:{free_port()}")
     with pytest.raises(StoreError, match="cannot reach the Chroma server") as e:
@@ -272,3 +272,28 @@ def test_real_minilm_search(corpus_copy: Path) -> None:
     titles = " ".join(h.title for h in hits)
     assert "Binance" in titles or "refuse" in titles
     assert hits[0].score > 0.4
+
+
+def test_ollama_embedder(ollama_env: Any, corpus_copy: Path) -> None:
+    """`--embedder ollama:nomic-embed-text` through the stand-in's /api/embed."""
+    s = settings(embedder="ollama:nomic-embed-text")
+    report = pipeline.ingest(s, [str(corpus_copy)])
+    assert report.failed == 0 and report.embedded > 0
+    assert Corpus(s).recorded_embedder() == ("ollama:nomic-embed-text", 64)
+    embeds = ollama_env.requests("/api/embed")
+    assert embeds and all(r.body["model"] == "nomic-embed-text" for r in embeds)
+    hits = pipeline.search(s, "Kraken legal requirement freeze", k=3)
+    assert hits
+    assert_consistent(s)
+
+
+def test_ollama_embedder_not_pulled_stops_before_storing(
+    ollama_env: Any, corpus_copy: Path
+) -> None:
+    from summarizer.errors import EmbedderError
+
+    s = settings(embedder="ollama:mxbai-embed-large")
+    with pytest.raises(EmbedderError) as e:
+        pipeline.ingest(s, [str(corpus_copy)])
+    assert "ollama pull mxbai-embed-large" in (e.value.hint or "")
+    assert pipeline.list_articles(s) == []

@@ -18,6 +18,7 @@ from summarizer.config import Settings
 from summarizer.errors import (
     ContextOverflow,
     InvalidReply,
+    LLMCacheError,
     LLMError,
     LLMServerError,
     LLMTimeout,
@@ -31,8 +32,6 @@ from summarizer.llm_budget import truncation_warning
 from summarizer.llm_hosts import host_url
 from tests.ollama_fixtures import standin_settings
 from tests.standin_ollama import StandinOllama, count_tokens, embed_vector
-
-pytest_plugins = ["tests.ollama_fixtures"]
 
 ARTICLE = {
     "s1": "The city council voted on Tuesday to expand the tram network. The vote was 31 to 12.",
@@ -77,6 +76,20 @@ def summarize(llm: Ollama, **kwargs: Any) -> Any:
 
 def chats(server: StandinOllama) -> list[Any]:
     return server.requests("/api/chat")
+
+
+def run_threads(n: int, target: Any) -> list[Any]:
+    results: list[Any] = [None] * n
+
+    def work(i: int) -> None:
+        results[i] = target(i)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
 
 
 # -- the good path --------------------------------------------------------------------------------
@@ -503,21 +516,28 @@ def test_a_failed_call_is_not_cached(llm: Ollama, ollama_standin: StandinOllama)
     assert summarize(llm).record.cache_hit
 
 
+def test_threads_share_one_cache(llm: Ollama, ollama_standin: StandinOllama) -> None:
+    results = run_threads(6, lambda i: summarize(llm))
+    assert len({r.content for r in results}) == 1
+    assert len(llm.cache) == 1
+    assert summarize(llm).record.cache_hit
+    stats = llm.stats
+    assert stats.cache_hits + stats.cache_misses == 7
+    assert stats.chat_calls == len(chats(ollama_standin)) == stats.cache_misses
+
+
+def test_an_unusable_cache_file_is_a_clear_error(ollama_settings: Settings) -> None:
+    ollama_settings.home.mkdir(parents=True)
+    (ollama_settings.home / "llm-cache.sqlite3").write_text("not a database " * 100)
+    with make(ollama_settings) as llm, pytest.raises(LLMCacheError) as e:
+        summarize(llm)
+    assert e.value.hint is not None
+    assert "--no-cache" in e.value.hint
+    with make(replace(ollama_settings, use_cache=False)) as llm:
+        assert summarize(llm).reply.points
+
+
 # -- concurrency ----------------------------------------------------------------------------------
-
-
-def run_threads(n: int, target: Any) -> list[Any]:
-    results: list[Any] = [None] * n
-
-    def work(i: int) -> None:
-        results[i] = target(i)
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
 
 
 def test_requests_in_flight_are_bounded_per_host(

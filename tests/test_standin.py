@@ -20,8 +20,6 @@ from pydantic import BaseModel, Field, ValidationError
 
 from tests.standin_ollama import NOT_FOUND, StandinOllama, count_tokens, sentences
 
-pytest_plugins = ["tests.ollama_fixtures"]
-
 ARTICLE = {
     "s1": "The city council voted on Tuesday to expand the tram network. The vote was 31 to 12.",
     "s2": "Opponents said the cost of 1.2 billion euros was too high. They plan to appeal.",
@@ -374,6 +372,11 @@ def test_delay_and_hang(ollama_standin: StandinOllama) -> None:
     started = time.monotonic()
     ask(ollama_standin)
     assert time.monotonic() - started >= 0.2
+    ollama_standin.token_delay = 0.002
+    started = time.monotonic()
+    response = ask(ollama_standin)
+    assert time.monotonic() - started >= 0.002 * response.eval_count
+    ollama_standin.token_delay = 0
     ollama_standin.misbehave("hang", seconds=30)
     started = time.monotonic()
     with pytest.raises(httpx.ReadTimeout):
