@@ -175,37 +175,17 @@ class Catalog:
         ).fetchone()
         return None if row is None else (row[0], row[1])
 
-    def id_for_fingerprint(self, source: str, fingerprint: str) -> str | None:
-        """The article stored from `source` when the source still has this fingerprint."""
-        row = self._db.execute(
-            "SELECT id FROM articles WHERE source = ? AND fingerprint = ?", (source, fingerprint)
-        ).fetchone()
-        return None if row is None else str(row[0])
-
-    def hashes(self, article_ids: Iterable[str]) -> dict[str, str]:
+    def many(self, article_ids: Iterable[str]) -> dict[str, Article]:
+        """The stored articles among `article_ids`, by id."""
         ids = list(set(article_ids))
-        out: dict[str, str] = {}
+        out: dict[str, Article] = {}
         for i in range(0, len(ids), 500):
             part = ids[i : i + 500]
             marks = ",".join("?" * len(part))
             for row in self._db.execute(
-                f"SELECT id, content_hash FROM articles WHERE id IN ({marks})", part
+                f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id IN ({marks})", part
             ):
-                out[row[0]] = row[1]
-        return out
-
-    def titles(self, article_ids: Iterable[str]) -> dict[str, tuple[str, str, str]]:
-        """id -> (title, source, content_hash)."""
-        ids = list(set(article_ids))
-        out: dict[str, tuple[str, str, str]] = {}
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            marks = ",".join("?" * len(part))
-            for row in self._db.execute(
-                f"SELECT id, title, source, content_hash FROM articles WHERE id IN ({marks})",
-                part,
-            ):
-                out[row[0]] = (row[1], row[2], row[3])
+                out[row["id"]] = _article(row)
         return out
 
     def chunks(self, article: Article) -> list[Chunk]:

@@ -458,6 +458,9 @@ class Ollama:
                 larger = min(num_predict * 2, room)
                 if grown < MAX_GROWTH and larger > num_predict:
                     grown += 1
+                    record.warnings.append(
+                        f"reply cut at {num_predict} output tokens; asked again with {larger}"
+                    )
                     num_predict = larger
                     continue
                 raise OutputTruncated(

@@ -140,6 +140,9 @@ class Provenance(BaseModel):
     calls: int
     cached_calls: int
     windows: int
+    requests: int = 0
+    prompt_tokens: int = 0
+    output_tokens: int = 0
     warnings: list[str] = []
 
 

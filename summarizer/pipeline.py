@@ -4,7 +4,7 @@ embed and store."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -244,13 +244,8 @@ class _Ingester:
         embedder = self.embedder()
         texts = [c.text for _, chunks, _, _ in batch for c in chunks]
         try:
-            flat = embedder.embed(texts)
+            vectors = embedder.embed(texts)
             self.report.embedded += len(texts)
-            vectors: list[Sequence[Any]] = []
-            at = 0
-            for _, chunks, _, _ in batch:
-                vectors.append(flat[at : at + len(chunks)])
-                at += len(chunks)
             self.corpus.store(self._collection, [(a, c, f) for a, c, f, _ in batch], vectors)
         except SummarizerError as e:
             for *_, result in batch:
@@ -366,7 +361,7 @@ def reindex(settings: Settings, progress: Progress | None = None) -> tuple[int, 
         for article in articles:
             chunks = corpus.catalog.chunks(article)
             vectors = embedder.embed([c.text for c in chunks]) if chunks else []
-            corpus.vectors.upsert(target, chunks, vectors, article.content_hash)
+            corpus.vectors.upsert(target, chunks, vectors, {article.id: article.content_hash})
             n_chunks += len(chunks)
             progress.advance(ItemResult(article.source, "reindexed", article.id, article.title))
         corpus.finish_reindex(target, embedder.name, dim)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -99,20 +99,26 @@ class VectorStore:
         return self._collections[name]
 
     def upsert(
-        self, name: str, chunks: Sequence[Chunk], vectors: Sequence[Vector], content_hash: str
+        self,
+        name: str,
+        chunks: Sequence[Chunk],
+        vectors: Sequence[Vector],
+        hashes: Mapping[str, str],
     ) -> None:
+        """Write chunks with their vectors, tagged with their article's content hash."""
         col = self.collection(name)
         for i in range(0, len(chunks), _BATCH):
             part = chunks[i : i + _BATCH]
             self._call(
                 col.upsert,
+                # No documents: the text is in the catalog, and Chroma's full-text index of it
+                # would triple the cost of every write.
                 ids=[c.id for c in part],
                 embeddings=list(vectors[i : i + _BATCH]),
-                documents=[c.text for c in part],
                 metadatas=[
                     {
                         "article_id": c.article_id,
-                        "content_hash": content_hash,
+                        "content_hash": hashes[c.article_id],
                         "index": c.index,
                         "start": c.start,
                         "end": c.end,
@@ -130,25 +136,17 @@ class VectorStore:
 
     def query(
         self, name: str, vector: Vector, n: int, where: dict[str, Any] | None = None
-    ) -> list[tuple[str, float, dict[str, Any], str]]:
-        """(chunk id, cosine distance, metadata, text) of the `n` nearest chunks."""
+    ) -> list[tuple[str, float, dict[str, Any]]]:
+        """(chunk id, cosine distance, metadata) of the `n` nearest chunks."""
         col = self.collection(name)
         res = self._call(
             col.query,
             query_embeddings=[[float(x) for x in vector]],
             n_results=n,
             where=where,
-            include=["metadatas", "distances", "documents"],
+            include=["metadatas", "distances"],
         )
-        return list(
-            zip(
-                res["ids"][0],
-                res["distances"][0],
-                res["metadatas"][0],
-                res["documents"][0],
-                strict=True,
-            )
-        )
+        return list(zip(res["ids"][0], res["distances"][0], res["metadatas"][0], strict=True))
 
     def count(self, name: str) -> int:
         return int(self._call(self.collection(name).count))
@@ -273,22 +271,28 @@ class Corpus:
         self,
         collection: str,
         items: Sequence[tuple[Article, list[Chunk], str | None]],
-        vectors: Sequence[Sequence[Vector]],
+        vectors: Sequence[Vector],
     ) -> None:
-        """Make new or changed articles visible with their chunks, atomically per batch."""
+        """Make new or changed articles visible with their chunks (`vectors` in chunk order),
+        atomically per batch, in one vector-store write."""
         with self.catalog.transaction():
+            replaced = []
             for article, _, _ in items:
                 current = self.catalog.state(article.id)
                 self.catalog.journal_cleanup(article.id, current[0] if current else None)
-        for (article, chunks, _), vecs in zip(items, vectors, strict=True):
-            self.vectors.upsert(collection, chunks, vecs, article.content_hash)
+                if current is not None:
+                    replaced.append(article)
+        chunks = [c for _, article_chunks, _ in items for c in article_chunks]
+        hashes = {a.id: a.content_hash for a, _, _ in items}
+        self.vectors.upsert(collection, chunks, vectors, hashes)
         with self.catalog.transaction():
-            for article, chunks, fingerprint in items:
-                self.catalog.put(article, chunks, fingerprint)
+            for article, article_chunks, fingerprint in items:
+                self.catalog.put(article, article_chunks, fingerprint)
                 self.catalog.journal_cleanup(article.id, article.content_hash)
-        for article, _, _ in items:
+        # A new article has no older chunks: recover() removed any a killed run left behind.
+        for article in replaced:
             self.vectors.delete_article(collection, article.id, article.content_hash)
-        self.catalog.clear_cleanup(a.id for a, _, _ in items)
+        self.catalog.clear_cleanup(hashes)
 
     def update_metadata(self, article: Article, fingerprint: str | None) -> None:
         """Store changed metadata of an article whose text (and so whose chunks) did not change."""
@@ -316,21 +320,22 @@ class Corpus:
             return []
         # A few extra in case some hits belong to a write that has not committed yet.
         rows = self.vectors.query(collection, vector, k + 8, where)
-        info = self.catalog.titles(meta["article_id"] for _, _, meta, _ in rows)
+        articles = self.catalog.many(meta["article_id"] for _, _, meta in rows)
         hits: list[SearchHit] = []
-        for chunk_id, distance, meta, text in rows:
-            known = info.get(meta["article_id"])
-            if known is None or known[2] != meta["content_hash"]:
+        for chunk_id, distance, meta in rows:
+            article = articles.get(meta["article_id"])
+            if article is None or article.content_hash != meta["content_hash"]:
                 continue
+            start, end = int(meta["start"]), int(meta["end"])
             hits.append(
                 SearchHit(
-                    article_id=meta["article_id"],
-                    title=known[0],
-                    source=known[1],
+                    article_id=article.id,
+                    title=article.title,
+                    source=article.source,
                     chunk_id=chunk_id,
-                    start=int(meta["start"]),
-                    end=int(meta["end"]),
-                    text=text,
+                    start=start,
+                    end=end,
+                    text=article.text[start:end],
                     score=round(1.0 - float(distance), 6),
                 )
             )

@@ -187,10 +187,14 @@ class _Grounder:
 
 @dataclass
 class _Calls:
-    """Counts the model calls of one task and keeps their warnings."""
+    """Counts the model calls of one task (and the chat requests they took: a repair or a
+    retry with more room is a second request of the same call) and keeps their warnings."""
 
     calls: int = 0
     cached: int = 0
+    requests: int = 0
+    prompt_tokens: int = 0
+    output_tokens: int = 0
     digest: str = ""
     warnings: list[str] | None = None
 
@@ -206,6 +210,9 @@ class _Calls:
         )
         self.calls += 1
         self.cached += int(result.record.cache_hit)
+        self.requests += result.record.attempts
+        self.prompt_tokens += result.record.prompt_eval_count
+        self.output_tokens += result.record.eval_count
         self.digest = result.record.digest
         for warning in result.record.warnings:
             self.note(warning)
@@ -464,6 +471,9 @@ def _provenance(
         "calls": calls.calls,
         "cached_calls": calls.cached,
         "windows": windows,
+        "requests": calls.requests,
+        "prompt_tokens": calls.prompt_tokens,
+        "output_tokens": calls.output_tokens,
         "warnings": list(dict.fromkeys(calls.warnings or [])),
     }
 

@@ -204,6 +204,15 @@ class _Reply(Exception):
         self.error = error
 
 
+MAX_QUOTE_WORDS = 40
+
+
+def _first_words(text: str, n: int) -> str:
+    """The verbatim prefix of `text` holding its first `n` whitespace-separated words."""
+    words = list(TOKEN.finditer(text))
+    return text if len(words) <= n else text[: words[n - 1].end()]
+
+
 class _Dropped(Exception):
     """Raised inside a handler to close the connection without any answer."""
 
@@ -239,6 +248,9 @@ class _Filler:
             ]
         else:
             self.pool = [(None, s) for s in sentences(source)]
+        # A model told to quote 5 to 40 words keeps quotes short: a run-on "sentence" (text
+        # without spaces after its full stops) is quoted by its first words, still verbatim.
+        self.pool = [(sid, _first_words(text, MAX_QUOTE_WORDS)) for sid, text in self.pool]
         long_enough = [p for p in self.pool if len(p[1].split()) >= 3]
         self.pool = long_enough or self.pool or [(None, "The stand-in was given no text.")]
         self.source = source
