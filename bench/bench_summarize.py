@@ -25,7 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, write_articles  # noqa: E402
+from bench.common import ROOT, write_articles
 
 
 def start_standin(latency: float, slots: int) -> tuple[subprocess.Popen[str], str]:
@@ -126,8 +126,9 @@ def main() -> None:
                     f"({len(extra)} articles needed a second request)"
                 )
                 worst = max(fits, key=lambda o: ratios[fits.index(o)])
+                mean = sum(ratios) / max(1, len(ratios))
                 print(
-                    f"  prompt tokens / article's     {sum(ratios) / max(1, len(ratios)):.3f} mean, "
+                    f"  prompt tokens / article's     {mean:.3f} mean, "
                     f"{max(ratios, default=0):.3f} max ({worst.article_id}, "
                     f"{worst.requests} requests)  (plus {fixed} fixed instruction tokens)"
                 )

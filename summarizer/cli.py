@@ -231,6 +231,12 @@ def model_options(f: F) -> F:
     f = click.option(
         "--out", type=click.Path(dir_okay=False, writable=True), help="Write the output to FILE."
     )(f)
+    f = click.option(
+        "--parallel",
+        type=click.IntRange(1, 64),
+        help="Requests in flight per Ollama host (env SUMMARIZER_PARALLEL, default 2; match the "
+        "server's OLLAMA_NUM_PARALLEL).",
+    )(f)
     return f
 
 
@@ -242,9 +248,13 @@ def _analyze(task: str, sources: tuple[str, ...], as_json: bool, opts: dict[str,
     out, model = opts.pop("out"), opts.pop("model")
     keep, no_cache = opts.pop("keep_unverified"), opts.pop("no_cache")
     length = opts.pop("length", "medium")
-    settings = settings_from(opts)
+    parallel = opts.pop("parallel")
+    base = settings_from(opts)
     settings = replace(
-        settings, model=model or settings.model, use_cache=settings.use_cache and not no_cache
+        base,
+        model=model or base.model,
+        parallel=parallel or base.parallel,
+        use_cache=base.use_cache and not no_cache,
     )
     results = pipeline.analyze(settings, list(sources), task, length=length, keep_unverified=keep)
     for r in results:
