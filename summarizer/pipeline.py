@@ -4,7 +4,8 @@ embed and store."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from summarizer.config import Settings
     from summarizer.embed import Embedder
     from summarizer.models import Article, Chunk, SearchHit
+    from summarizer.sources import RawDocument
     from summarizer.store import Corpus
 
 # Chunks embedded per call: large enough to keep the embedder busy, small enough that a killed
@@ -136,43 +138,57 @@ class _Ingester:
         self.progress.advance(result)
 
     def add(self, item: str) -> None:
+        """Read or fetch one file or URL and stage its article (or record why it failed)."""
         try:
-            self._prepare(item)
+            staged = self._read(item)
+            if staged is not None:
+                self._stage(item, *staged)
         except EmbedderError:
             raise
         except SummarizerError as e:
             self._done(ItemResult(item, "failed", reason=e.message))
 
-    def _prepare(self, item: str) -> None:
-        from summarizer.catalog import now
-        from summarizer.chunking import chunk_article
-        from summarizer.extract import extract
-        from summarizer.models import Article
+    def add_raw(self, item: str, raw: RawDocument) -> None:
+        """Stage an article from a page already in hand (a feed job's fetched page or the
+        feed's own content)."""
+        try:
+            self._stage(item, raw, None)
+        except EmbedderError:
+            raise
+        except SummarizerError as e:
+            self._done(ItemResult(item, "failed", reason=e.message))
 
-        fingerprint: str | None = None
+    def _read(self, item: str) -> tuple[RawDocument, str | None] | None:
+        """The item's bytes and file fingerprint; None when the file is unchanged (reported)."""
         if _is_url(item):
             from summarizer.sources import fetch_url, make_http_client
 
             if self._http is None:
                 self._http = make_http_client()
-            raw = fetch_url(item, max_bytes=self.settings.max_bytes, client=self._http)
-        else:
-            from summarizer.sources import read_file
+            return fetch_url(item, max_bytes=self.settings.max_bytes, client=self._http), None
+        from summarizer.sources import read_file
 
-            path = Path(item)
-            try:
-                st = path.stat()
-            except OSError as e:
-                self._done(ItemResult(item, "failed", reason=e.strerror or str(e)))
-                return
-            fingerprint = f"{st.st_size}:{st.st_mtime_ns}"
-            aid = article_id("file", str(path))
-            state = self.corpus.catalog.state(aid)
-            if state is not None and state[1] == fingerprint:
-                self._done(ItemResult(item, "unchanged", article_id=aid))
-                return
-            raw = read_file(path, self.settings.max_bytes)
+        path = Path(item)
+        try:
+            st = path.stat()
+        except OSError as e:
+            self._done(ItemResult(item, "failed", reason=e.strerror or str(e)))
+            return None
+        fingerprint = f"{st.st_size}:{st.st_mtime_ns}"
+        aid = article_id("file", str(path))
+        state = self.corpus.catalog.state(aid)
+        if state is not None and state[1] == fingerprint:
+            self._done(ItemResult(item, "unchanged", article_id=aid))
+            return None
+        return read_file(path, self.settings.max_bytes), fingerprint
 
+    def _stage(self, item: str, raw: RawDocument, fingerprint: str | None) -> None:
+        from summarizer.catalog import now
+        from summarizer.chunking import chunk_article
+        from summarizer.extract import extract
+        from summarizer.models import Article
+
+        aid = article_id("file", raw.source)
         doc = extract(raw)
         if raw.url is not None:
             aid = article_id("url", canonical_url(doc.url or raw.url))
@@ -256,31 +272,54 @@ class _Ingester:
             self._done(result)
 
 
-def ingest(settings: Settings, specs: list[str], progress: Progress | None = None) -> IngestReport:
-    """Add or update the articles behind `specs`; failed items are reported, the rest stored."""
+@contextmanager
+def _ingest_session(settings: Settings, progress: Progress, total: int) -> Iterator[_Ingester]:
+    """The write lock, the corpus checked and recovered, and an ingester flushed at the end."""
     from summarizer.embed import canonical_name
-    from summarizer.sources import expand
     from summarizer.store import Corpus, write_lock
 
-    progress = progress or _Silent()
     embedder_name = canonical_name(settings.embedder)
-    items = list(expand(specs))
-    progress.begin(len(items))
+    progress.begin(total)
     with write_lock(settings, progress.note):
         corpus = Corpus(settings)
         ingester = _Ingester(settings, corpus, progress)
         try:
             corpus.check_embedder(embedder_name)
             corpus.recover()
-            for item in items:
-                if isinstance(item, SummarizerError):
-                    ingester._done(ItemResult(_item_name(item), "failed", reason=item.message))
-                else:
-                    ingester.add(item)
+            yield ingester
             ingester.flush()
         finally:
             ingester.close()
             corpus.close()
+
+
+def ingest(settings: Settings, specs: list[str], progress: Progress | None = None) -> IngestReport:
+    """Add or update the articles behind `specs`; failed items are reported, the rest stored."""
+    from summarizer.sources import expand
+
+    progress = progress or _Silent()
+    items = list(expand(specs))
+    with _ingest_session(settings, progress, len(items)) as ingester:
+        for item in items:
+            if isinstance(item, SummarizerError):
+                ingester._done(ItemResult(_item_name(item), "failed", reason=item.message))
+            else:
+                ingester.add(item)
+    return ingester.report
+
+
+def ingest_documents(
+    settings: Settings,
+    documents: Sequence[tuple[str, RawDocument]],
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Add or update articles from pages already fetched: (item name, raw page) pairs. The
+    report's results are in the order of `documents`."""
+    with _ingest_session(settings, progress or _Silent(), len(documents)) as ingester:
+        for item, raw in documents:
+            ingester.add_raw(item, raw)
+    order = {item: i for i, (item, _) in enumerate(documents)}
+    ingester.report.results.sort(key=lambda r: order.get(r.item, len(order)))
     return ingester.report
 
 
