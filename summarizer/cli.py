@@ -316,5 +316,8 @@ def schema(kind: str) -> None:
     click.echo(render.json_text(model.model_json_schema()))
 
 
+# --- feed jobs (feeds group, run) -------------------------------------------------------------
+
+
 def main() -> None:
     cli(prog_name="summarizer")
