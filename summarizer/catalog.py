@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from summarizer.errors import NotFoundError, StoreError
 from summarizer.models import Article, Chunk
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -47,7 +48,13 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks (article_id, idx);
 CREATE TABLE IF NOT EXISTS vector_cleanup (article_id TEXT PRIMARY KEY, keep_hash TEXT);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunk_text USING fts5 (
+    text, chunk_id UNINDEXED, article_id UNINDEXED,
+    tokenize = 'porter unicode61 remove_diacritics 2'
+);
 """
+# Lexical (BM25) search is SQLite's FTS5 over the chunk texts, updated in the same transaction as
+# the catalog: always in step with the corpus, never rebuilt.
 
 _ARTICLE_COLUMNS = (
     "id, source, url, title, author, date, site, method, warnings, text, content_hash, "
@@ -94,6 +101,10 @@ class Catalog:
                     if statement.strip():
                         self._db.execute(statement)
                 version = self.meta("schema_version")
+                if version == "1":  # before the lexical index: build it once
+                    for article in self.articles():
+                        self._index_chunks(article.id, self.chunks(article))
+                    version = None
                 if version is None:
                     self.set_meta("schema_version", SCHEMA_VERSION)
                 elif version != SCHEMA_VERSION:
@@ -205,6 +216,73 @@ class Catalog:
             for r in rows
         ]
 
+    def lexical(
+        self, terms: Sequence[str], n: int, article_ids: Sequence[str] | None = None
+    ) -> list[tuple[str, str, float]]:
+        """(chunk id, article id, BM25 score; higher is better) of the `n` best chunks for any
+        of `terms`, optionally only among `article_ids`."""
+        if not terms or (article_ids is not None and not article_ids):
+            return []
+        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        sql = (
+            "SELECT chunk_id, article_id, bm25(chunk_text) FROM chunk_text WHERE chunk_text MATCH ?"
+        )
+        params: list[Any] = [match]
+        if article_ids is not None:
+            sql += f" AND article_id IN ({','.join('?' * len(article_ids))})"
+            params += list(article_ids)
+        sql += " ORDER BY bm25(chunk_text) LIMIT ?"
+        rows = self._db.execute(sql, [*params, n]).fetchall()
+        return [(r[0], r[1], -float(r[2])) for r in rows]
+
+    def select_ids(
+        self,
+        *,
+        sources: Sequence[str] = (),
+        since: str | None = None,
+        until: str | None = None,
+        ids: Sequence[str] = (),
+    ) -> list[str]:
+        """Ids of the articles that pass the filters: source (a substring of the source, URL
+        or site), date range (ISO dates; undated articles never pass a date filter), ids."""
+        sql, params = "SELECT id FROM articles WHERE 1", []
+        if sources:
+            sql += (
+                " AND ("
+                + " OR ".join(
+                    "(instr(lower(source), ?) OR instr(lower(coalesce(url, '')), ?) "
+                    "OR instr(lower(coalesce(site, '')), ?))"
+                    for _ in sources
+                )
+                + ")"
+            )
+            for src in sources:
+                params += [src.lower()] * 3
+        if since:
+            sql += " AND date IS NOT NULL AND date >= ?"
+            params.append(since)
+        if until:
+            sql += " AND date IS NOT NULL AND date <= ?"
+            params.append(until)
+        if ids:
+            sql += f" AND id IN ({','.join('?' * len(ids))})"
+            params += list(ids)
+        return [r[0] for r in self._db.execute(sql, params)]
+
+    def chunk_spans(self, chunk_ids: Sequence[str]) -> dict[str, tuple[str, int, int, int]]:
+        """chunk id -> (article id, index, start, end)."""
+        out: dict[str, tuple[str, int, int, int]] = {}
+        ids = list(chunk_ids)
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            for r in self._db.execute(
+                'SELECT id, article_id, idx, start, "end" FROM chunks '
+                f"WHERE id IN ({','.join('?' * len(part))})",
+                part,
+            ):
+                out[r[0]] = (r[1], r[2], r[3], r[4])
+        return out
+
     def chunk_count(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM chunks").fetchone()[0])
 
@@ -242,6 +320,14 @@ class Catalog:
             'INSERT INTO chunks (id, article_id, idx, start, "end") VALUES (?, ?, ?, ?, ?)',
             [(c.id, c.article_id, c.index, c.start, c.end) for c in chunks],
         )
+        self._index_chunks(article.id, chunks)
+
+    def _index_chunks(self, article_id: str, chunks: list[Chunk]) -> None:
+        self._db.execute("DELETE FROM chunk_text WHERE article_id = ?", (article_id,))
+        self._db.executemany(
+            "INSERT INTO chunk_text (text, chunk_id, article_id) VALUES (?, ?, ?)",
+            [(c.text, c.id, article_id) for c in chunks],
+        )
 
     def set_fingerprint(self, article_id: str, fingerprint: str | None) -> None:
         self._db.execute(
@@ -249,6 +335,7 @@ class Catalog:
         )
 
     def delete(self, article_id: str) -> None:
+        self._db.execute("DELETE FROM chunk_text WHERE article_id = ?", (article_id,))
         self._db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
 
     def journal_cleanup(self, article_id: str, keep_hash: str | None) -> None:

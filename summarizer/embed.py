@@ -81,21 +81,32 @@ def minilm_available() -> bool:
 
 
 class MiniLMEmbedder:
-    """Chroma's default embedding function: all-MiniLM-L6-v2 in ONNX, in-process, 384-d."""
+    """Chroma's default embedding model (all-MiniLM-L6-v2, ONNX, 384-d), in-process.
+
+    Chroma's function pads every text to 256 tokens; this one runs the same model on the same
+    tokens padded only to the longest text of each batch (texts of similar length batched
+    together), which gives the same vectors for less work.
+    """
 
     name = MINILM
+    BATCH = 32
+    MAX_TOKENS = 256
 
     def __init__(self) -> None:
-        self._fn: Any = None
+        self._model: Any = None
+        self._tokenizer: Any = None
 
     def load(self) -> int:
-        if self._fn is None:
-            from chromadb.utils.embedding_functions import DefaultEmbeddingFunction
+        if self._model is None:
+            from chromadb.utils.embedding_functions.onnx_mini_lm_l6_v2 import ONNXMiniLM_L6_V2
 
-            fn = DefaultEmbeddingFunction()
+            # One instance for the process: Chroma's DefaultEmbeddingFunction builds a new one
+            # (and loads the ONNX session again) on every call.
+            fn = ONNXMiniLM_L6_V2()
             try:
-                # The first call downloads the model when it is not in Chroma's cache yet.
-                fn(["dimension probe"])
+                fn._download_model_if_not_exists()  # only when it is not in Chroma's cache
+                session = fn.model
+                tokenizer = fn.Tokenizer.from_file(str(minilm_model_dir() / "tokenizer.json"))
             except Exception as e:
                 raise EmbedderError(
                     f"cannot load the embedding model all-MiniLM-L6-v2 "
@@ -104,12 +115,34 @@ class MiniLMEmbedder:
                     f"{minilm_model_dir()}: connect to the internet once, or choose "
                     "another embedder, e.g. --embedder ollama:nomic-embed-text",
                 ) from None
-            self._fn = fn
+            tokenizer.enable_truncation(max_length=self.MAX_TOKENS)
+            tokenizer.no_padding()  # the tokenizer file may carry a fixed padding of its own
+            self._tokenizer = tokenizer
+            self._model = session
         return 384
 
     def embed(self, texts: Sequence[str]) -> list[Vector]:
+        import numpy as np
+
         self.load()
-        return list(self._fn(list(texts)))
+        out = np.zeros((len(texts), 384), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for b in range(0, len(order), self.BATCH):
+            rows = order[b : b + self.BATCH]
+            encoded = self._tokenizer.encode_batch([texts[i] for i in rows])
+            width = max(len(e.ids) for e in encoded)
+            ids = np.zeros((len(rows), width), dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            for r, e in enumerate(encoded):
+                ids[r, : len(e.ids)] = e.ids
+                mask[r, : len(e.ids)] = 1
+            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            hidden = self._model.run(None, feed)[0]
+            weights = mask[:, :, None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+            out[rows] = pooled / np.clip(norms, 1e-12, None)
+        return list(out)
 
 
 class OllamaEmbedder:

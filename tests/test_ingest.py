@@ -12,6 +12,7 @@ from summarizer.config import Settings
 from summarizer.embed import HashEmbedder
 from summarizer.errors import StoreError
 from summarizer.store import Corpus
+from tests.conftest import CORPUS
 
 
 def settings(**kw: Any) -> Settings:
@@ -297,3 +298,22 @@ def test_ollama_embedder_not_pulled_stops_before_storing(
         pipeline.ingest(s, [str(corpus_copy)])
     assert "ollama pull mxbai-embed-large" in (e.value.hint or "")
     assert pipeline.list_articles(s) == []
+
+
+@pytest.mark.skipif(
+    not __import__("summarizer.embed", fromlist=["x"]).minilm_available(),
+    reason="Chroma's all-MiniLM-L6-v2 model is not in its cache (no internet to download it)",
+)
+def test_minilm_vectors_equal_chromas_own() -> None:
+    """Padding to the batch's longest text instead of 256 tokens changes nothing but speed."""
+    import numpy as np
+    from chromadb.utils.embedding_functions.onnx_mini_lm_l6_v2 import ONNXMiniLM_L6_V2
+
+    from summarizer.embed import MiniLMEmbedder
+
+    articles = [p.read_text(encoding="utf-8") for p in sorted(CORPUS.glob("*.txt"))]
+    texts = ["short", "", "word " * 400, *articles]
+    ours = np.array(MiniLMEmbedder().embed(texts))
+    theirs = np.array(ONNXMiniLM_L6_V2()(texts))
+    assert ours.shape == (len(texts), 384)
+    assert float(np.abs(ours - theirs).max()) < 1e-5
