@@ -221,11 +221,6 @@ def model_options(f: F) -> F:
     """Options of every command that asks the model."""
     f = click.option("--model", metavar="NAME", help="Ollama chat model (env SUMMARIZER_MODEL).")(f)
     f = click.option(
-        "--keep-unverified",
-        is_flag=True,
-        help="Keep points and claims none of whose quotes is in the article, marked unverified.",
-    )(f)
-    f = click.option(
         "--no-cache", is_flag=True, help="Ask the model again, even for a cached reply."
     )(f)
     f = click.option(
@@ -240,23 +235,43 @@ def model_options(f: F) -> F:
     return f
 
 
-def _analyze(task: str, sources: tuple[str, ...], as_json: bool, opts: dict[str, Any]) -> None:
+def keep_option(f: F) -> F:
+    return click.option(
+        "--keep-unverified",
+        is_flag=True,
+        help="Keep points and claims none of whose quotes is in the article, marked unverified.",
+    )(f)
+
+
+def _model_settings(opts: dict[str, Any]) -> Settings:
+    """Settings with the store and model options applied (popped from `opts`)."""
     from dataclasses import replace
 
-    from summarizer import pipeline, render
-
-    out, model = opts.pop("out"), opts.pop("model")
-    keep, no_cache = opts.pop("keep_unverified"), opts.pop("no_cache")
-    length = opts.pop("length", "medium")
-    parallel = opts.pop("parallel")
+    model, parallel, no_cache = opts.pop("model"), opts.pop("parallel"), opts.pop("no_cache")
     base = settings_from(opts)
-    settings = replace(
+    return replace(
         base,
         model=model or base.model,
         parallel=parallel or base.parallel,
         use_cache=base.use_cache and not no_cache,
     )
-    results = pipeline.analyze(settings, list(sources), task, length=length, keep_unverified=keep)
+
+
+def _analyze(task: str, sources: tuple[str, ...], as_json: bool, opts: dict[str, Any]) -> None:
+    from summarizer import pipeline, render
+
+    out, keep = opts.pop("out"), opts.pop("keep_unverified")
+    length = opts.pop("length", "medium")
+    corroborate = opts.pop("corroborate", False)
+    settings = _model_settings(opts)
+    results = pipeline.analyze(
+        settings,
+        list(sources),
+        task,
+        length=length,
+        keep_unverified=keep,
+        corroborate=corroborate,
+    )
     for r in results:
         if r.error:
             click.echo(f"error: {r.source}: {r.error}", err=True)
@@ -280,6 +295,7 @@ def _analyze(task: str, sources: tuple[str, ...], as_json: bool, opts: dict[str,
     show_default=True,
     help="3, 5 or 8 key points.",
 )
+@keep_option
 @model_options
 @store_options
 @json_option
@@ -294,6 +310,13 @@ def summarize(sources: tuple[str, ...], as_json: bool, **opts: Any) -> None:
 
 @cli.command()
 @click.argument("sources", nargs=-1, required=True)
+@click.option(
+    "--corroborate",
+    is_flag=True,
+    help="Search the rest of the corpus for each claim and list the passages of other "
+    "articles that report it too.",
+)
+@keep_option
 @model_options
 @store_options
 @json_option
@@ -303,6 +326,72 @@ def claims(sources: tuple[str, ...], as_json: bool, **opts: Any) -> None:
     SOURCE is an article id, a file or a URL (ingested first when new).
     """
     _analyze("claims", sources, as_json, opts)
+
+
+@cli.command()
+@click.argument("question")
+@click.option(
+    "-k",
+    "k",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 50),
+    help="Passages given to the model.",
+)
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    metavar="TEXT",
+    help="Only articles whose source, URL or site contains TEXT (repeatable).",
+)
+@click.option("--since", metavar="DATE", help="Only articles dated on or after DATE (YYYY-MM-DD).")
+@click.option("--until", metavar="DATE", help="Only articles dated on or before DATE.")
+@click.option(
+    "--article",
+    "article_ids",
+    multiple=True,
+    metavar="ID",
+    help="Only this article (repeatable; an id prefix is enough).",
+)
+@model_options
+@store_options
+@json_option
+def ask(question: str, k: int, as_json: bool, **opts: Any) -> None:
+    """Answer QUESTION from the corpus, every statement cited, or say the corpus does not.
+
+    Passages are retrieved by meaning and by words (fused), at most two per article; the model
+    answers from them, and only quotes found in those passages are kept as citations.
+    """
+    from summarizer import pipeline, render
+    from summarizer.retrieve import Filters
+
+    settings = _model_settings(opts)
+    out = opts.pop("out")
+    filters = Filters(
+        sources=tuple(opts.pop("sources")),
+        since=_iso_date(opts.pop("since"), "--since"),
+        until=_iso_date(opts.pop("until"), "--until"),
+        article_ids=tuple(pipeline.get_article(settings, a).id for a in opts.pop("article_ids")),
+    )
+    answer = pipeline.ask(settings, question, k=k, filters=filters)
+    if as_json:
+        render.emit(render.json_text(answer.model_dump(mode="json")), out, markdown=False)
+    else:
+        render.emit(render.answer_markdown(answer), out, markdown=True)
+
+
+def _iso_date(value: str | None, option: str) -> str | None:
+    from datetime import date
+
+    from summarizer.errors import ConfigError
+
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise ConfigError(f"{option} {value!r} is not a date like 2022-03-01") from None
 
 
 @cli.command()

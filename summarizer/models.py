@@ -123,6 +123,9 @@ class Claim(BaseModel):
     citations: list[Citation]
     verified: bool = True
     unverified_quotes: list[str] = []
+    # With --corroborate: passages of other articles that report the same.
+    corroborations: list[Citation] = []
+    corroborated_by: int = 0
 
 
 class Provenance(BaseModel):
@@ -161,3 +164,50 @@ class ClaimSet(Provenance):
 
     claims: list[Claim]
     counts: Counts
+
+
+class AnswerPoint(BaseModel):
+    """A statement of an answer and the verified quotes (from retrieved passages) behind it."""
+
+    text: str
+    citations: list[Citation]
+
+
+class Conflict(BaseModel):
+    """Where sources disagree: each side with its own verified citations."""
+
+    topic: str
+    sides: list[AnswerPoint]
+
+
+class RetrievedSource(BaseModel):
+    """A passage given to the model: which article and where in it."""
+
+    segment_id: str
+    article_id: str
+    chunk_id: str
+    title: str
+    source: str
+    date: str | None = None
+    start: int
+    end: int
+    score: float
+
+
+class Answer(BaseModel):
+    """A cited answer to a question over the corpus, or a plain "the corpus does not say"."""
+
+    question: str
+    answer: str
+    found: bool
+    points: list[AnswerPoint]
+    conflicts: list[Conflict] = []
+    retrieved: list[RetrievedSource] = []
+    model: str
+    model_digest: str = ""
+    prompt_id: str
+    prompt_version: int
+    calls: int = 0
+    cached_calls: int = 0
+    counts: Counts = Counts()
+    warnings: list[str] = []

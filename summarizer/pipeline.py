@@ -18,9 +18,11 @@ if TYPE_CHECKING:
 
     from summarizer.config import Settings
     from summarizer.embed import Embedder
-    from summarizer.models import Article, Chunk, SearchHit
+    from summarizer.models import Answer, Article, Chunk, SearchHit
+    from summarizer.retrieve import Filters, Retriever
     from summarizer.sources import RawDocument
     from summarizer.store import Corpus
+    from summarizer.summarize import Length
 
 # Chunks embedded per call: large enough to keep the embedder busy, small enough that a killed
 # ingest loses little work.
@@ -456,10 +458,12 @@ def analyze(
     sources: list[str],
     task: str,
     *,
-    length: str = "medium",
+    length: Length = "medium",
     keep_unverified: bool = False,
+    corroborate: bool = False,
 ) -> list[TaskResult]:
-    """Summaries (task "summarize") or claims (task "claims") of each SOURCE, in order."""
+    """Summaries (task "summarize") or claims (task "claims") of each SOURCE, in order; with
+    `corroborate`, each claim with the passages of other articles that report it too."""
     from concurrent.futures import ThreadPoolExecutor
 
     from summarizer import summarize as tasks
@@ -479,11 +483,7 @@ def analyze(
             article = articles[aid]
             if task == "summarize":
                 return tasks.summarize(
-                    llm,
-                    article,
-                    chunks[aid],
-                    length=length,  # type: ignore[arg-type]
-                    keep_unverified=keep_unverified,
+                    llm, article, chunks[aid], length=length, keep_unverified=keep_unverified
                 )
             return tasks.extract_claims(llm, article, chunks[aid], keep_unverified=keep_unverified)
 
@@ -494,4 +494,36 @@ def analyze(
                     results[i].output = future.result()
                 except SummarizerError as e:
                     results[i].error = e.message
+        if corroborate and task == "claims":
+            # In this thread: the retriever reads the catalog through this thread's connection.
+            from summarizer.ask import corroborate as corroborate_claims
+
+            retriever = _retriever(settings, corpus)
+            for r in results:
+                if r.output is not None:
+                    try:
+                        r.output = corroborate_claims(llm, retriever, r.output)
+                    except SummarizerError as e:
+                        r.error, r.output = e.message, None
     return results
+
+
+def _retriever(settings: Settings, corpus: Corpus) -> Retriever:
+    from summarizer.embed import canonical_name, make_embedder
+    from summarizer.retrieve import Retriever
+
+    corpus.check_embedder(canonical_name(settings.embedder))
+    return Retriever(corpus, make_embedder(settings))
+
+
+def ask(settings: Settings, question: str, *, k: int = 8, filters: Filters | None = None) -> Answer:
+    """A cited answer to `question` from the corpus, or found=False when it does not say."""
+    from summarizer import ask as asking
+    from summarizer.llm import Ollama
+
+    if not question.strip():
+        raise ConfigError("the question is empty")
+    with open_corpus(settings) as corpus, Ollama(settings) as llm:
+        retriever = _retriever(settings, corpus)
+        llm.model_digest()  # an unreachable host or a model not pulled stops here
+        return asking.ask(llm, retriever, question, k=k, filters=filters)

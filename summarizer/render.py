@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from summarizer.models import Article, Citation, ClaimSet, Counts, SearchHit, Summary
+    from summarizer.models import (
+        Answer,
+        Article,
+        Citation,
+        ClaimSet,
+        Counts,
+        SearchHit,
+        Summary,
+    )
     from summarizer.pipeline import ItemResult
 
 
@@ -171,6 +179,13 @@ def markdown(output: Summary | ClaimSet) -> str:
             mark = "" if claim.verified else " **(unverified)**"
             lines.append(f"{n}. {claim.statement}{mark}  \n   *{'; '.join(facts)}*")
             lines += _citation_lines(claim.citations, claim.unverified_quotes)
+            if claim.corroborated_by:
+                others = "source" if claim.corroborated_by == 1 else "sources"
+                lines.append(f"   *reported by {claim.corroborated_by} other {others}:*")
+                lines += [
+                    f"   > “{' '.join(c.quote.split())}” `{c.article_id} [{c.start}:{c.end}]`"
+                    for c in claim.corroborations
+                ]
         what = "claims"
     lines += ["", _counts_line(output.counts, what)]
     for warning in output.warnings:
@@ -200,3 +215,33 @@ def _counts_line(c: Counts, what: str) -> str:
         f"{c.quotes_produced} given, {c.quotes_verified} found in the article, "
         f"{c.quotes_dropped} not found*"
     )
+
+
+def answer_markdown(answer: Answer) -> str:
+    lines = [f"**Q:** {answer.question}", "", answer.answer, ""]
+    if answer.found:
+        titles = {r.article_id: r.title for r in answer.retrieved}
+        for n, point in enumerate(answer.points, 1):
+            lines.append(f"{n}. {point.text}")
+            lines += [
+                f"   > “{' '.join(c.quote.split())}” — *{titles.get(c.article_id, c.article_id)}* "
+                f"`{c.article_id} [{c.start}:{c.end}]`"
+                for c in point.citations
+            ]
+        for conflict in answer.conflicts:
+            lines += ["", f"**Sources disagree:** {conflict.topic}"]
+            for side in conflict.sides:
+                lines.append(f"- {side.text}")
+                lines += [
+                    f"  > “{' '.join(c.quote.split())}” `{c.article_id} [{c.start}:{c.end}]`"
+                    for c in side.citations
+                ]
+    c = answer.counts
+    lines += [
+        "",
+        f"*{len(answer.retrieved)} passages retrieved · model {answer.model} · prompt "
+        f"{answer.prompt_id}.v{answer.prompt_version} · {c.verified} of {c.produced} statements "
+        f"verified, {c.quotes_dropped} quotes not found in the passages*",
+    ]
+    lines += [f"*warning: {w}*" for w in answer.warnings]
+    return "\n".join(lines).rstrip()

@@ -186,7 +186,7 @@ class _Grounder:
 
 
 @dataclass
-class _Calls:
+class CallLog:
     """Counts the model calls of one task (and the chat requests they took: a repair or a
     retry with more room is a second request of the same call) and keeps their warnings."""
 
@@ -272,7 +272,7 @@ def summarize(
     prompt = prompts.load("summarize")
     segments = segments_of(article.text)
     grounder = _Grounder(article, chunks, segments)
-    calls = _Calls()
+    calls = CallLog()
     base = {"title": _one_line(article.title), "summary_sentences": str(n_sentences)}
     windows = _windows(llm, prompt, segments, points=str(n_points), **base)
     per_window = n_points if len(windows) == 1 else max(2, math.ceil(n_points / len(windows)) + 1)
@@ -319,7 +319,7 @@ def summarize(
 
 def _merge_summaries(
     llm: Ollama,
-    calls: _Calls,
+    calls: CallLog,
     article: Article,
     replies: list[tuple[list[Segment], SummaryReply]],
     points: list[KeyPoint],
@@ -386,7 +386,7 @@ def extract_claims(
     prompt = prompts.load("claims")
     segments = segments_of(article.text)
     grounder = _Grounder(article, chunks, segments)
-    calls = _Calls()
+    calls = CallLog()
     title = _one_line(article.title)
     windows = _windows(llm, prompt, segments, title=title, max_claims=str(MAX_CLAIMS))
 
@@ -456,7 +456,7 @@ def merge_claims(claims: list[Claim]) -> list[Claim]:
 
 
 def _provenance(
-    llm: Ollama, article: Article, prompt: prompts.Prompt, calls: _Calls, windows: int
+    llm: Ollama, article: Article, prompt: prompts.Prompt, calls: CallLog, windows: int
 ) -> dict[str, Any]:
     return {
         "article_id": article.id,

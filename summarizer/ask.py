@@ -1,0 +1,264 @@
+"""Questions over the corpus and corroboration of claims: retrieve passages, ask the model, and
+keep only what the retrieved passages verifiably say."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field
+
+from summarizer import prompts
+from summarizer.errors import ContextOverflow
+from summarizer.grounding import locate
+from summarizer.llm_budget import estimate_messages
+from summarizer.models import (
+    Answer,
+    AnswerPoint,
+    Citation,
+    ClaimSet,
+    Conflict,
+    Counts,
+    RetrievedSource,
+)
+from summarizer.summarize import CallLog, PointReply, QuoteRef, num_predict
+
+if TYPE_CHECKING:
+    from summarizer.llm import Ollama
+    from summarizer.retrieve import Filters, Retrieved, Retriever
+
+NOT_FOUND = "The corpus does not say."
+CORROBORATION_PASSAGES = 3
+
+
+class ConflictReply(BaseModel):
+    topic: str
+    sides: list[PointReply]
+
+
+class AnswerReply(BaseModel):
+    found: bool
+    answer: str
+    points: list[PointReply]
+    conflicts: list[ConflictReply] = Field(default_factory=list)
+
+
+class SupportReply(BaseModel):
+    claim: int = Field(ge=1, description="the claim's number, e.g. 2 for Claim 2")
+    segment_id: str = Field(description='the id of the passage, like "c3"')
+    quote: str = Field(description="words copied exactly from that passage")
+
+
+class CorroborateReply(BaseModel):
+    supports: list[SupportReply]
+
+
+def _passages(retrieved: Sequence[Retrieved]) -> str:
+    lines = []
+    for i, r in enumerate(retrieved, 1):
+        a = r.article
+        where = a.site or a.url or a.source
+        date = f", {a.date}" if a.date else ""
+        text = " ".join(r.chunk.text.split())
+        text = text.replace("</passages", "<\\/passages").replace("<passages", "<\\passages")
+        lines.append(f'Source [c{i}]: "{" ".join(a.title.split())}" ({where}{date})')
+        lines.append(f"[c{i}] {text}")
+    return "\n".join(lines)
+
+
+class _PassageGrounder:
+    """Locates quotes only inside the retrieved passages: a citation can point nowhere else."""
+
+    def __init__(self, retrieved: Sequence[Retrieved]) -> None:
+        self.by_id = {f"c{i}": r for i, r in enumerate(retrieved, 1)}
+        self.counts = Counts()
+
+    def ground(self, refs: Sequence[QuoteRef]) -> list[Citation]:
+        found: dict[tuple[str, int, int], Citation] = {}
+        for ref in refs:
+            self.counts.quotes_produced += 1
+            citation = self._one(ref)
+            if citation is None:
+                self.counts.quotes_dropped += 1
+            else:
+                self.counts.quotes_verified += 1
+                found.setdefault((citation.article_id, citation.start, citation.end), citation)
+        return list(found.values())
+
+    def _one(self, ref: QuoteRef) -> Citation | None:
+        cited = self.by_id.get(ref.segment_id)
+        # The cited passage first; a wrong id is forgiven if the quote is in another passage.
+        others = [r for r in self.by_id.values() if r is not cited]
+        for r in [cited, *others] if cited else others:
+            hit = self._in(ref.quote, r)
+            if hit:
+                return hit
+        return None
+
+    @staticmethod
+    def _in(quote: str, r: Retrieved) -> Citation | None:
+        located = locate(quote, r.chunk.text)
+        if located is None:
+            return None
+        return Citation(
+            article_id=r.article.id,
+            chunk_id=r.chunk.id,
+            start=r.chunk.start + located.start,
+            end=r.chunk.start + located.end,
+            quote=located.quote,
+        )
+
+    def point(self, reply: PointReply) -> AnswerPoint | None:
+        self.counts.produced += 1
+        citations = self.ground(reply.citations)
+        if not citations:
+            self.counts.dropped += 1
+            return None
+        self.counts.verified += 1
+        return AnswerPoint(text=reply.text, citations=citations)
+
+
+def _fit(
+    llm: Ollama, prompt: prompts.Prompt, retrieved: list[Retrieved], **values: str
+) -> list[Retrieved]:
+    """The best-ranked passages whose prompt fits the model's budget."""
+    budget = llm.budget(num_predict=num_predict(llm))
+    while retrieved:
+        system, user = prompt.render(passages=_passages(retrieved), **values)
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        if budget.fits(estimate_messages(messages)):
+            return retrieved
+        retrieved = retrieved[:-1]
+    raise ContextOverflow(
+        "not even one retrieved passage fits the model's context budget",
+        hint="use a model with a longer context or raise SUMMARIZER_NUM_CTX",
+        estimate=0,
+        budget=budget.prompt_tokens,
+        num_ctx=budget.num_ctx,
+    )
+
+
+def ask(
+    llm: Ollama,
+    retriever: Retriever,
+    question: str,
+    *,
+    k: int = 8,
+    filters: Filters | None = None,
+) -> Answer:
+    """A cited answer from the `k` passages retrieved for `question`, or found=False."""
+    prompt = prompts.load("answer")
+    retrieved = retriever.search(question, k, filters)
+    calls = CallLog()
+    base: dict[str, Any] = {
+        "question": question,
+        "model": llm.settings.model,
+        "prompt_id": prompt.id,
+        "prompt_version": prompt.version,
+    }
+    if not retrieved:
+        return Answer(
+            **base,
+            answer=f"{NOT_FOUND} No passage matches the question"
+            + (" and the filters." if filters is not None and filters.active else "."),
+            found=False,
+            points=[],
+        )
+    retrieved = _fit(llm, prompt, retrieved, question=question)
+    reply = calls.run(llm, AnswerReply, prompt, passages=_passages(retrieved), question=question)
+    grounder = _PassageGrounder(retrieved)
+    points = [p for p in (grounder.point(r) for r in reply.points) if p is not None]
+    conflicts = []
+    for c in reply.conflicts:
+        sides = [s for s in (grounder.point(r) for r in c.sides) if s is not None]
+        if len(sides) >= 2:  # one verified side is no disagreement
+            conflicts.append(Conflict(topic=c.topic, sides=sides))
+    found = reply.found and bool(points)
+    if found:
+        answer = reply.answer
+    elif reply.found:
+        answer = (
+            f"{NOT_FOUND} The model's answer could not be verified against the retrieved passages."
+        )
+        calls.note("the model answered, but none of its quotes is in the retrieved passages")
+    else:
+        answer = reply.answer.strip() or NOT_FOUND
+    return Answer(
+        **base,
+        answer=answer,
+        found=found,
+        points=points if found else [],
+        conflicts=conflicts if found else [],
+        retrieved=[
+            RetrievedSource(
+                segment_id=f"c{i}",
+                article_id=r.article.id,
+                chunk_id=r.chunk.id,
+                title=r.article.title,
+                source=r.article.source,
+                date=r.article.date,
+                start=r.chunk.start,
+                end=r.chunk.end,
+                score=r.score,
+            )
+            for i, r in enumerate(retrieved, 1)
+        ],
+        model_digest=calls.digest,
+        calls=calls.calls,
+        cached_calls=calls.cached,
+        counts=grounder.counts,
+        warnings=list(dict.fromkeys(calls.warnings or [])),
+    )
+
+
+def corroborate(llm: Ollama, retriever: Retriever, claims: ClaimSet) -> ClaimSet:
+    """Each claim with the passages of other articles that report the same, verified."""
+    if not claims.claims:
+        return claims
+    prompt = prompts.load("corroborate")
+    exclude = frozenset({claims.article_id})
+    retrieved: list[Retrieved] = []
+    seen: set[str] = set()
+    for claim in claims.claims:
+        for r in retriever.search(
+            claim.statement, CORROBORATION_PASSAGES, per_article=1, exclude=exclude
+        ):
+            if r.chunk.id not in seen:
+                seen.add(r.chunk.id)
+                retrieved.append(r)
+    if not retrieved:
+        return claims
+    listed = "\n".join(
+        f"Claim {i}: {' '.join(c.statement.split())}" for i, c in enumerate(claims.claims, 1)
+    )
+    retrieved = _fit(llm, prompt, retrieved, claims=listed)
+    calls = CallLog()
+    reply = calls.run(llm, CorroborateReply, prompt, claims=listed, passages=_passages(retrieved))
+    grounder = _PassageGrounder(retrieved)
+    support: dict[int, dict[tuple[str, int, int], Citation]] = {}
+    for s in reply.supports:
+        if not 1 <= s.claim <= len(claims.claims):
+            continue
+        for citation in grounder.ground([QuoteRef(segment_id=s.segment_id, quote=s.quote)]):
+            if citation.article_id != claims.article_id:
+                key = (citation.article_id, citation.start, citation.end)
+                support.setdefault(s.claim, {})[key] = citation
+    updated = []
+    for i, claim in enumerate(claims.claims, 1):
+        found = list(support.get(i, {}).values())
+        updated.append(
+            claim.model_copy(
+                update={
+                    "corroborations": found,
+                    "corroborated_by": len({c.article_id for c in found}),
+                }
+            )
+        )
+    return claims.model_copy(
+        update={
+            "claims": updated,
+            "calls": claims.calls + calls.calls,
+            "cached_calls": claims.cached_calls + calls.cached,
+            "warnings": list(dict.fromkeys([*claims.warnings, *(calls.warnings or [])])),
+        }
+    )

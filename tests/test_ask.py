@@ -1,0 +1,264 @@
+"""Questions over the corpus: hybrid retrieval, cited answers, abstention, disagreements,
+filters and corroboration, against the stand-in Ollama server and the real store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from summarizer import pipeline
+from summarizer.config import Settings
+from summarizer.embed import make_embedder
+from summarizer.retrieve import Filters, Retriever, terms
+from summarizer.store import Corpus
+from tests.standin_ollama import StandinOllama
+
+QUESTION = "Which exchanges refused to freeze Russian accounts, and on what grounds?"
+
+
+@pytest.fixture
+def env(hash_embedder: str, ollama_env: StandinOllama, corpus_copy: Path) -> StandinOllama:
+    assert pipeline.ingest(Settings.from_env(), [str(corpus_copy)]).failed == 0
+    return ollama_env
+
+
+def run(*args: str) -> Result:
+    from summarizer.cli import cli
+
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def ask_json(*args: str) -> dict[str, Any]:
+    result = run("ask", *args, "--json")
+    assert result.exit_code == 0, result.output
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+def assert_cited_from_retrieved(data: dict[str, Any]) -> None:
+    spans = {(r["article_id"], r["chunk_id"]): (r["start"], r["end"]) for r in data["retrieved"]}
+    cited = [c for p in data["points"] for c in p["citations"]]
+    cited += [c for k in data["conflicts"] for s in k["sides"] for c in s["citations"]]
+    for c in cited:
+        article = pipeline.get_article(Settings.from_env(), c["article_id"])
+        assert article.text[c["start"] : c["end"]] == c["quote"]
+        lo, hi = spans[(c["article_id"], c["chunk_id"])]
+        assert lo <= c["start"] and c["end"] <= hi, "cites outside the retrieved passage"
+
+
+def test_answerable(env: StandinOllama) -> None:
+    data = ask_json(QUESTION)
+    assert data["question"] == QUESTION and data["found"] is True
+    assert data["answer"] and data["points"]
+    assert {"model", "prompt_id", "prompt_version"} <= set(data)
+    assert data["prompt_id"] == "answer" and data["prompt_version"] == 1
+    assert_cited_from_retrieved(data)
+    assert len(data["retrieved"]) <= 8
+    per_article: dict[str, int] = {}
+    for r in data["retrieved"]:
+        per_article[r["article_id"]] = per_article.get(r["article_id"], 0) + 1
+    assert max(per_article.values()) <= 2
+    (request,) = [r.body for r in env.requests("/api/chat")]
+    user = request["messages"][1]["content"]
+    assert "<passages>" in user and QUESTION in user
+    text = run("ask", QUESTION).stdout
+    assert "**Q:**" in text and "statements verified" in text
+
+
+def test_unanswerable_abstains(env: StandinOllama) -> None:
+    env.field_values["found"] = False
+    data = ask_json("What did the Swiss central bank decide about gold reserves in 1999?")
+    assert data["found"] is False and data["points"] == []
+    assert data["answer"]
+
+
+def test_an_unverifiable_answer_is_not_shown(env: StandinOllama) -> None:
+    env.misbehave("invented_quotes", times=None)
+    data = ask_json(QUESTION)
+    assert data["found"] is False and data["points"] == []
+    assert data["answer"].startswith("The corpus does not say.")
+    assert data["counts"]["quotes_verified"] == 0
+
+
+def test_nothing_retrieved_needs_no_model_call(env: StandinOllama) -> None:
+    data = ask_json(QUESTION, "--source", "no-such-site.example")
+    assert data["found"] is False and data["calls"] == 0
+    assert env.requests("/api/chat") == []
+
+
+def _article_id(folder: Path, name: str) -> str:
+    return pipeline.article_id("file", str((folder / name).resolve()))
+
+
+def test_filters(env: StandinOllama, corpus_copy: Path) -> None:
+    binance = _article_id(corpus_copy, "002_797977910b246ba2.txt")
+    data = ask_json(QUESTION, "--article", binance[:8])
+    assert {r["article_id"] for r in data["retrieved"]} == {binance}
+    assert_cited_from_retrieved(data)
+    data = ask_json(QUESTION, "--source", "004_a1cf")
+    assert {r["source"].rsplit("/", 1)[1] for r in data["retrieved"]} == {
+        "004_a1cf827bafe0670f.txt"
+    }
+    bad = run("ask", QUESTION, "--since", "last tuesday")
+    assert bad.exit_code == 2 and "--since 'last tuesday' is not a date" in bad.stderr
+
+
+def test_date_filters(env: StandinOllama, tmp_path: Path) -> None:
+    body = " ".join(["The exchange said it would keep serving customers in the region."] * 8)
+    for day in ("2022-02-20", "2022-03-05", "2022-04-10"):
+        (tmp_path / f"{day}.html").write_text(
+            f"<html><head><title>Exchange update {day}</title>"
+            f'<meta property="article:published_time" content="{day}T10:00:00Z"></head>'
+            f"<body><article><h1>Exchange update {day}</h1><p>{body} ({day})</p>"
+            "</article></body></html>",
+            encoding="utf-8",
+        )
+    assert pipeline.ingest(Settings.from_env(), [str(tmp_path)]).failed == 0
+    data = ask_json("exchange customers", "--since", "2022-03-01", "--until", "2022-03-31")
+    dates = {r["date"] for r in data["retrieved"]}
+    assert dates == {"2022-03-05"}
+
+
+def _reply(content: dict[str, Any]) -> Any:
+    return lambda body: json.dumps(content)
+
+
+def test_conflicting_sources_show_both_sides(env: StandinOllama, corpus_copy: Path) -> None:
+    """Two articles give different counts of exchanges contacted; both sides keep citations."""
+    japan = (corpus_copy / "000_e59614a57512a09a.txt").read_text(encoding="utf-8")
+    assert "31 Japanese crypto exchanges" in japan
+    side_a = "A call has been sent to 31 Japanese crypto exchanges."
+    side_b = "Binance, Kraken and KuCoin refused to blanket all Russian users"
+    reply = {
+        "found": True,
+        "answer": "The sources differ.",
+        "points": [
+            {
+                "text": "31 exchanges were asked.",
+                "citations": [{"segment_id": "c1", "quote": side_a}],
+            }
+        ],
+        "conflicts": [
+            {
+                "topic": "who was asked",
+                "sides": [
+                    {
+                        "text": "Japan's exchanges",
+                        "citations": [{"segment_id": "c9", "quote": side_a}],
+                    },
+                    {
+                        "text": "Three exchanges",
+                        "citations": [{"segment_id": "c2", "quote": side_b}],
+                    },
+                ],
+            },
+            {
+                "topic": "an invented disagreement",
+                "sides": [
+                    {"text": "one", "citations": [{"segment_id": "c1", "quote": side_a}]},
+                    {
+                        "text": "two",
+                        "citations": [
+                            {"segment_id": "c2", "quote": "Binance froze every account in 2019"}
+                        ],
+                    },
+                ],
+            },
+        ],
+    }
+    env.misbehave("reply", times=None, content=_reply(reply))
+    data = ask_json("How many crypto exchanges were asked to act against Russian users?")
+    assert data["found"] is True
+    (conflict,) = data["conflicts"]
+    assert conflict["topic"] == "who was asked" and len(conflict["sides"]) == 2
+    assert_cited_from_retrieved(data)
+    text = run("ask", "How many crypto exchanges were asked to act against Russian users?").stdout
+    assert "Sources disagree" in text
+
+
+def test_citation_outside_the_retrieved_passages_is_dropped(
+    env: StandinOllama, corpus_copy: Path
+) -> None:
+    binance = _article_id(corpus_copy, "002_797977910b246ba2.txt")
+    elsewhere = "A call has been sent to 31 Japanese crypto exchanges."  # in article 000 only
+    inside = "Binance only plans to block the accounts of individuals that appear on sanctions"
+    reply = {
+        "found": True,
+        "answer": "Binance blocks sanctioned people only.",
+        "points": [
+            {"text": "Japan", "citations": [{"segment_id": "c1", "quote": elsewhere}]},
+            {"text": "Binance", "citations": [{"segment_id": "c7", "quote": inside}]},
+        ],
+        "conflicts": [],
+    }
+    env.misbehave("reply", times=None, content=_reply(reply))
+    data = ask_json(QUESTION, "--article", binance)
+    assert [p["text"] for p in data["points"]] == ["Binance"]
+    assert data["counts"]["dropped"] == 1
+    assert_cited_from_retrieved(data)
+
+
+def test_corroboration_across_the_samples(env: StandinOllama, corpus_copy: Path) -> None:
+    binance = _article_id(corpus_copy, "002_797977910b246ba2.txt")
+    result = run("claims", binance, "--corroborate", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    corroborated = [c for c in data["claims"] if c["corroborated_by"]]
+    assert corroborated
+    for claim in corroborated:
+        others = {c["article_id"] for c in claim["corroborations"]}
+        assert binance not in others and claim["corroborated_by"] == len(others)
+        for c in claim["corroborations"]:
+            text = pipeline.get_article(Settings.from_env(), c["article_id"]).text
+            assert text[c["start"] : c["end"]] == c["quote"]
+    assert "other source" in run("claims", binance, "--corroborate").stdout
+
+
+def test_retrieval_modes_and_lexical_index_in_step(env: StandinOllama, corpus_copy: Path) -> None:
+    s = Settings.from_env()
+    corpus = Corpus(s)
+    try:
+        retriever = Retriever(corpus, make_embedder(s))
+        for mode in ("dense", "lexical", "hybrid"):
+            hits = retriever.search("Kraken legal requirement", 4, mode=mode)  # type: ignore[arg-type]
+            assert hits and all(
+                h.article.text[h.chunk.start : h.chunk.end] == h.chunk.text for h in hits
+            )
+        only = retriever.search(
+            "Kraken",
+            5,
+            Filters(article_ids=(_article_id(corpus_copy, "000_e59614a57512a09a.txt"),)),
+        )
+        assert {h.article.id for h in only} <= {
+            _article_id(corpus_copy, "000_e59614a57512a09a.txt")
+        }
+    finally:
+        corpus.close()
+    assert terms("Which exchanges refused to freeze Russian accounts?") == [
+        "exchanges",
+        "refused",
+        "freeze",
+        "russian",
+        "accounts",
+    ]
+    # Update and remove: the lexical index follows the catalog.
+    f = corpus_copy / "004_a1cf827bafe0670f.txt"
+    f.write_text("Kraken revised\n\nZanzibar marmalade quokka text only.\n", encoding="utf-8")
+    pipeline.ingest(s, [str(f)])
+    corpus = Corpus(s)
+    try:
+        aid = _article_id(corpus_copy, "004_a1cf827bafe0670f.txt")
+        assert [a for _, a, _ in corpus.catalog.lexical(["quokka"], 5)] == [aid]
+        assert aid not in {a for _, a, _ in corpus.catalog.lexical(["legal", "requirement"], 50)}
+    finally:
+        corpus.close()
+    list(pipeline.remove(s, [aid]))
+    corpus = Corpus(s)
+    try:
+        assert corpus.catalog.lexical(["quokka"], 5) == []
+    finally:
+        corpus.close()
