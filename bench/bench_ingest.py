@@ -45,7 +45,7 @@ def raw_embed(texts_file: str, which: str) -> None:
         from summarizer.embed import MiniLMEmbedder
 
         fn = MiniLMEmbedder().embed
-    from summarizer.pipeline import EMBED_BATCH
+    from summarizer.ingest import EMBED_BATCH
 
     fn(["warm-up"])  # loading the model is not embedding throughput
     start = time.perf_counter()

@@ -1,332 +1,54 @@
-"""Ingest, list, show, search, remove and reindex, composed from sources, extract, chunking,
-embed and store."""
+"""The tool's operations, composed from the pieces: ingest (in `ingest`), list, show, search,
+remove, reindex, summaries and claims, and questions."""
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from typing import TYPE_CHECKING, Any
 
-from summarizer.errors import ConfigError, EmbedderError, SummarizerError
+from summarizer.errors import ConfigError, SummarizerError
+from summarizer.ingest import (
+    IngestReport,
+    ItemResult,
+    Progress,
+    SilentProgress,
+    article_id,
+    canonical_url,
+    content_hash,
+    ingest,
+    ingest_documents,
+    is_url,
+)
 
 if TYPE_CHECKING:
-    import httpx
-
     from summarizer.config import Settings
-    from summarizer.embed import Embedder
-    from summarizer.models import Answer, Article, Chunk, SearchHit
+    from summarizer.models import Answer, Article, SearchHit
     from summarizer.retrieve import Filters, Retriever
-    from summarizer.sources import RawDocument
     from summarizer.store import Corpus
     from summarizer.summarize import Length
 
-# Chunks embedded per call: large enough to keep the embedder busy, small enough that a killed
-# ingest loses little work.
-EMBED_BATCH = 128
-
-
-class Progress(Protocol):
-    def begin(self, total: int) -> None: ...
-    def advance(self, result: ItemResult) -> None: ...
-    def note(self, message: str) -> None: ...
-
-
-class _Silent:
-    def begin(self, total: int) -> None:
-        pass
-
-    def advance(self, result: ItemResult) -> None:
-        pass
-
-    def note(self, message: str) -> None:
-        pass
-
-
-@dataclass
-class ItemResult:
-    """What happened to one source: added, updated, unchanged or failed (with the reason)."""
-
-    item: str
-    status: str
-    article_id: str | None = None
-    title: str | None = None
-    chunks: int = 0
-    reason: str | None = None
-    warnings: tuple[str, ...] = ()
-
-    def as_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["warnings"] = list(self.warnings)
-        return d
-
-
-@dataclass
-class IngestReport:
-    results: list[ItemResult] = field(default_factory=list)
-    embedded: int = 0
-
-    def count(self, status: str) -> int:
-        return sum(1 for r in self.results if r.status == status)
-
-    @property
-    def failed(self) -> int:
-        return self.count("failed")
-
-    def summary_line(self) -> str:
-        counts = ", ".join(
-            f"{self.count(s)} {s}" for s in ("added", "updated", "unchanged", "failed")
-        )
-        return f"ingest: {counts} ({self.embedded} chunks embedded)"
-
-
-def article_id(kind: str, key: str) -> str:
-    """Short stable id from the canonical URL or the resolved path."""
-    return hashlib.sha256(f"{kind}:{key}".encode()).hexdigest()[:12]
-
-
-def content_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def canonical_url(url: str) -> str:
-    """Lower-case scheme and host, no fragment, no default port, no utm_* tracking parameters."""
-    parts = urlsplit(url.strip())
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    port = parts.port
-    netloc = (
-        host
-        if port is None or (scheme, port) in (("http", 80), ("https", 443))
-        else (f"{host}:{port}")
-    )
-    query = urlencode(
-        [
-            (k, v)
-            for k, v in parse_qsl(parts.query, keep_blank_values=True)
-            if not k.startswith("utm_")
-        ]
-    )
-    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
-
-
-def _is_url(item: str) -> bool:
-    return item.startswith(("http://", "https://"))
-
-
-class _Ingester:
-    """Prepares items one by one and stores them in batches of chunks."""
-
-    def __init__(self, settings: Settings, corpus: Corpus, progress: Progress) -> None:
-        self.settings = settings
-        self.corpus = corpus
-        self.progress = progress
-        self.report = IngestReport()
-        self._embedder: Embedder | None = None
-        self._collection = ""
-        self._http: httpx.Client | None = None
-        self._pending: list[tuple[Article, list[Chunk], str | None, ItemResult]] = []
-        self._pending_chunks = 0
-
-    def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-
-    def _done(self, result: ItemResult) -> None:
-        self.report.results.append(result)
-        self.progress.advance(result)
-
-    def add(self, item: str) -> None:
-        """Read or fetch one file or URL and stage its article (or record why it failed)."""
-        try:
-            staged = self._read(item)
-            if staged is not None:
-                self._stage(item, *staged)
-        except EmbedderError:
-            raise
-        except SummarizerError as e:
-            self._done(ItemResult(item, "failed", reason=e.message))
-
-    def add_raw(self, item: str, raw: RawDocument) -> None:
-        """Stage an article from a page already in hand (a feed job's fetched page or the
-        feed's own content)."""
-        try:
-            self._stage(item, raw, None)
-        except EmbedderError:
-            raise
-        except SummarizerError as e:
-            self._done(ItemResult(item, "failed", reason=e.message))
-
-    def _read(self, item: str) -> tuple[RawDocument, str | None] | None:
-        """The item's bytes and file fingerprint; None when the file is unchanged (reported)."""
-        if _is_url(item):
-            from summarizer.sources import fetch_url, make_http_client
-
-            if self._http is None:
-                self._http = make_http_client()
-            return fetch_url(item, max_bytes=self.settings.max_bytes, client=self._http), None
-        from summarizer.sources import read_file
-
-        path = Path(item)
-        try:
-            st = path.stat()
-        except OSError as e:
-            self._done(ItemResult(item, "failed", reason=e.strerror or str(e)))
-            return None
-        fingerprint = f"{st.st_size}:{st.st_mtime_ns}"
-        aid = article_id("file", str(path))
-        state = self.corpus.catalog.state(aid)
-        if state is not None and state[1] == fingerprint:
-            self._done(ItemResult(item, "unchanged", article_id=aid))
-            return None
-        return read_file(path, self.settings.max_bytes), fingerprint
-
-    def _stage(self, item: str, raw: RawDocument, fingerprint: str | None) -> None:
-        from summarizer.catalog import now
-        from summarizer.chunking import chunk_article
-        from summarizer.extract import extract
-        from summarizer.models import Article
-
-        aid = article_id("file", raw.source)
-        doc = extract(raw)
-        if raw.url is not None:
-            aid = article_id("url", canonical_url(doc.url or raw.url))
-        if any(a.id == aid for a, *_ in self._pending):
-            self.flush()  # the same article twice in one run: compare with the stored first copy
-        text_hash = content_hash(doc.text)
-        stamp = now()
-        old = self.corpus.catalog.get(aid)
-        article = Article(
-            id=aid,
-            source=raw.source,
-            title=doc.title,
-            text=doc.text,
-            content_hash=text_hash,
-            url=doc.url or raw.url,
-            author=doc.author,
-            date=doc.date,
-            site=doc.site,
-            method=doc.method,
-            warnings=doc.warnings,
-            ingested_at=old.ingested_at if old else stamp,
-            updated_at=stamp if old is None or old.content_hash != text_hash else old.updated_at,
-        )
-        for warning in doc.warnings:
-            self.progress.note(f"warning: {item}: {warning}")
-        result = ItemResult(
-            item, "added", article_id=aid, title=article.title, warnings=doc.warnings
-        )
-        if old is not None and old.content_hash == text_hash:
-            # Another address of the same article (AMP page, tracking parameters): keep the first.
-            article = article.model_copy(update={"source": old.source})
-            result.chunks = len(self.corpus.catalog.chunks(old))
-            unchanged = old.model_dump(exclude={"updated_at"}) == article.model_dump(
-                exclude={"updated_at"}
-            )
-            if unchanged:
-                self.corpus.catalog.set_fingerprint(aid, fingerprint)
-                result.status = "unchanged"
-            else:  # same text, new metadata: no new embeddings needed
-                self.corpus.update_metadata(article, fingerprint)
-                result.status = "updated"
-            self._done(result)
-            return
-        if old is not None:
-            result.status = "updated"
-        chunks = chunk_article(aid, text_hash, doc.text)
-        result.chunks = len(chunks)
-        self._pending.append((article, chunks, fingerprint, result))
-        self._pending_chunks += len(chunks)
-        if self._pending_chunks >= EMBED_BATCH:
-            self.flush()
-
-    def embedder(self) -> Embedder:
-        """Loaded on first need, before anything is stored: a broken embedder stops the run."""
-        if self._embedder is None:
-            from summarizer.embed import make_embedder
-
-            embedder = make_embedder(self.settings)
-            self.corpus.check_embedder(embedder.name)
-            dim = embedder.load()
-            self._collection = self.corpus.use_embedder(embedder.name, dim)
-            self._embedder = embedder
-        return self._embedder
-
-    def flush(self) -> None:
-        if not self._pending:
-            return
-        batch, self._pending, self._pending_chunks = self._pending, [], 0
-        embedder = self.embedder()
-        texts = [c.text for _, chunks, _, _ in batch for c in chunks]
-        try:
-            vectors = embedder.embed(texts)
-            self.report.embedded += len(texts)
-            self.corpus.store(self._collection, [(a, c, f) for a, c, f, _ in batch], vectors)
-        except SummarizerError as e:
-            for *_, result in batch:
-                result.status, result.reason = "failed", e.message
-                self._done(result)
-            return
-        for *_, result in batch:
-            self._done(result)
-
-
-@contextmanager
-def _ingest_session(settings: Settings, progress: Progress, total: int) -> Iterator[_Ingester]:
-    """The write lock, the corpus checked and recovered, and an ingester flushed at the end."""
-    from summarizer.embed import canonical_name
-    from summarizer.store import Corpus, write_lock
-
-    embedder_name = canonical_name(settings.embedder)
-    progress.begin(total)
-    with write_lock(settings, progress.note):
-        corpus = Corpus(settings)
-        ingester = _Ingester(settings, corpus, progress)
-        try:
-            corpus.check_embedder(embedder_name)
-            corpus.recover()
-            yield ingester
-            ingester.flush()
-        finally:
-            ingester.close()
-            corpus.close()
-
-
-def ingest(settings: Settings, specs: list[str], progress: Progress | None = None) -> IngestReport:
-    """Add or update the articles behind `specs`; failed items are reported, the rest stored."""
-    from summarizer.sources import expand
-
-    progress = progress or _Silent()
-    items = list(expand(specs))
-    with _ingest_session(settings, progress, len(items)) as ingester:
-        for item in items:
-            if isinstance(item, SummarizerError):
-                ingester._done(ItemResult(_item_name(item), "failed", reason=item.message))
-            else:
-                ingester.add(item)
-    return ingester.report
-
-
-def ingest_documents(
-    settings: Settings,
-    documents: Sequence[tuple[str, RawDocument]],
-    progress: Progress | None = None,
-) -> IngestReport:
-    """Add or update articles from pages already fetched: (item name, raw page) pairs. The
-    report's results are in the order of `documents`."""
-    with _ingest_session(settings, progress or _Silent(), len(documents)) as ingester:
-        for item, raw in documents:
-            ingester.add_raw(item, raw)
-    order = {item: i for i, (item, _) in enumerate(documents)}
-    ingester.report.results.sort(key=lambda r: order.get(r.item, len(order)))
-    return ingester.report
-
-
-def _item_name(error: SummarizerError) -> str:
-    return getattr(error, "item", None) or ""
+__all__ = [
+    "IngestReport",
+    "ItemResult",
+    "Progress",
+    "TaskResult",
+    "analyze",
+    "article_id",
+    "ask",
+    "canonical_url",
+    "content_hash",
+    "get_article",
+    "ingest",
+    "ingest_documents",
+    "list_articles",
+    "open_corpus",
+    "reindex",
+    "remove",
+    "resolve_sources",
+    "search",
+]
 
 
 @dataclass
@@ -390,7 +112,7 @@ def reindex(settings: Settings, progress: Progress | None = None) -> tuple[int, 
     from summarizer.embed import make_embedder
     from summarizer.store import write_lock
 
-    progress = progress or _Silent()
+    progress = progress or SilentProgress()
     embedder = make_embedder(settings)
     with write_lock(settings, progress.note), open_corpus(settings) as corpus:
         corpus.recover()
@@ -427,7 +149,7 @@ def resolve_sources(settings: Settings, sources: list[str]) -> list[tuple[str, s
     out: list[tuple[str, str | None, str]] = []
     with open_corpus(settings) as corpus:
         for source in sources:
-            if _is_url(source) or Path(source).exists():
+            if is_url(source) or Path(source).exists():
                 out.append((source, None, ""))
                 continue
             try:
@@ -441,7 +163,7 @@ def resolve_sources(settings: Settings, sources: list[str]) -> list[tuple[str, s
         resolved: list[tuple[str, str | None, str]] = []
         for source, aid, why in out:
             if aid is None and not why:
-                key = source if _is_url(source) else str(Path(source).resolve())
+                key = source if is_url(source) else str(Path(source).resolve())
                 result = by_item.get(key)
                 if result is None or result.article_id is None:
                     reason = result.reason if result and result.reason else "could not ingest it"

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
         SearchHit,
         Summary,
     )
-    from summarizer.pipeline import ItemResult
+    from summarizer.ingest import ItemResult
 
 
 def json_text(data: Any) -> str:
