@@ -13,13 +13,21 @@ from __future__ import annotations
 import heapq
 import re
 import unicodedata
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from itertools import pairwise
 from typing import Literal, NamedTuple
 
+from summarizer.guard import (
+    TYPOGRAPHY,
+    WORD,
+    agrees,
+    edges_agree,
+    facts,
+    soft,
+    vocabulary,
+)
 from summarizer.models import Citation
 
 Method = Literal["exact", "normalized", "fuzzy"]
@@ -106,11 +114,11 @@ def locate(
         return _located(text, found, "exact")
 
     folded = _fold_article(text)
-    soft = _soft(quote)
-    core = _strip_outer(soft)
+    softened = soft(quote)
+    core = _strip_outer(softened)
     if not _has_word(core):
         return None
-    for variant in dict.fromkeys((soft, core)):
+    for variant in dict.fromkeys((softened, core)):
         hits = _normal_hits(_fold_quote(variant), text, folded, 0, len(folded.text))
         found = _best(hits, prefer)
         if found is not None:
@@ -118,7 +126,7 @@ def locate(
 
     if not _fuzzable(core):
         return None
-    search = _Search(text, folded, _vocabulary(text), threshold)
+    search = _Search(text, folded, vocabulary(text), threshold)
     fragments = [f for f in map(_strip_outer, _ELLIPSIS.split(core)) if _has_word(f)]
     if len(fragments) > 1:
         found = _chain(fragments, search, prefer)
@@ -172,18 +180,9 @@ def cite(
 
 # --- normalisation -------------------------------------------------------------------------
 
-_TYPOGRAPHY = str.maketrans(
-    {
-        **dict.fromkeys("‘’‚‛′‹›", "'"),
-        **dict.fromkeys("“”„‟″«»", '"'),
-        **dict.fromkeys("‐‑‒–—―−", "-"),
-        **dict.fromkeys("\u00ad\u180e\u200b\u200c\u200d\u2060\ufeff", None),
-    }
-)
 # What the fast path cannot copy as is: white space other than one plain space, non-ASCII, an
 # ASCII letter carrying a combining mark (decomposed accents must compose as NFKC would).
 _SPECIAL = re.compile(r"\s{2,}|[^\S ]|[^\x00-\x7f]|[\x00-\x7f](?=[\u0300-\u036f])")
-_WHITESPACE = re.compile(r"\s+")
 _ELLIPSIS = re.compile(r"\s*(?:\[\s*\.{2,}\s*\]|\(\s*\.{2,}\s*\)|\.{3,})\s*")
 _OUTER = " \n\"'.,;:"
 
@@ -223,7 +222,7 @@ def _fold(text: str) -> _Folded:
             piece = (
                 ""
                 if unicodedata.category(text[i]) == "Cf"
-                else unicodedata.normalize("NFKC", text[i:j].translate(_TYPOGRAPHY)).casefold()
+                else unicodedata.normalize("NFKC", text[i:j].translate(TYPOGRAPHY)).casefold()
             )
         for ch in piece:
             if ch.isspace():
@@ -251,12 +250,6 @@ def _fold_quote(quote: str) -> str:
     return _fold(quote).text.strip()
 
 
-def _soft(text: str) -> str:
-    """Normalised but case kept, for the guard: names need their capitals, sentences their ends."""
-    text = unicodedata.normalize("NFKC", text.translate(_TYPOGRAPHY))
-    return _WHITESPACE.sub(lambda m: "\n" if "\n" in m.group() else " ", text).strip()
-
-
 def _strip_outer(text: str) -> str:
     """Without the quotation marks and end punctuation a model often wraps a quote in."""
     return text.strip(_OUTER)
@@ -267,7 +260,7 @@ def _has_word(text: str) -> bool:
 
 
 def _fuzzable(text: str) -> bool:
-    return len(text) >= MIN_FUZZY_CHARS and len(_WORD.findall(text)) >= MIN_FUZZY_WORDS
+    return len(text) >= MIN_FUZZY_CHARS and len(WORD.findall(text)) >= MIN_FUZZY_WORDS
 
 
 # --- exact and normalised matches ------------------------------------------------------------
@@ -401,8 +394,8 @@ class _Search:
             if any(start < b and a < end for a, b in rejected):
                 continue
             if not (
-                _edges_agree(nquote, self.folded.text[nstart:nend])
-                and _agrees(quote, self.text[start:end], self.vocab)
+                edges_agree(nquote, self.folded.text[nstart:nend])
+                and agrees(quote, self.text[start:end], self.vocab)
             ):
                 rejected.append((start, end))
                 continue
@@ -503,7 +496,7 @@ def _chain(fragments: list[str], search: _Search, prefer: Sequence[Span]) -> _Hi
             chain.append(nexts[0])
         else:
             # An elision may skip words, names and figures, never a negation.
-            gaps = (_facts(_soft(text[a.end : b.start])) for a, b in pairwise(chain))
+            gaps = (facts(soft(text[a.end : b.start])) for a, b in pairwise(chain))
             if any(fact.startswith("!") for facts in gaps for fact in facts):
                 continue
             start, end = chain[0].start, chain[-1].end
@@ -536,192 +529,3 @@ def _fragment_hits(
             if (hit.start, hit.end) not in seen and fits(hit):
                 hits.append(hit)
     return hits
-
-
-# --- the guard: what a fuzzy match may never change ------------------------------------------
-
-_WORD = re.compile(r"[@#]?[^\W_]+(?:['’][^\W_]+)*")
-# Words with their inner punctuation, so that "430,000" stays one word at a span's edge.
-_EDGE_WORD = re.compile(r"[^\W_]+(?:[.,'’-][^\W_]+)*")
-_NUMBER = re.compile(
-    r"(?<![\d.,])([$€£¥]?)(\d+(?:[.,]\d+)*)"
-    r"(?:(bn|tn|[kmb])\b|\s?(%|per\s?cent\b|thousand\b|million\b|billion\b|trillion\b))?",
-    re.IGNORECASE,
-)
-_UNITS = {
-    "k": "thousand",
-    "m": "million",
-    "b": "billion",
-    "bn": "billion",
-    "tn": "trillion",
-    "percent": "%",
-    "per cent": "%",
-}
-
-
-def _wordset(words: str) -> frozenset[str]:
-    return frozenset(words.split())
-
-
-_NEGATIONS = _wordset("not cannot no never none nobody nothing neither nor without nowhere")
-_NUMBER_WORDS = _wordset(
-    """zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen
-    fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty
-    ninety hundred hundreds thousand thousands million millions billion billions trillion
-    trillions dozen dozens half twice first second third fourth fifth sixth seventh eighth ninth
-    tenth"""
-)
-_DATE_WORDS = _wordset(
-    """january february march april may june july august september october november december
-    jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday friday
-    saturday sunday today yesterday tomorrow"""
-)
-_FACT_WORDS = _NUMBER_WORDS | _DATE_WORDS
-# Capitalised only because they open a sentence, whatever the article does with them.
-_COMMON = _wordset(
-    """a an the this that these those it its he she they we i you his her their our my but and
-    or so yet however moreover furthermore also as at in on for with by from to of after before
-    when while if there here what which who some many most all both other another according
-    meanwhile besides still even then thus additionally unfortunately"""
-)
-_SENTENCE_END = ".!?:;\n•*"
-
-
-def _key(token: str) -> str:
-    """Case-folded, without a leading @/# or a possessive 's."""
-    key = token.lower().replace("’", "'").lstrip("@#")
-    return key[:-2] if key.endswith("'s") else key
-
-
-def _facts(text: str) -> list[str]:
-    """The numbers, dates and negations of a text, in order: "430,000 out of 205,000" differs
-    from "205,000 out of 430,000", "not A but B" from "A but not B"."""
-    found: list[tuple[int, str]] = []
-    for m in _NUMBER.finditer(text):
-        digits = re.sub(r",(?=\d{3}(?!\d))", "", m.group(2))
-        unit = (m.group(3) or m.group(4) or "").lower()
-        unit = _UNITS.get(re.sub(r"\s+", " ", unit), unit)
-        found.append((m.start(), f"#{m.group(1)}{digits}{unit}"))
-    # "million" in "$10 million" was counted with its number above, as "m" in "$10m" was.
-    rest = _NUMBER.sub(lambda m: " " * len(m.group()), text)
-    for m in _WORD.finditer(rest):
-        low = m.group().lower().replace("’", "'")
-        if low in ("not", "cannot") or low.endswith("n't"):
-            found.append((m.start(), "!not"))
-        elif low in _NEGATIONS:
-            found.append((m.start(), "!" + low))
-        elif low in _FACT_WORDS:
-            found.append((m.start(), "w:" + low))
-    return [fact for _, fact in sorted(found)]
-
-
-def _misspelt(word: str, keys: frozenset[str]) -> bool:
-    """True when `keys` holds a one-letter slip of a long fact word ("yestreday")."""
-    from rapidfuzz.distance import OSA
-
-    return len(word) >= 5 and any(
-        k not in _FACT_WORDS and OSA.distance(word, k, score_cutoff=1) <= 1 for k in keys
-    )
-
-
-def _initial(text: str, i: int) -> bool:
-    """True when the token at i opens a sentence, a line or the text."""
-    j = i - 1
-    while j >= 0 and text[j] in " \"'([{":
-        j -= 1
-    return j < 0 or text[j] in _SENTENCE_END
-
-
-def _names(text: str, vocab: frozenset[str]) -> list[str]:
-    """Keys of the capitalised tokens and @handles that are not just a sentence's first word."""
-    names = []
-    for m in _WORD.finditer(text):
-        token = m.group()
-        if token[0] not in "@#" and not token[0].isupper():
-            continue
-        key = _key(token)
-        if token[0] not in "@#" and _initial(text, m.start()) and (key in _COMMON or key in vocab):
-            continue
-        names.append(key)
-    return names
-
-
-def _partner(name: str, keys: frozenset[str]) -> str | None:
-    """The name in `keys`, or a one-letter slip of a long one with the same initial (Fedorov,
-    Federov)."""
-    if name in keys:
-        return name
-    if len(name) < 6:
-        return None
-    from rapidfuzz.distance import Levenshtein
-
-    for k in keys:
-        if k[:1] == name[:1] and Levenshtein.distance(name, k, score_cutoff=1) <= 1:
-            return k
-    return None
-
-
-def _agrees(quote: str, span: str, vocab: frozenset[str]) -> bool:
-    """True when a fuzzy span keeps the quote's numbers, dates, names and negations, in order."""
-    quote, span = _soft(quote), _soft(span)
-    quote_tokens = [_key(t) for t in _WORD.findall(quote)]
-    span_tokens = [_key(t) for t in _WORD.findall(span)]
-    quote_keys, span_keys = frozenset(quote_tokens), frozenset(span_tokens)
-
-    quote_facts, span_facts = _facts(quote), _facts(span)
-    if quote_facts != span_facts:
-        # Figures and negations must agree exactly; a fact word may only be misspelt.
-        extra_quote = Counter(quote_facts) - Counter(span_facts)
-        extra_span = Counter(span_facts) - Counter(quote_facts)
-        forgiven = {k for k in extra_quote if k.startswith("w:") and _misspelt(k[2:], span_keys)}
-        forgiven |= {k for k in extra_span if k.startswith("w:") and _misspelt(k[2:], quote_keys)}
-        if [k for k in quote_facts if k not in forgiven] != [
-            k for k in span_facts if k not in forgiven
-        ]:
-            return False
-
-    # Every name on either side is on the other (give or take a slip), and they come in the
-    # same order: "Russia's call to Ukraine" is not "Ukraine's call to Russia".
-    alias: dict[str, str] = {}  # quote key -> the span key it stands for
-    for name in _names(quote, vocab):
-        partner = _partner(name, span_keys)
-        if partner is None:
-            return False
-        alias[name] = partner
-    for name in _names(span, vocab):
-        partner = _partner(name, quote_keys)
-        if partner is None:
-            return False
-        alias.setdefault(partner, name)
-    names = set(alias.values())
-    in_quote = [alias.get(k, k) for k in quote_tokens]
-    return [k for k in in_quote if k in names] == [k for k in span_tokens if k in names]
-
-
-def _edges_agree(nquote: str, nspan: str) -> bool:
-    """The span accounts for the quote's first and last words (give or take a slip).
-
-    Without this a span could start after the words the quote got wrong: "will freeze the
-    accounts" pinned to "freeze the accounts" of "will not unilaterally freeze the accounts".
-    """
-    from rapidfuzz.distance import OSA
-
-    q = [_key(w) for w in _EDGE_WORD.findall(nquote)]
-    s = [_key(w) for w in _EDGE_WORD.findall(nspan)]
-    if not q or not s:
-        return False
-
-    def near(word: str, options: list[str]) -> bool:
-        return any(
-            word == o
-            or (min(len(word), len(o)) >= 3 and OSA.distance(word, o, score_cutoff=1) <= 1)
-            for o in options
-        )
-
-    return near(q[0], s[:2]) and near(q[-1], s[-2:])
-
-
-@lru_cache(maxsize=4)
-def _vocabulary(text: str) -> frozenset[str]:
-    """Words the article writes in lower case: capitalised at a sentence start, not a name."""
-    return frozenset(_key(t) for t in set(_WORD.findall(text)) if t[0].islower())
