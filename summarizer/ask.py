@@ -18,10 +18,9 @@ from summarizer.models import (
     Citation,
     ClaimSet,
     Conflict,
-    Counts,
     RetrievedSource,
 )
-from summarizer.summarize import CallLog, PointReply, QuoteRef, num_predict
+from summarizer.summarize import CallLog, Grounder, PointReply, QuoteRef, fenced, num_predict
 
 if TYPE_CHECKING:
     from summarizer.llm import Ollama
@@ -59,62 +58,38 @@ def _passages(retrieved: Sequence[Retrieved]) -> str:
         a = r.article
         where = a.site or a.url or a.source
         date = f", {a.date}" if a.date else ""
-        text = " ".join(r.chunk.text.split())
-        text = text.replace("</passages", "<\\/passages").replace("<passages", "<\\passages")
-        lines.append(f'Source [c{i}]: "{" ".join(a.title.split())}" ({where}{date})')
-        lines.append(f"[c{i}] {text}")
+        lines.append(fenced(f'Source [c{i}]: "{a.title}" ({where}{date})', "passages"))
+        lines.append(f"[c{i}] {fenced(r.chunk.text, 'passages')}")
     return "\n".join(lines)
 
 
-class _PassageGrounder:
-    """Locates quotes only inside the retrieved passages: a citation can point nowhere else."""
+class PassageGrounder(Grounder):
+    """Quotes found only inside the retrieved passages: a citation can point nowhere else."""
 
     def __init__(self, retrieved: Sequence[Retrieved]) -> None:
+        super().__init__()
         self.by_id = {f"c{i}": r for i, r in enumerate(retrieved, 1)}
-        self.counts = Counts()
 
-    def ground(self, refs: Sequence[QuoteRef]) -> list[Citation]:
-        found: dict[tuple[str, int, int], Citation] = {}
-        for ref in refs:
-            self.counts.quotes_produced += 1
-            citation = self._one(ref)
-            if citation is None:
-                self.counts.quotes_dropped += 1
-            else:
-                self.counts.quotes_verified += 1
-                found.setdefault((citation.article_id, citation.start, citation.end), citation)
-        return list(found.values())
-
-    def _one(self, ref: QuoteRef) -> Citation | None:
+    def find(self, ref: QuoteRef) -> Citation | None:
         cited = self.by_id.get(ref.segment_id)
         # The cited passage first; a wrong id is forgiven if the quote is in another passage.
         others = [r for r in self.by_id.values() if r is not cited]
         for r in [cited, *others] if cited else others:
-            hit = self._in(ref.quote, r)
-            if hit:
-                return hit
+            located = locate(ref.quote, r.chunk.text)
+            if located is not None:
+                return Citation(
+                    article_id=r.article.id,
+                    chunk_id=r.chunk.id,
+                    start=r.chunk.start + located.start,
+                    end=r.chunk.start + located.end,
+                    quote=located.quote,
+                )
         return None
 
-    @staticmethod
-    def _in(quote: str, r: Retrieved) -> Citation | None:
-        located = locate(quote, r.chunk.text)
-        if located is None:
-            return None
-        return Citation(
-            article_id=r.article.id,
-            chunk_id=r.chunk.id,
-            start=r.chunk.start + located.start,
-            end=r.chunk.start + located.end,
-            quote=located.quote,
-        )
-
     def point(self, reply: PointReply) -> AnswerPoint | None:
-        self.counts.produced += 1
-        citations = self.ground(reply.citations)
-        if not citations:
-            self.counts.dropped += 1
+        citations, _ = self.ground(reply.citations)
+        if not self.keep(citations, keep_unverified=False):
             return None
-        self.counts.verified += 1
         return AnswerPoint(text=reply.text, citations=citations)
 
 
@@ -166,7 +141,7 @@ def ask(
         )
     retrieved = _fit(llm, prompt, retrieved, question=question)
     reply = calls.run(llm, AnswerReply, prompt, passages=_passages(retrieved), question=question)
-    grounder = _PassageGrounder(retrieved)
+    grounder = PassageGrounder(retrieved)
     points = [p for p in (grounder.point(r) for r in reply.points) if p is not None]
     conflicts = []
     for c in reply.conflicts:
@@ -182,7 +157,8 @@ def ask(
         )
         calls.note("the model answered, but none of its quotes is in the retrieved passages")
     else:
-        answer = reply.answer.strip() or NOT_FOUND
+        # The model's own words are not verified: the plain statement is all that is shown.
+        answer = NOT_FOUND
     return Answer(
         **base,
         answer=answer,
@@ -229,17 +205,18 @@ def corroborate(llm: Ollama, retriever: Retriever, claims: ClaimSet) -> ClaimSet
     if not retrieved:
         return claims
     listed = "\n".join(
-        f"Claim {i}: {' '.join(c.statement.split())}" for i, c in enumerate(claims.claims, 1)
+        f"Claim {i}: {fenced(c.statement, 'passages')}" for i, c in enumerate(claims.claims, 1)
     )
     retrieved = _fit(llm, prompt, retrieved, claims=listed)
     calls = CallLog()
     reply = calls.run(llm, CorroborateReply, prompt, claims=listed, passages=_passages(retrieved))
-    grounder = _PassageGrounder(retrieved)
+    grounder = PassageGrounder(retrieved)
     support: dict[int, dict[tuple[str, int, int], Citation]] = {}
     for s in reply.supports:
         if not 1 <= s.claim <= len(claims.claims):
             continue
-        for citation in grounder.ground([QuoteRef(segment_id=s.segment_id, quote=s.quote)]):
+        citations, _ = grounder.ground([QuoteRef(segment_id=s.segment_id, quote=s.quote)])
+        for citation in citations:
             if citation.article_id != claims.article_id:
                 key = (citation.article_id, citation.start, citation.end)
                 support.setdefault(s.claim, {})[key] = citation

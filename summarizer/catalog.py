@@ -92,28 +92,48 @@ class Catalog:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, timeout=60, isolation_level=None)
-            self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            with self.transaction():
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        self._db.execute(statement)
-                version = self.meta("schema_version")
-                if version == "1":  # before the lexical index: build it once
-                    for article in self.articles():
-                        self._index_chunks(article.id, self.chunks(article))
-                    version = None
-                if version is None:
-                    self.set_meta("schema_version", SCHEMA_VERSION)
-                elif version != SCHEMA_VERSION:
-                    raise StoreError(
-                        f"the catalog {path} has schema version {version}, "
-                        f"this summarizer reads {SCHEMA_VERSION}"
-                    )
-        except sqlite3.Error as e:
+        except (OSError, sqlite3.Error) as e:
             raise StoreError(f"cannot open the catalog {path}: {e}") from None
+        try:
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.execute("PRAGMA synchronous=NORMAL")  # per connection; safe with WAL
+            # Readers only read the version: the schema is written (under the write lock of
+            # SQLite) when it is missing or old, so `list` never waits behind an ingest.
+            if self._version() != SCHEMA_VERSION:
+                self._create()
+        except sqlite3.Error as e:
+            self._db.close()
+            raise StoreError(f"cannot open the catalog {path}: {e}") from None
+        except StoreError:
+            self._db.close()
+            raise
+
+    def _version(self) -> str | None:
+        exists = self._db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+        ).fetchone()
+        return self.meta("schema_version") if exists else None
+
+    def _create(self) -> None:
+        self._db.execute("PRAGMA journal_mode=WAL")  # stays with the file
+        with self.transaction():
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+            version = self.meta("schema_version")
+            if version == "1":  # before the lexical index: build it once
+                for article in self.articles():
+                    self._index_chunks(article.id, self.chunks(article))
+                version = None
+            if version is None:
+                self.set_meta("schema_version", SCHEMA_VERSION)
+            elif version != SCHEMA_VERSION:
+                raise StoreError(
+                    f"the catalog {self.path} has schema version {version}, "
+                    f"this summarizer reads {SCHEMA_VERSION}",
+                    hint="use the summarizer that wrote it, or another --home",
+                )
 
     def close(self) -> None:
         self._db.close()
@@ -185,6 +205,14 @@ class Catalog:
             "SELECT content_hash, fingerprint FROM articles WHERE id = ?", (article_id,)
         ).fetchone()
         return None if row is None else (row[0], row[1])
+
+    def id_for_url(self, url: str, url_id: str) -> str | None:
+        """The article stored with this id or from (or declaring) this URL, if any."""
+        row = self._db.execute(
+            "SELECT id FROM articles WHERE id = ? OR url = ? OR source = ? LIMIT 1",
+            (url_id, url, url),
+        ).fetchone()
+        return None if row is None else str(row[0])
 
     def many(self, article_ids: Iterable[str]) -> dict[str, Article]:
         """The stored articles among `article_ids`, by id."""

@@ -25,10 +25,8 @@ def split_spans(
     """
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-    splitter = RecursiveCharacterTextSplitter(
-        chunk_size=size, chunk_overlap=overlap, add_start_index=True
-    )
-    pieces: list[str] = [doc.page_content for doc in splitter.create_documents([text])]
+    splitter = RecursiveCharacterTextSplitter(chunk_size=size, chunk_overlap=overlap)
+    pieces: list[str] = splitter.split_text(text)
     starts = _place(text, pieces, overlap)
     return [(start, start + len(piece)) for start, piece in zip(starts, pieces, strict=True)]
 

@@ -23,7 +23,9 @@ class Group(click.Group):
     """Turns expected failures into one line on stderr and a non-zero exit, never a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from summarizer.errors import SummarizerError
+        import sqlite3
+
+        from summarizer.errors import ConfigError, SummarizerError
 
         try:
             return super().invoke(ctx)
@@ -32,16 +34,19 @@ class Group(click.Group):
             if e.hint:
                 message += f" ({e.hint})"
             click.echo(message, err=True)
-            ctx.exit(2 if isinstance(e, _usage_errors()) else 1)
+            ctx.exit(2 if isinstance(e, ConfigError) else 1)
+        except sqlite3.Error as e:  # the catalog, the ledger or the reply cache
+            click.echo(
+                f"error: database: {e} (is the disk full, or the data dir read-only?)", err=True
+            )
+            ctx.exit(1)
+        except OSError as e:
+            where = f": {e.filename}" if e.filename else ""
+            click.echo(f"error: {e.strerror or e}{where}", err=True)
+            ctx.exit(1)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)
-
-
-def _usage_errors() -> tuple[type[Exception], ...]:
-    from summarizer.errors import ConfigError
-
-    return (ConfigError,)
 
 
 def store_options(f: F) -> F:
@@ -168,23 +173,36 @@ def search(query: str, k: int, as_json: bool, **opts: Any) -> None:
 @cli.command()
 @click.argument("article_ids", nargs=-1, required=True)
 @store_options
-def remove(article_ids: tuple[str, ...], **opts: Any) -> None:
-    """Remove articles (their text and their chunks) from the corpus."""
-    from summarizer import pipeline
+@json_option
+def remove(article_ids: tuple[str, ...], as_json: bool, **opts: Any) -> None:
+    """Remove articles (their text and their chunks) from the corpus.
 
-    for removed in pipeline.remove(settings_from(opts), list(article_ids)):
-        click.echo(f"removed {removed.id}  {removed.title}")
+    Every id is checked first: an unknown one removes nothing.
+    """
+    from summarizer import pipeline, render
+
+    removed = []
+    for article in pipeline.remove(settings_from(opts), list(article_ids)):
+        removed.append({"id": article.id, "title": article.title, "source": article.source})
+        if not as_json:
+            click.echo(f"removed {article.id}  {article.title}")
+    if as_json:
+        render.print_json(removed)
 
 
 @cli.command()
 @store_options
-def reindex(**opts: Any) -> None:
+@json_option
+def reindex(as_json: bool, **opts: Any) -> None:
     """Re-embed every stored article with the configured embedder."""
     from summarizer import pipeline, render
 
-    with render.IngestProgress(quiet=False) as progress:
+    with render.IngestProgress(quiet=as_json) as progress:
         n_articles, n_chunks, embedder = pipeline.reindex(settings_from(opts), progress=progress)
-    click.echo(f"reindexed {n_articles} articles ({n_chunks} chunks) with {embedder}", err=True)
+    if as_json:
+        render.print_json({"articles": n_articles, "chunks": n_chunks, "embedder": embedder})
+    else:
+        click.echo(f"reindexed {n_articles} articles ({n_chunks} chunks) with {embedder}", err=True)
 
 
 @cli.command()
@@ -235,6 +253,20 @@ def model_options(f: F) -> F:
     return f
 
 
+def check_out(out: str | None) -> None:
+    """Fail before any model work when the output file cannot be written."""
+    import os
+    from pathlib import Path
+
+    from summarizer.errors import ConfigError
+
+    if out is None:
+        return
+    parent = Path(out).expanduser().resolve().parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise ConfigError(f"--out {out}: the directory {parent} does not exist or is not writable")
+
+
 def keep_option(f: F) -> F:
     return click.option(
         "--keep-unverified",
@@ -261,6 +293,7 @@ def _analyze(task: str, sources: tuple[str, ...], as_json: bool, opts: dict[str,
     from summarizer import pipeline, render
 
     out, keep = opts.pop("out"), opts.pop("keep_unverified")
+    check_out(out)
     length = opts.pop("length", "medium")
     corroborate = opts.pop("corroborate", False)
     settings = _model_settings(opts)
@@ -368,6 +401,7 @@ def ask(question: str, k: int, as_json: bool, **opts: Any) -> None:
 
     settings = _model_settings(opts)
     out = opts.pop("out")
+    check_out(out)
     filters = Filters(
         sources=tuple(opts.pop("sources")),
         since=_iso_date(opts.pop("since"), "--since"),
@@ -406,6 +440,173 @@ def schema(kind: str) -> None:
 
 
 # --- feed jobs (feeds group, run) -------------------------------------------------------------
+
+
+@cli.group()
+def feeds() -> None:
+    """Register the RSS, Atom and JSON feeds that `summarizer run` reads."""
+
+
+@feeds.command(name="add")
+@click.argument("url")
+@click.option("--name", metavar="NAME", help="Short name for --feed and remove (default: host).")
+@store_options
+@json_option
+def feeds_add(url: str, name: str | None, as_json: bool, **opts: Any) -> None:
+    """Register the feed at URL (nothing is fetched until `summarizer run`)."""
+    from summarizer import render
+    from summarizer.ledger import Ledger
+
+    with Ledger.open(settings_from(opts)) as ledger:
+        feed = ledger.add_feed(url, name)
+    if as_json:
+        render.print_json(feed.as_dict())
+    else:
+        click.echo(f"added feed {feed.name}: {feed.url}")
+
+
+@feeds.command(name="list")
+@store_options
+@json_option
+def feeds_list(as_json: bool, **opts: Any) -> None:
+    """List the feeds, with their entries by status and the last fetch's error."""
+    from summarizer import render
+    from summarizer.ledger import Ledger
+
+    with Ledger.open(settings_from(opts)) as ledger:
+        rows, counts = ledger.feeds(), ledger.counts()
+    listed = [{**f.as_dict(), "entries": counts.get(f.id, {})} for f in rows]
+    if as_json:
+        render.print_json(listed)
+    else:
+        render.print_feed_table(listed)
+
+
+@feeds.command(name="remove")
+@click.argument("names", nargs=-1, required=True)
+@store_options
+def feeds_remove(names: tuple[str, ...], **opts: Any) -> None:
+    """Forget feeds and their ledger entries (their articles stay in the corpus)."""
+    from summarizer.ledger import Ledger
+
+    with Ledger.open(settings_from(opts)) as ledger:
+        ledger.feeds(names)  # every name must exist before anything is removed
+        for name in names:
+            feed, n = ledger.remove_feed(name)
+            click.echo(f"removed feed {feed.name} ({feed.url}) and its {n} ledger entries")
+
+
+@feeds.command(name="import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@store_options
+@json_option
+def feeds_import(file: str, as_json: bool, **opts: Any) -> None:
+    """Register the feeds listed in FILE: OPML, or one URL per line (optionally followed by a
+    name; lines starting with # are comments). Feeds already registered are skipped."""
+    from pathlib import Path
+
+    from summarizer import render
+    from summarizer.errors import FeedError
+    from summarizer.feeds import read_feed_list
+    from summarizer.ledger import Ledger
+    from summarizer.sources import read_bytes
+
+    data = read_bytes(Path(file), 10 * 1024 * 1024)
+    added, known, failed = [], 0, 0
+    with Ledger.open(settings_from(opts)) as ledger:
+        for listed in read_feed_list(data, file):
+            if isinstance(listed, FeedError):
+                failed += 1
+                click.echo(f"error: {listed.message}", err=True)
+                continue
+            if ledger.feed_for_url(listed.url) is not None:
+                known += 1
+                continue
+            feed = ledger.add_feed(listed.url, listed.name, unique=True)
+            added.append(feed)
+            if not as_json:
+                click.echo(f"added feed {feed.name}: {feed.url}")
+    if as_json:
+        render.print_json([f.as_dict() for f in added])
+    click.echo(f"import: {len(added)} added, {known} already registered, {failed} failed", err=True)
+    if failed:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option(
+    "--feed", "feed_names", multiple=True, metavar="NAME", help="Only this feed (repeatable)."
+)
+@click.option("--retry-failed", is_flag=True, help="Also retry the entries that failed before.")
+@click.option(
+    "--since", metavar="DATE", help="Only entries published on or after DATE (YYYY-MM-DD)."
+)
+@click.option(
+    "--limit", type=click.IntRange(1), metavar="N", help="Process at most N entries this run."
+)
+@click.option(
+    "--digest",
+    type=click.Path(dir_okay=False, writable=True),
+    metavar="FILE.md",
+    help="Also write a Markdown digest of this run's stories, grouped by feed and story.",
+)
+@click.option(
+    "--allow-private",
+    is_flag=True,
+    help="Allow feeds and pages on loopback, private and link-local addresses (intranets).",
+)
+@click.option(
+    "--length",
+    type=click.Choice(["short", "medium", "long"]),
+    default="medium",
+    show_default=True,
+    help="Key points per summary: 3, 5 or 8.",
+)
+@click.option("--max-bytes", type=int, help="Largest feed or page accepted (default 10 MiB).")
+@keep_option
+@model_options
+@store_options
+def run(**opts: Any) -> None:
+    """Read the feeds; fetch, store, summarise and extract the claims of every new entry.
+
+    Writes one JSON line per processed entry to stdout, or appends them to --out FILE. Only what
+    is new is processed: entries already seen, and copies of a story already seen (same link,
+    same article, or nearly the same text), are not. A run that is stopped, even killed, resumes
+    where it stopped. Entries left by --since or --limit stay pending for the next run. Exit
+    status 1 if any feed or entry failed; the others are still processed.
+    """
+    from dataclasses import replace
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from summarizer import render
+    from summarizer.batch import RunOptions
+    from summarizer.batch import run as run_feeds
+
+    options = RunOptions(
+        feeds=tuple(opts.pop("feed_names")),
+        retry_failed=opts.pop("retry_failed"),
+        since=_iso_date(opts.pop("since"), "--since"),
+        limit=opts.pop("limit"),
+        allow_private=opts.pop("allow_private"),
+        length=opts.pop("length"),
+        keep_unverified=opts.pop("keep_unverified"),
+    )
+    out, digest, max_bytes = opts.pop("out"), opts.pop("digest"), opts.pop("max_bytes")
+    settings = _model_settings(opts)
+    if max_bytes is not None:
+        settings = replace(settings, max_bytes=max_bytes)
+    with render.JsonLines(out) as lines, render.BatchProgress() as progress:
+        report = run_feeds(settings, options, emit=lines.write, progress=progress)
+    if digest:
+        generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        Path(digest).write_text(render.digest_markdown(report, generated), encoding="utf-8")
+        click.echo(f"wrote {digest}", err=True)
+    if out:
+        click.echo(f"appended {lines.count} lines to {out}", err=True)
+    click.echo(report.summary_line(), err=True)
+    if report.any_failed:
+        sys.exit(1)
 
 
 def main() -> None:

@@ -187,19 +187,12 @@ def check_store(settings: Settings) -> list[Check]:
         except SummarizerError as e:
             checks.append(Check(f"vector store {where}", False, e.message, e.hint))
         recorded = corpus.recorded_embedder()
-        if recorded is not None and n and recorded[0] != configured:
-            checks.append(
-                Check(
-                    f"embedder {configured}",
-                    False,
-                    f"the corpus was embedded with {recorded[0]} ({recorded[1]}-d)",
-                    f"use --embedder {recorded[0]}, or run "
-                    f"`summarizer reindex --embedder {configured}`",
-                )
-            )
-        else:
+        try:
+            corpus.check_embedder(configured)
             built = f"; the corpus uses it ({recorded[1]}-d)" if recorded and n else ""
             checks.append(Check(f"embedder {configured}", True, f"configured{built}"))
+        except SummarizerError as e:
+            checks.append(Check(f"embedder {configured}", False, e.message, e.hint))
     finally:
         corpus.close()
     if configured == MINILM:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from summarizer.config import DEFAULT_EMBEDDER
-from summarizer.errors import ConfigError, EmbedderError, LLMError
+from summarizer.errors import ConfigError, EmbedderError, LLMError, one_line
 
 if TYPE_CHECKING:
     from summarizer.config import Settings
@@ -35,6 +35,10 @@ class Embedder(Protocol):
         ...
 
     def embed(self, texts: Sequence[str]) -> list[Vector]: ...
+
+    def close(self) -> None:
+        """Release connections (an Ollama embedder's HTTP clients and reply cache)."""
+        ...
 
 
 def canonical_name(spec: str) -> str:
@@ -110,7 +114,7 @@ class MiniLMEmbedder:
             except Exception as e:
                 raise EmbedderError(
                     f"cannot load the embedding model all-MiniLM-L6-v2 "
-                    f"({type(e).__name__}: {_first_line(e)})",
+                    f"({type(e).__name__}: {one_line(e, 200)})",
                     hint="Chroma downloads it on first use into "
                     f"{minilm_model_dir()}: connect to the internet once, or choose "
                     "another embedder, e.g. --embedder ollama:nomic-embed-text",
@@ -120,6 +124,9 @@ class MiniLMEmbedder:
             self._tokenizer = tokenizer
             self._model = session
         return 384
+
+    def close(self) -> None:
+        pass  # the ONNX session is freed with the object
 
     def embed(self, texts: Sequence[str]) -> list[Vector]:
         import numpy as np
@@ -160,6 +167,11 @@ class OllamaEmbedder:
             self._dim = len(self.embed(["dimension probe"])[0])
         return self._dim
 
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
     def embed(self, texts: Sequence[str]) -> list[Vector]:
         if self._client is None:
             from summarizer.llm import Ollama
@@ -188,6 +200,9 @@ class HashEmbedder:
     def load(self) -> int:
         return self.dim
 
+    def close(self) -> None:
+        pass
+
     def embed(self, texts: Sequence[str]) -> list[Vector]:
         return [self._one(t) for t in texts]
 
@@ -200,8 +215,3 @@ class HashEmbedder:
         if not norm:  # no words at all: a fixed unit vector rather than zeros (no cosine of 0)
             vec[0], norm = 1.0, 1.0
         return [v / norm for v in vec]
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else "no detail"

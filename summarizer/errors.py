@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 
+def one_line(text: object, limit: int = 300) -> str:
+    """Whitespace collapsed and length capped: a library's or server's message (or exception,
+    by its type when it has no message) as one line."""
+    flat = " ".join(str(text).split())
+    if not flat and isinstance(text, BaseException):
+        flat = type(text).__name__
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
 class SummarizerError(Exception):
     """An expected failure, shown to the user as one line (plus an optional hint)."""
 
@@ -86,3 +95,15 @@ class ContextOverflow(LLMError):
         self.estimate = estimate
         self.budget = budget
         self.num_ctx = num_ctx
+
+
+class FeedError(SummarizerError):
+    """A feed cannot be registered, found, fetched or read as RSS, Atom or JSON Feed."""
+
+
+class RefusedAddress(SourceError):
+    """A URL leads to a loopback, private or link-local address, refused without --allow-private."""
+
+
+class LedgerError(StoreError):
+    """The feed ledger (feeds and entries in the data dir) cannot be opened or written."""

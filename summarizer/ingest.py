@@ -116,6 +116,24 @@ def canonical_url(url: str) -> str:
     return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
 
 
+def trusted_url(fetched: str, declared: str | None) -> str:
+    """The page's declared canonical URL when it can be trusted as its identity, else the URL it
+    was fetched from: a page may only name an article of its own site, and not the site's root
+    (many pages point there, and a hostile one could overwrite another article)."""
+    if not declared:
+        return fetched
+    a, b = urlsplit(fetched), urlsplit(declared)
+
+    def host(netloc: str) -> str:
+        return netloc.lower().removeprefix("www.")
+
+    if b.scheme not in ("http", "https") or host(a.netloc) != host(b.netloc):
+        return fetched
+    if b.path.strip("/") == "":
+        return fetched
+    return declared
+
+
 def is_url(item: str) -> bool:
     return item.startswith(("http://", "https://"))
 
@@ -137,6 +155,8 @@ class _Ingester:
     def close(self) -> None:
         if self._http is not None:
             self._http.close()
+        if self._embedder is not None:
+            self._embedder.close()
 
     def _done(self, result: ItemResult) -> None:
         self.report.results.append(result)
@@ -195,8 +215,10 @@ class _Ingester:
 
         aid = article_id("file", raw.source)
         doc = extract(raw)
+        url = raw.url
         if raw.url is not None:
-            aid = article_id("url", canonical_url(doc.url or raw.url))
+            url = trusted_url(raw.url, doc.url)
+            aid = article_id("url", canonical_url(url))
         if any(a.id == aid for a, *_ in self._pending):
             self.flush()  # the same article twice in one run: compare with the stored first copy
         text_hash = content_hash(doc.text)
@@ -208,7 +230,7 @@ class _Ingester:
             title=doc.title,
             text=doc.text,
             content_hash=text_hash,
-            url=doc.url or raw.url,
+            url=url if raw.url is not None else doc.url,
             author=doc.author,
             date=doc.date,
             site=doc.site,

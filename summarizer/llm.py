@@ -29,6 +29,7 @@ from summarizer.errors import (
     ModelNotFound,
     OutputTruncated,
     PromptTruncated,
+    one_line,
 )
 from summarizer.llm_budget import (
     DEFAULT_NUM_CTX,
@@ -41,7 +42,7 @@ from summarizer.llm_budget import (
     truncation_warning,
 )
 from summarizer.llm_cache import CACHE_FILE, ReplyCache, cache_key
-from summarizer.llm_hosts import HostPool, canonical_model, one_line, pull_hint
+from summarizer.llm_hosts import HostPool, canonical_model, pull_hint
 
 __all__ = [
     "DEFAULT_NUM_CTX",

@@ -23,6 +23,7 @@ from summarizer.errors import (
     LLMTimeout,
     ModelNotFound,
     OllamaUnreachable,
+    one_line,
 )
 
 R = TypeVar("R")
@@ -43,12 +44,6 @@ def pull_command(model: str, url: str) -> str:
 
 def pull_hint(model: str, url: str) -> str:
     return f"pull it with `{pull_command(model, url)}`"
-
-
-def one_line(text: str, limit: int = 300) -> str:
-    """Whitespace collapsed and length capped: server messages become one readable line."""
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def host_url(raw: str) -> str:

@@ -4,6 +4,7 @@ remove, reindex, summaries and claims, and questions."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ from summarizer.ingest import (
 
 if TYPE_CHECKING:
     from summarizer.config import Settings
+    from summarizer.llm import Ollama
     from summarizer.models import Answer, Article, SearchHit
     from summarizer.retrieve import Filters, Retriever
     from summarizer.store import Corpus
@@ -51,21 +53,11 @@ __all__ = [
 ]
 
 
-@dataclass
-class Opened:
-    corpus: Corpus
-
-    def __enter__(self) -> Corpus:
-        return self.corpus
-
-    def __exit__(self, *exc: object) -> None:
-        self.corpus.close()
-
-
-def open_corpus(settings: Settings) -> Opened:
+def open_corpus(settings: Settings) -> Corpus:
+    """The corpus of `settings`; use it in a `with` block so that it is closed."""
     from summarizer.store import Corpus
 
-    return Opened(Corpus(settings))
+    return Corpus(settings)
 
 
 def list_articles(settings: Settings) -> list[Article]:
@@ -91,7 +83,8 @@ def search(
         if corpus.catalog.count() == 0:
             return []
         corpus.check_embedder(name)
-        vector = make_embedder(settings).embed([query])[0]
+        with closing(make_embedder(settings)) as embedder:
+            vector = embedder.embed([query])[0]
         return corpus.search(vector, k, where)
 
 
@@ -113,8 +106,11 @@ def reindex(settings: Settings, progress: Progress | None = None) -> tuple[int, 
     from summarizer.store import write_lock
 
     progress = progress or SilentProgress()
-    embedder = make_embedder(settings)
-    with write_lock(settings, progress.note), open_corpus(settings) as corpus:
+    with (
+        closing(make_embedder(settings)) as embedder,
+        write_lock(settings, progress.note),
+        open_corpus(settings) as corpus,
+    ):
         corpus.recover()
         dim = embedder.load()
         articles = corpus.catalog.articles()
@@ -144,18 +140,24 @@ class TaskResult:
 
 
 def resolve_sources(settings: Settings, sources: list[str]) -> list[tuple[str, str | None, str]]:
-    """(source, article id or None, reason) per SOURCE: ids are looked up, paths and URLs are
-    ingested first (instantly when unchanged)."""
+    """(source, article id or None, reason) per SOURCE: ids and stored URLs are looked up, files
+    and new URLs are ingested first (instantly when unchanged)."""
     out: list[tuple[str, str | None, str]] = []
     with open_corpus(settings) as corpus:
         for source in sources:
-            if is_url(source) or Path(source).exists():
+            if is_url(source):
+                # A page already stored is not fetched again: `ingest URL` refreshes it.
+                url = canonical_url(source)
+                out.append((source, corpus.catalog.id_for_url(url, article_id("url", url)), ""))
+            elif Path(source).is_file():
                 out.append((source, None, ""))
-                continue
-            try:
-                out.append((source, corpus.catalog.resolve(source).id, ""))
-            except SummarizerError as e:
-                out.append((source, None, e.message))
+            elif Path(source).exists():
+                out.append((source, None, "a directory: SOURCE is an article id, a file or a URL"))
+            else:
+                try:
+                    out.append((source, corpus.catalog.resolve(source).id, ""))
+                except SummarizerError as e:
+                    out.append((source, None, e.message))
     to_ingest = [s for s, aid, why in out if aid is None and not why]
     if to_ingest:
         report = ingest(settings, to_ingest)
@@ -209,25 +211,38 @@ def analyze(
                 )
             return tasks.extract_claims(llm, article, chunks[aid], keep_unverified=keep_unverified)
 
-        with ThreadPoolExecutor(max(1, llm.capacity)) as pool:
+        pool = ThreadPoolExecutor(max(1, llm.capacity))
+        try:
             futures = {i: pool.submit(one, aid) for i, aid in todo}
             for i, future in futures.items():
                 try:
                     results[i].output = future.result()
                 except SummarizerError as e:
                     results[i].error = e.message
+        except KeyboardInterrupt:
+            # Do not wait for requests in flight (each may take a whole read timeout).
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
         if corroborate and task == "claims":
             # In this thread: the retriever reads the catalog through this thread's connection.
-            from summarizer.ask import corroborate as corroborate_claims
-
-            retriever = _retriever(settings, corpus)
-            for r in results:
-                if r.output is not None:
-                    try:
-                        r.output = corroborate_claims(llm, retriever, r.output)
-                    except SummarizerError as e:
-                        r.error, r.output = e.message, None
+            with closing(_retriever(settings, corpus)) as retriever:
+                _corroborate_all(results, llm, retriever)
     return results
+
+
+def _corroborate_all(results: list[TaskResult], llm: Ollama, retriever: Retriever) -> None:
+    """Each ClaimSet of `results` with corroborations; a failure leaves the claims as they are."""
+    from summarizer.ask import corroborate
+
+    for r in results:
+        if r.output is None:
+            continue
+        try:
+            r.output = corroborate(llm, retriever, r.output)
+        except SummarizerError as e:
+            warning = f"corroboration failed: {e.message}"
+            r.output = r.output.model_copy(update={"warnings": [*r.output.warnings, warning]})
 
 
 def _retriever(settings: Settings, corpus: Corpus) -> Retriever:
@@ -245,7 +260,10 @@ def ask(settings: Settings, question: str, *, k: int = 8, filters: Filters | Non
 
     if not question.strip():
         raise ConfigError("the question is empty")
-    with open_corpus(settings) as corpus, Ollama(settings) as llm:
-        retriever = _retriever(settings, corpus)
-        llm.model_digest()  # an unreachable host or a model not pulled stops here
+    # No model check first: with nothing retrieved, the answer needs no model at all.
+    with (
+        open_corpus(settings) as corpus,
+        Ollama(settings) as llm,
+        closing(_retriever(settings, corpus)) as retriever,
+    ):
         return asking.ask(llm, retriever, question, k=k, filters=filters)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from functools import cache
 from importlib import resources
+from importlib.resources.abc import Traversable
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
@@ -88,10 +89,21 @@ def parse(name: str, text: str) -> Prompt:
     return prompt
 
 
+def _folder() -> Traversable:
+    """The prompt files: installed inside the package, or the checkout's prompts/ folder when
+    the package is imported from the source tree."""
+    try:
+        return resources.files("summarizer.prompt_files")
+    except ModuleNotFoundError:
+        from pathlib import Path
+
+        return Path(__file__).resolve().parent.parent / "prompts"
+
+
 @cache
 def load(task: str, version: int | None = None) -> Prompt:
     """The prompt for `task`: the given version, or the newest one shipped."""
-    folder = resources.files("summarizer.prompt_files")
+    folder = _folder()
     found: dict[int, str] = {}
     for entry in folder.iterdir():
         m = _NAME.match(entry.name)

@@ -69,6 +69,10 @@ class Retriever:
         self.corpus = corpus
         self.embedder = embedder
 
+    def close(self) -> None:
+        """Close the embedder (the corpus belongs to the caller)."""
+        self.embedder.close()
+
     def search(
         self,
         query: str,

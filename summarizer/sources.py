@@ -7,6 +7,7 @@ import os
 import re
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -14,7 +15,7 @@ from typing import Literal
 import httpx
 
 from summarizer import __version__
-from summarizer.errors import SourceError
+from summarizer.errors import RefusedAddress, SourceError
 
 TEXT_SUFFIXES = frozenset({".txt", ".md"})
 HTML_SUFFIXES = frozenset({".html", ".htm"})
@@ -189,6 +190,18 @@ def read_file(path: Path, max_bytes: int) -> RawDocument:
     return RawDocument(source=str(resolved), kind=kind, data=data, path=resolved)
 
 
+def read_bytes(path: Path, max_bytes: int) -> bytes:
+    """The bytes of any regular file (a feed list, say), refused when over `max_bytes`."""
+    try:
+        with path.open("rb") as f:
+            data = f.read(max_bytes + 1)
+    except OSError as e:
+        raise SourceError(f"{path}: cannot read: {e.strerror or e}") from None
+    if len(data) > max_bytes:
+        raise SourceError(f"{path}: larger than the limit of {max_bytes} bytes")
+    return data
+
+
 def make_http_client(
     *,
     connect_timeout: float = 5.0,
@@ -243,7 +256,18 @@ def fetch_url(
     http = client if client is not None else make_http_client()
     timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
     try:
-        return _fetch(http, url, max_bytes, timeout, total_timeout)
+        with _http_errors(http, connect_timeout, read_timeout):
+            return _fetch(http, url, max_bytes, timeout, total_timeout)
+    finally:
+        if own_client:
+            http.close()
+
+
+@contextmanager
+def _http_errors(http: httpx.Client, connect_timeout: float, read_timeout: float) -> Iterator[None]:
+    """httpx's exceptions -> one-line SourceErrors (retryable where trying later may work)."""
+    try:
+        yield
     except httpx.ConnectTimeout:
         raise SourceError(
             f"timed out after {connect_timeout:g}s (connect)", retryable=True
@@ -264,9 +288,6 @@ def fetch_url(
         raise SourceError(f"cannot decode the response body: {_reason(e)}") from None
     except httpx.HTTPError as e:
         raise SourceError(f"request failed: {_reason(e)}") from None
-    finally:
-        if own_client:
-            http.close()
 
 
 def _reason(e: Exception) -> str:
@@ -318,3 +339,172 @@ def _fetch(
             content_type=media_type,
             charset=response.charset_encoding,
         )
+
+
+# --- feeds, and the guard against private addresses -------------------------------------------
+
+FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, "
+    "text/xml;q=0.9, application/json;q=0.8, */*;q=0.1"
+)
+# Response headers a feed parser may use: the media type and charset, the base for relative links.
+_FEED_HEADERS = ("content-type", "content-location", "content-language", "etag", "last-modified")
+
+
+@dataclass(frozen=True)
+class FeedResponse:
+    """One fetch of a feed: 304 (not modified, no body) or 200 with the body within the cap."""
+
+    url: str
+    status: int
+    headers: dict[str, str]
+    body: bytes = b""
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+def address_problem(address: str) -> str | None:
+    """Why connecting to an IP address is refused ("a loopback address", ...), or None."""
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback:
+        return "a loopback address"
+    if ip.is_link_local:
+        return "a link-local address"
+    if ip.is_unspecified:
+        return "an unspecified address"
+    if ip.is_private:
+        return "a private address"
+    if not ip.is_global or ip.is_multicast:
+        return "a non-public address"
+    return None
+
+
+def check_public(url: str | httpx.URL) -> None:
+    """Refuse a URL whose host is, or resolves to, a loopback, private or link-local address.
+
+    Every address the name resolves to is checked: a name with one public and one private
+    address is refused, since the connection may use either.
+    """
+    import socket
+
+    parsed = httpx.URL(str(url)) if not isinstance(url, httpx.URL) else url
+    host = parsed.host
+    if not host:
+        raise SourceError("invalid URL: no host")
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as e:
+        raise SourceError(f"cannot resolve {host}: {_reason(e)}", retryable=True) from None
+    for info in infos:
+        address = str(info[4][0])
+        problem = address_problem(address)
+        if problem:
+            where = host if host == address else f"{host} ({address})"
+            raise RefusedAddress(
+                f"refused: {where} is {problem}",
+                hint="pass --allow-private to fetch from intranet hosts",
+            )
+
+
+def _check_request(request: httpx.Request) -> None:
+    check_public(request.url)
+
+
+def _check_peer(response: httpx.Response) -> None:
+    """The address actually connected to, which a name resolving differently a moment after
+    the check (DNS rebinding) could have changed."""
+    stream = response.extensions.get("network_stream")
+    peer = stream.get_extra_info("server_addr") if stream is not None else None
+    if not peer:
+        return
+    problem = address_problem(str(peer[0]))
+    if problem:
+        raise RefusedAddress(
+            f"refused: {response.request.url.host} connected to {peer[0]}, {problem}",
+            hint="pass --allow-private to fetch from intranet hosts",
+        )
+
+
+def make_guarded_client(
+    *, allow_private: bool, connect_timeout: float = 5.0, read_timeout: float = 20.0
+) -> httpx.Client:
+    """An httpx client (as make_http_client) that, unless `allow_private`, refuses every request,
+    redirects included, to a loopback, private or link-local address."""
+    import urllib.request
+
+    client = make_http_client(connect_timeout=connect_timeout, read_timeout=read_timeout)
+    if not allow_private:
+        # Through a proxy the peer is the proxy, often on a private address: the names are still
+        # checked before each request, the peer only when connecting directly.
+        proxied = any(k in ("http", "https", "all") for k in urllib.request.getproxies())
+        client.event_hooks = {
+            "request": [_check_request],
+            "response": [] if proxied else [_check_peer],
+        }
+    return client
+
+
+def fetch_feed(
+    url: str,
+    *,
+    client: httpx.Client,
+    max_bytes: int,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    connect_timeout: float = 5.0,
+    read_timeout: float = 20.0,
+    total_timeout: float = 120.0,
+) -> FeedResponse:
+    """GET a feed with a conditional request (If-None-Match / If-Modified-Since): 304 means
+    nothing new. The body is capped at `max_bytes`; HTTP errors are SourceErrors."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as e:
+        raise SourceError(f"invalid URL: {e}") from None
+    if parsed.scheme not in ("http", "https"):
+        raise SourceError(
+            f"unsupported URL scheme {parsed.scheme or '(none)'}: only http and https"
+        )
+    headers = {"Accept": FEED_ACCEPT}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
+    started = time.monotonic()
+    with (
+        _http_errors(client, connect_timeout, read_timeout),
+        client.stream("GET", url, headers=headers, timeout=timeout) as response,
+    ):
+        kept = {k: v for k in _FEED_HEADERS if (v := response.headers.get(k)) is not None}
+        final_url = str(response.url)
+        if response.status_code == 304:
+            return FeedResponse(final_url, 304, kept)
+        if response.status_code >= 400:
+            raise SourceError(
+                f"HTTP {response.status_code} {response.reason_phrase}".rstrip(),
+                retryable=response.status_code == 429 or response.status_code >= 500,
+            )
+        length = response.headers.get("content-length")
+        if length and length.isdigit() and int(length) > max_bytes:
+            raise SourceError(f"feed is {length} bytes, larger than {max_bytes} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > max_bytes:
+                raise SourceError(f"feed is larger than {max_bytes} bytes")
+            chunks.append(chunk)
+            if time.monotonic() - started > total_timeout:
+                raise SourceError(f"timed out after {total_timeout:g}s (download)", retryable=True)
+        return FeedResponse(final_url, response.status_code, kept, b"".join(chunks))

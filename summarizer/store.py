@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from summarizer.catalog import Catalog
-from summarizer.errors import ConfigError, StoreError
+from summarizer.errors import ConfigError, StoreError, one_line
 from summarizer.models import Article, Chunk, SearchHit
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ class VectorStore:
             )
         except Exception as e:
             raise StoreError(
-                f"cannot reach the Chroma server at {url}: {_one_line(e)}",
+                f"cannot reach the Chroma server at {url}: {one_line(e)}",
                 hint="start one with `chroma run --path DIR --host 127.0.0.1 --port PORT`",
             ) from None
 
@@ -93,7 +93,7 @@ class VectorStore:
                 raise
             except Exception as e:
                 raise StoreError(
-                    f"vector collection {name} is not usable in {self.where}: {_one_line(e)}",
+                    f"vector collection {name} is not usable in {self.where}: {one_line(e)}",
                     hint="`summarizer reindex` rebuilds it from the catalog",
                 ) from None
         return self._collections[name]
@@ -164,7 +164,7 @@ class VectorStore:
         try:
             return fn(*args, **kwargs)
         except Exception as e:
-            raise StoreError(f"vector store {self.where}: {_one_line(e)}") from None
+            raise StoreError(f"vector store {self.where}: {one_line(e)}") from None
 
 
 class Corpus:
@@ -178,20 +178,29 @@ class Corpus:
     def close(self) -> None:
         self.catalog.close()
 
+    def __enter__(self) -> Corpus:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # --- the embedder the collection was built with -----------------------------------------
 
     def recorded_embedder(self) -> tuple[str, int] | None:
         name, dim = self.catalog.meta("embedder"), self.catalog.meta("dimension")
         return None if name is None or dim is None else (name, int(dim))
 
-    def check_embedder(self, name: str) -> None:
-        """Refuse to mix vectors of two embedders in one store."""
+    def check_embedder(self, name: str, dim: int | None = None) -> None:
+        """Refuse to mix vectors of two embedders (or of one whose dimension changed)."""
         recorded = self.recorded_embedder()
-        if recorded is None or recorded[0] == name or self.catalog.count() == 0:
+        if recorded is None or self.catalog.count() == 0:
             return
+        if recorded[0] == name and (dim is None or recorded[1] == dim):
+            return
+        now = name if dim is None or recorded[0] != name else f"{name} ({dim}-d)"
         raise StoreError(
             f"the corpus in {self.settings.home} was embedded with {recorded[0]} "
-            f"({recorded[1]}-d), not with the configured embedder {name}",
+            f"({recorded[1]}-d), not with the configured embedder {now}",
             hint=f"use --embedder {recorded[0]}, or run `summarizer reindex --embedder {name}` "
             "to re-embed everything",
         )
@@ -210,7 +219,7 @@ class Corpus:
 
     def use_embedder(self, name: str, dim: int) -> str:
         """The collection to write to with this embedder (created on first use)."""
-        self.check_embedder(name)
+        self.check_embedder(name, dim)
         collection = self.collection_name()
         if collection is None or self.recorded_embedder() != (name, dim):
             old = collection
@@ -223,7 +232,7 @@ class Corpus:
                 self.catalog.set_meta("collection", collection)
                 self.catalog.set_meta("embedder", name)
                 self.catalog.set_meta("dimension", str(dim))
-            if old is not None:  # an empty store switching embedder
+            if old is not None:  # check_embedder let it through: the store holds no article
                 self.vectors.drop(old)
         self.vectors.collection(collection, embedder=name, dim=dim)
         return collection
@@ -359,8 +368,3 @@ def write_lock(settings: Settings, on_wait: Any = None) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def _one_line(e: BaseException) -> str:
-    text = " ".join(str(e).split())
-    return text[:300] if text else type(e).__name__

@@ -39,6 +39,8 @@ Length = Literal["short", "medium", "long"]
 # Key points and summary sentences by --length.
 LENGTHS: dict[str, tuple[int, int]] = {"short": (3, 2), "medium": (5, 3), "long": (8, 5)}
 MAX_CLAIMS = 15
+# A citation quotes at least this many words: shorter ones support nothing checkable.
+MIN_QUOTE_WORDS = 3
 # Reserved for the reply (JSON with quotes is verbose): a third of the window, within these.
 NUM_PREDICT = (512, 1536)
 # Near-duplicate claims from overlapping windows: token-set similarity of the statements.
@@ -102,14 +104,17 @@ class Segment:
     line: str  # as shown to the model: one line, white space collapsed, fences defused
 
 
+def fenced(text: str, tag: str) -> str:
+    """`text` on one line, unable to close (or open) the `<tag>` fence it is put in."""
+    line = " ".join(text.split())
+    return line.replace(f"</{tag}", f"<\\/{tag}").replace(f"<{tag}", f"<\\{tag}")
+
+
 def segments_of(text: str) -> list[Segment]:
-    out = []
-    for i, (start, end) in enumerate(segment_spans(text), 1):
-        line = " ".join(text[start:end].split())
-        # The article is fenced by <article> tags: its own text must not close the fence.
-        line = line.replace("</article", "<\\/article").replace("<article", "<\\article")
-        out.append(Segment(f"s{i}", start, end, line))
-    return out
+    return [
+        Segment(f"s{i}", start, end, fenced(text[start:end], "article"))
+        for i, (start, end) in enumerate(segment_spans(text), 1)
+    ]
 
 
 def render_segments(segments: Sequence[Segment]) -> str:
@@ -147,30 +152,37 @@ def plan_windows(
 # --- grounding of one reply ------------------------------------------------------------------
 
 
-class _Grounder:
-    def __init__(self, article: Article, chunks: Sequence[Chunk], segments: Sequence[Segment]):
-        self.article = article
-        self.spans = [(c.id, c.start, c.end) for c in chunks]
-        self.by_id = {s.id: (s.start, s.end) for s in segments}
+class Grounder:
+    """Locates a reply's quotes and counts what survives; subclasses say where to look."""
+
+    def __init__(self) -> None:
         self.counts = Counts()
 
+    def find(self, ref: QuoteRef) -> Citation | None:
+        raise NotImplementedError
+
     def ground(self, refs: Sequence[QuoteRef]) -> tuple[list[Citation], list[str]]:
-        """Verified citations (deduplicated, in text order) and the quotes that were not found."""
-        found: dict[tuple[int, int], Citation] = {}
+        """Verified citations (deduplicated, in text order) and the quotes that were not found.
+
+        A quote of fewer than MIN_QUOTE_WORDS words is never a citation: "Binance" is in the
+        article, but it supports nothing a person could check.
+        """
+        found: dict[tuple[str, int, int], Citation] = {}
         missing: list[str] = []
         for ref in refs:
             self.counts.quotes_produced += 1
-            prefer = [self.by_id[ref.segment_id]] if ref.segment_id in self.by_id else []
-            citation = cite(self.article.id, self.article.text, self.spans, ref.quote, prefer)
+            long_enough = len(ref.quote.split()) >= MIN_QUOTE_WORDS
+            citation = self.find(ref) if long_enough else None
             if citation is None:
                 self.counts.quotes_dropped += 1
                 missing.append(ref.quote)
             else:
                 self.counts.quotes_verified += 1
-                found.setdefault((citation.start, citation.end), citation)
+                found.setdefault((citation.article_id, citation.start, citation.end), citation)
         return [found[k] for k in sorted(found)], missing
 
     def keep(self, citations: list[Citation], keep_unverified: bool) -> bool:
+        """Count a point or claim; whether to keep it (with a verified citation, or if asked)."""
         self.counts.produced += 1
         if citations:
             self.counts.verified += 1
@@ -180,6 +192,20 @@ class _Grounder:
             return True
         self.counts.dropped += 1
         return False
+
+
+class ArticleGrounder(Grounder):
+    """Quotes of one article, found anywhere in it, in the cited segment first."""
+
+    def __init__(self, article: Article, chunks: Sequence[Chunk], segments: Sequence[Segment]):
+        super().__init__()
+        self.article = article
+        self.spans = [(c.id, c.start, c.end) for c in chunks]
+        self.by_id = {s.id: (s.start, s.end) for s in segments}
+
+    def find(self, ref: QuoteRef) -> Citation | None:
+        prefer = [self.by_id[ref.segment_id]] if ref.segment_id in self.by_id else []
+        return cite(self.article.id, self.article.text, self.spans, ref.quote, prefer)
 
 
 # --- the tasks -------------------------------------------------------------------------------
@@ -271,9 +297,9 @@ def summarize(
     n_points, n_sentences = LENGTHS[length]
     prompt = prompts.load("summarize")
     segments = segments_of(article.text)
-    grounder = _Grounder(article, chunks, segments)
+    grounder = ArticleGrounder(article, chunks, segments)
     calls = CallLog()
-    base = {"title": _one_line(article.title), "summary_sentences": str(n_sentences)}
+    base = {"title": fenced(article.title, "article"), "summary_sentences": str(n_sentences)}
     windows = _windows(llm, prompt, segments, points=str(n_points), **base)
     per_window = n_points if len(windows) == 1 else max(2, math.ceil(n_points / len(windows)) + 1)
 
@@ -328,20 +354,20 @@ def _merge_summaries(
     """One headline and summary from the windows' partial ones; the best verified points kept."""
     prompt = prompts.load("summarize_merge")
     parts = [
-        f"Part {i}: {_one_line(r.headline)}. {_one_line(r.summary)}"
+        fenced(f"Part {i}: {r.headline}. {r.summary}", "parts")
         for i, (_, r) in enumerate(replies, 1)
     ]
     offered = len(points)
     while True:
         numbered = "\n".join(
-            f"[p{i}] {_one_line(p.text)}" for i, p in enumerate(points[:offered], 1)
+            f"[p{i}] {fenced(p.text, 'parts')}" for i, p in enumerate(points[:offered], 1)
         )
         try:
             reply = calls.run(
                 llm,
                 MergeReply,
                 prompt,
-                title=_one_line(article.title),
+                title=fenced(article.title, "parts"),
                 parts="\n".join(parts),
                 points=numbered,
                 count=str(n_points),
@@ -385,9 +411,9 @@ def extract_claims(
     merged."""
     prompt = prompts.load("claims")
     segments = segments_of(article.text)
-    grounder = _Grounder(article, chunks, segments)
+    grounder = ArticleGrounder(article, chunks, segments)
     calls = CallLog()
-    title = _one_line(article.title)
+    title = fenced(article.title, "article")
     windows = _windows(llm, prompt, segments, title=title, max_claims=str(MAX_CLAIMS))
 
     def run(window: list[Segment]) -> ClaimsReply:
@@ -422,25 +448,27 @@ def extract_claims(
 
 
 def merge_claims(claims: list[Claim]) -> list[Claim]:
-    """Drop near-duplicate claims (from overlapping windows), keeping every citation once."""
+    """Drop near-duplicate claims (from overlapping windows), keeping every citation once.
+
+    Two claims are the same when their statements are nearly the same words in the same order
+    with the same numbers, dates and negations ("will not freeze" is never "will freeze"), or
+    when they cite exactly the same passages.
+    """
     from rapidfuzz import fuzz
+
+    from summarizer.guard import facts
+
+    def same(a: Claim, b: Claim) -> bool:
+        if a.citations and {(c.start, c.end) for c in a.citations} == {
+            (c.start, c.end) for c in b.citations
+        }:
+            return True
+        x, y = a.statement.lower(), b.statement.lower()
+        return fuzz.token_sort_ratio(x, y) >= DUPLICATE_SIMILARITY and facts(x) == facts(y)
 
     kept: list[Claim] = []
     for claim in claims:
-        twin = next(
-            (
-                k
-                for k in kept
-                if fuzz.token_set_ratio(k.statement.lower(), claim.statement.lower())
-                >= DUPLICATE_SIMILARITY
-                or (
-                    k.citations
-                    and {(c.start, c.end) for c in k.citations}
-                    == {(c.start, c.end) for c in claim.citations}
-                )
-            ),
-            None,
-        )
+        twin = next((k for k in kept if same(k, claim)), None)
         if twin is None:
             kept.append(claim)
             continue
@@ -476,7 +504,3 @@ def _provenance(
         "output_tokens": calls.output_tokens,
         "warnings": list(dict.fromkeys(calls.warnings or [])),
     }
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())

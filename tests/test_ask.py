@@ -72,8 +72,8 @@ def test_answerable(env: StandinOllama) -> None:
 def test_unanswerable_abstains(env: StandinOllama) -> None:
     env.field_values["found"] = False
     data = ask_json("What did the Swiss central bank decide about gold reserves in 1999?")
-    assert data["found"] is False and data["points"] == []
-    assert data["answer"]
+    assert data["found"] is False and data["points"] == [] and data["conflicts"] == []
+    assert data["answer"] == "The corpus does not say."
 
 
 def test_an_unverifiable_answer_is_not_shown(env: StandinOllama) -> None:
@@ -84,10 +84,14 @@ def test_an_unverifiable_answer_is_not_shown(env: StandinOllama) -> None:
     assert data["counts"]["quotes_verified"] == 0
 
 
-def test_nothing_retrieved_needs_no_model_call(env: StandinOllama) -> None:
+def test_nothing_retrieved_needs_no_model_call(
+    env: StandinOllama, monkeypatch: pytest.MonkeyPatch, closed_ollama_url: str
+) -> None:
     data = ask_json(QUESTION, "--source", "no-such-site.example")
     assert data["found"] is False and data["calls"] == 0
     assert env.requests("/api/chat") == []
+    monkeypatch.setenv("OLLAMA_HOST", closed_ollama_url)  # not even a server is needed
+    assert ask_json(QUESTION, "--source", "no-such-site.example")["found"] is False
 
 
 def _article_id(folder: Path, name: str) -> str:

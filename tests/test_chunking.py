@@ -17,7 +17,12 @@ prose = st.lists(st.tuples(words, separators), max_size=600).map(
 
 
 def _check(text: str, size: int, overlap: int) -> None:
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
     chunks = chunk_article("a1", "f" * 16, text, size=size, overlap=overlap)
+    # The chunks are the splitter's own pieces, each found at its offsets in the text.
+    pieces = RecursiveCharacterTextSplitter(chunk_size=size, chunk_overlap=overlap).split_text(text)
+    assert [c.text for c in chunks] == pieces
     covered = [False] * len(text)
     for c in chunks:
         assert text[c.start : c.end] == c.text

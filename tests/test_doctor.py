@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import pytest
 from click.testing import CliRunner, Result
 
 from summarizer import pipeline
 from summarizer.config import Settings
-from summarizer.embed import minilm_available
 from tests.ollama_fixtures import free_port
 from tests.standin_ollama import StandinOllama
 
@@ -66,7 +67,22 @@ def test_nothing_reachable(hash_embedder: str, closed_ollama_url: str) -> None:
     assert any("chroma run" in fix for fix in report["fixes"])
 
 
-def test_minilm_model_check(ollama_env: StandinOllama) -> None:
-    result = run("doctor", "--json")
-    check = next(c for c in json.loads(result.stdout)["checks"] if c["name"] == "MiniLM model")
-    assert check["ok"] is minilm_available()
+def test_minilm_model_check(
+    ollama_env: StandinOllama, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from chromadb.utils.embedding_functions.onnx_mini_lm_l6_v2 import ONNXMiniLM_L6_V2
+
+    def minilm_check() -> dict[str, Any]:
+        checks = json.loads(run("doctor", "--json").stdout)["checks"]
+        found: dict[str, Any] = next(c for c in checks if c["name"] == "MiniLM model")
+        return found
+
+    model_dir = tmp_path / "models" / "all-MiniLM-L6-v2"
+    monkeypatch.setattr(ONNXMiniLM_L6_V2, "DOWNLOAD_PATH", model_dir)
+    absent = minilm_check()
+    assert absent["ok"] is False and "--embedder ollama:" in absent["fix"]
+    (model_dir / "onnx").mkdir(parents=True)
+    for name in ("model.onnx", "tokenizer.json", "vocab.txt"):
+        (model_dir / "onnx" / name).write_bytes(b"x")
+    present = minilm_check()
+    assert present["ok"] is True and str(model_dir) in present["detail"]

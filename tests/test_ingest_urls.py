@@ -67,7 +67,7 @@ def test_ingest_urls(hash_embedder: str, site: Site) -> None:
 
 def test_canonical_url_gives_the_id(hash_embedder: str, site: Site) -> None:
     title, body = sample("003_2348ef0b69992a9c.txt")
-    canonical = "https://news.example.com/crypto/refuse"
+    canonical = f"{site.url}/crypto/refuse"
     page = article_page(title, body, canonical=canonical)
     site.pages["/a?utm_source=feed"] = (200, "text/html", page)
     site.pages["/amp/a"] = (200, "text/html", page)
@@ -76,6 +76,25 @@ def test_canonical_url_gives_the_id(hash_embedder: str, site: Site) -> None:
     assert [r.status for r in report.results] == ["added", "unchanged"]
     assert report.results[0].article_id == pipeline.article_id("url", canonical)
     assert pipeline.list_articles(s)[0].url == canonical
+
+
+def test_a_page_cannot_claim_another_article(hash_embedder: str, site: Site) -> None:
+    """A canonical URL on another host, or the site's root, is not taken as the identity."""
+    t1, b1 = sample("003_2348ef0b69992a9c.txt")
+    t2, b2 = sample("000_e59614a57512a09a.txt")
+    site.pages["/one"] = (200, "text/html", article_page(t1, b1, canonical=f"{site.url}/"))
+    site.pages["/two"] = (200, "text/html", article_page(t2, b2, canonical=f"{site.url}/"))
+    site.pages["/three"] = (
+        200,
+        "text/html",
+        article_page(t2, b2, canonical="https://victim.example/news/story"),
+    )
+    s = Settings.from_env()
+    urls = [f"{site.url}/one", f"{site.url}/two", f"{site.url}/three"]
+    report = pipeline.ingest(s, urls)
+    assert [r.status for r in report.results] == ["added", "added", "added"]
+    assert [r.article_id for r in report.results] == [pipeline.article_id("url", u) for u in urls]
+    assert len(pipeline.list_articles(s)) == 3
 
 
 def test_canonical_url_normalisation() -> None:

@@ -1,0 +1,641 @@
+"""The feed ledger: registered feeds and every entry seen, in SQLite in the data dir.
+
+An entry is `pending` from the moment its feed is read until its output is recorded (`done`), its
+processing fails (`failed`, with the reason and the number of attempts), or it is recognised as
+a copy of another entry (`duplicate`, with `duplicate_of`). New entries and the feed's ETag /
+Last-Modified are written in one transaction, so a 304 on the next run can never hide an entry
+that was not recorded. Each step of an entry is one committed write, so a run killed at any point
+leaves every entry in a state the next run resumes from.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from summarizer.errors import FeedError, LedgerError
+
+if TYPE_CHECKING:
+    from summarizer.config import Settings
+    from summarizer.feeds import FeedEntry
+
+LEDGER_FILE = "ledger.sqlite3"
+RUN_LOCK_FILE = "run.lock"
+SCHEMA_VERSION = "1"
+STATUSES = ("pending", "done", "failed", "duplicate")
+# The feed's own text must be this long before two entries with the same text count as copies
+# of one story without fetching anything: short teasers ("Read more") are shared by accident.
+SAME_FEED_TEXT_MIN_CHARS = 280
+# Stories are compared with those first seen in this many days.
+DUPLICATE_WINDOW_DAYS = 30
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS feeds (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    url TEXT NOT NULL UNIQUE,
+    title TEXT,
+    etag TEXT,
+    last_modified TEXT,
+    added_at TEXT NOT NULL,
+    checked_at TEXT,
+    error TEXT
+);
+CREATE TABLE IF NOT EXISTS entries (
+    id INTEGER PRIMARY KEY,
+    feed_id INTEGER NOT NULL REFERENCES feeds (id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    guid TEXT,
+    link TEXT,
+    link_key TEXT,
+    title TEXT NOT NULL,
+    author TEXT,
+    published TEXT,
+    content TEXT NOT NULL DEFAULT '',
+    content_type TEXT NOT NULL DEFAULT 'html',
+    feed_hash TEXT,
+    status TEXT NOT NULL DEFAULT 'pending',
+    reason TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    article_id TEXT,
+    content_hash TEXT,
+    content_from TEXT,
+    warnings TEXT NOT NULL DEFAULT '[]',
+    duplicate_of INTEGER REFERENCES entries (id) ON DELETE SET NULL,
+    similarity REAL,
+    sample_size INTEGER NOT NULL DEFAULT 0,
+    output TEXT,
+    emitted INTEGER NOT NULL DEFAULT 0,
+    seen_at TEXT NOT NULL,
+    done_at TEXT,
+    UNIQUE (feed_id, key)
+);
+CREATE INDEX IF NOT EXISTS entries_status ON entries (status, feed_id);
+CREATE INDEX IF NOT EXISTS entries_link ON entries (link_key);
+CREATE INDEX IF NOT EXISTS entries_feed_hash ON entries (feed_hash);
+CREATE INDEX IF NOT EXISTS entries_article ON entries (article_id);
+CREATE INDEX IF NOT EXISTS entries_content_hash ON entries (content_hash);
+CREATE TABLE IF NOT EXISTS shingles (
+    hash INTEGER NOT NULL,
+    entry_id INTEGER NOT NULL REFERENCES entries (id) ON DELETE CASCADE
+);
+CREATE INDEX IF NOT EXISTS shingles_hash ON shingles (hash);
+CREATE INDEX IF NOT EXISTS shingles_entry ON shingles (entry_id);
+"""
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class FeedRow:
+    id: int
+    name: str
+    url: str
+    title: str | None
+    etag: str | None
+    last_modified: str | None
+    added_at: str
+    checked_at: str | None
+    error: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "url": self.url,
+            "title": self.title,
+            "added_at": self.added_at,
+            "checked_at": self.checked_at,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class EntryRow:
+    id: int
+    feed_id: int
+    feed: str
+    feed_url: str
+    key: str
+    guid: str | None
+    link: str | None
+    title: str
+    author: str | None
+    published: str | None
+    content: str
+    content_type: str
+    status: str
+    reason: str | None
+    attempts: int
+    article_id: str | None
+    content_from: str | None
+    warnings: tuple[str, ...]
+    duplicate_of: int | None
+    output: str | None
+
+    @property
+    def label(self) -> str:
+        """How messages name the entry: its feed and its link (or title)."""
+        return f"{self.feed}: {self.link or self.title}"
+
+
+@dataclass
+class FetchRecord:
+    """What reading one feed added to the ledger."""
+
+    new: list[int]
+    known: int = 0
+    duplicates: int = 0
+
+
+def _entry(row: sqlite3.Row) -> EntryRow:
+    return EntryRow(
+        id=row["id"],
+        feed_id=row["feed_id"],
+        feed=row["feed"],
+        feed_url=row["feed_url"],
+        key=row["key"],
+        guid=row["guid"],
+        link=row["link"],
+        title=row["title"],
+        author=row["author"],
+        published=row["published"],
+        content=row["content"],
+        content_type=row["content_type"],
+        status=row["status"],
+        reason=row["reason"],
+        attempts=row["attempts"],
+        article_id=row["article_id"],
+        content_from=row["content_from"],
+        warnings=tuple(json.loads(row["warnings"])),
+        duplicate_of=row["duplicate_of"],
+        output=row["output"],
+    )
+
+
+_ENTRY_SELECT = (
+    "SELECT e.*, f.name AS feed, f.url AS feed_url FROM entries e JOIN feeds f ON f.id = e.feed_id"
+)
+
+
+class Ledger:
+    """Feeds and entries; one connection, used from one thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, timeout=60, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            with self.transaction():
+                self._create()
+                version = self._db.execute(
+                    "SELECT value FROM meta WHERE key = 'schema_version'"
+                ).fetchone()
+                if version is None:
+                    self._db.execute(
+                        "INSERT INTO meta (key, value) VALUES ('schema_version', ?)",
+                        (SCHEMA_VERSION,),
+                    )
+                elif version[0] != SCHEMA_VERSION:
+                    raise LedgerError(
+                        f"the feed ledger {path} has schema version {version[0]}, "
+                        f"this summarizer reads {SCHEMA_VERSION}"
+                    )
+        except sqlite3.Error as e:
+            raise LedgerError(f"cannot open the feed ledger {path}: {e}") from None
+
+    @classmethod
+    def open(cls, settings: Settings) -> Ledger:
+        return cls(settings.home / LEDGER_FILE)
+
+    def _create(self) -> None:
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                self._db.execute(statement)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic write: everything in the block lands, or nothing does."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as e:
+            raise LedgerError(f"cannot write the feed ledger {self.path}: {e}") from None
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.Error as e:
+            raise LedgerError(f"cannot write the feed ledger {self.path}: {e}") from None
+
+    def _write(self, sql: str, params: Sequence[Any] = ()) -> int:
+        try:
+            return self._db.execute(sql, params).rowcount
+        except sqlite3.Error as e:
+            raise LedgerError(f"cannot write the feed ledger {self.path}: {e}") from None
+
+    # --- feeds ---------------------------------------------------------------------------------
+
+    def add_feed(self, url: str, name: str | None = None, *, unique: bool = False) -> FeedRow:
+        """Register a feed. Without a name it is named after its host; a name taken already
+        is refused, or with `unique` (and for host names) numbered: -2, -3..."""
+        from summarizer.feeds import check_feed_url, check_name, default_name
+
+        url = check_feed_url(url)
+        with self.transaction():
+            known = self.feed_for_url(url)
+            if known is not None:
+                raise FeedError(f"{url} is already registered as {known.name!r}")
+            base = check_name(name) if name is not None else default_name(url)
+            if name is not None and not unique and self._feed_row(base) is not None:
+                raise FeedError(
+                    f"a feed named {base!r} already exists", hint="pick another with --name"
+                )
+            name, n = base, 1
+            while self._feed_row(name) is not None:
+                n += 1
+                name = f"{base}-{n}"
+            self._write(
+                "INSERT INTO feeds (name, url, added_at) VALUES (?, ?, ?)", (name, url, now())
+            )
+        feed = self._feed_row(name)
+        assert feed is not None
+        return feed
+
+    def feed_for_url(self, url: str) -> FeedRow | None:
+        row = self._db.execute("SELECT * FROM feeds WHERE url = ?", (url.strip(),)).fetchone()
+        return FeedRow(**dict(row)) if row is not None else None
+
+    def _feed_row(self, name: str) -> FeedRow | None:
+        row = self._db.execute("SELECT * FROM feeds WHERE name = ?", (name,)).fetchone()
+        return FeedRow(**dict(row)) if row is not None else None
+
+    def feed(self, name: str) -> FeedRow:
+        feed = self._feed_row(name)
+        if feed is None:
+            raise FeedError(f"no feed named {name!r}", hint="`summarizer feeds list` shows them")
+        return feed
+
+    def feeds(self, names: Iterable[str] | None = None) -> list[FeedRow]:
+        """All feeds by name, or the named ones (FeedError for a name that does not exist)."""
+        if names is not None:
+            return [self.feed(name) for name in dict.fromkeys(names)]
+        rows = self._db.execute("SELECT * FROM feeds ORDER BY name").fetchall()
+        return [FeedRow(**dict(r)) for r in rows]
+
+    def counts(self) -> dict[int, dict[str, int]]:
+        """Entries per feed and status."""
+        out: dict[int, dict[str, int]] = {}
+        for row in self._db.execute(
+            "SELECT feed_id, status, COUNT(*) AS n FROM entries GROUP BY feed_id, status"
+        ):
+            out.setdefault(row["feed_id"], dict.fromkeys(STATUSES, 0))[row["status"]] = row["n"]
+        return out
+
+    def remove_feed(self, name: str) -> tuple[FeedRow, int]:
+        """Forget a feed and its entries; returns the feed and how many entries went with it."""
+        feed = self.feed(name)
+        with self.transaction():
+            (n,) = self._db.execute(
+                "SELECT COUNT(*) FROM entries WHERE feed_id = ?", (feed.id,)
+            ).fetchone()
+            self._write("DELETE FROM feeds WHERE id = ?", (feed.id,))
+        return feed, int(n)
+
+    def record_feed_error(self, feed_id: int, error: str) -> None:
+        self._write(
+            "UPDATE feeds SET checked_at = ?, error = ? WHERE id = ?", (now(), error, feed_id)
+        )
+
+    def record_not_modified(self, feed_id: int) -> None:
+        self._write("UPDATE feeds SET checked_at = ?, error = NULL WHERE id = ?", (now(), feed_id))
+
+    def record_fetch(
+        self,
+        feed_id: int,
+        entries: Sequence[FeedEntry],
+        *,
+        title: str | None,
+        etag: str | None,
+        last_modified: str | None,
+    ) -> FetchRecord:
+        """New entries (pending, or duplicate of an entry with the same link or the same long
+        text) and the feed's validators, in one transaction."""
+        from summarizer.ingest import canonical_url
+
+        record = FetchRecord(new=[])
+        stamp = now()
+        with self.transaction():
+            for e in entries:
+                known = self._db.execute(
+                    "SELECT 1 FROM entries WHERE feed_id = ? AND key = ?", (feed_id, e.key)
+                ).fetchone()
+                if known is not None:
+                    record.known += 1
+                    continue
+                link_key = canonical_url(e.link) if e.link else None
+                same = self._same_entry(link_key, e.content_hash, len(e.content))
+                cursor = self._db.execute(
+                    "INSERT INTO entries (feed_id, key, guid, link, link_key, title, author, "
+                    "published, content, content_type, feed_hash, status, duplicate_of, reason, "
+                    "seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        feed_id,
+                        e.key,
+                        e.guid,
+                        e.link,
+                        link_key,
+                        e.title,
+                        e.author,
+                        e.published,
+                        "" if same else e.content,
+                        e.content_type,
+                        e.content_hash,
+                        "duplicate" if same else "pending",
+                        same[0] if same else None,
+                        same[1] if same else None,
+                        stamp,
+                    ),
+                )
+                if same:
+                    record.duplicates += 1
+                else:
+                    assert cursor.lastrowid is not None
+                    record.new.append(cursor.lastrowid)
+            self._write(
+                "UPDATE feeds SET title = COALESCE(?, title), etag = ?, last_modified = ?, "
+                "checked_at = ?, error = NULL WHERE id = ?",
+                (title, etag, last_modified, stamp, feed_id),
+            )
+        return record
+
+    def _same_entry(
+        self, link_key: str | None, feed_hash: str | None, length: int
+    ) -> tuple[int, str] | None:
+        """An earlier entry (any feed) this one copies: same link, or same long feed text."""
+        if link_key:
+            row = self._db.execute(
+                "SELECT id FROM entries WHERE link_key = ? ORDER BY id LIMIT 1", (link_key,)
+            ).fetchone()
+            if row is not None:
+                return self._root(row["id"]), "same link"
+        if feed_hash and length >= SAME_FEED_TEXT_MIN_CHARS:
+            row = self._db.execute(
+                "SELECT id FROM entries WHERE feed_hash = ? ORDER BY id LIMIT 1", (feed_hash,)
+            ).fetchone()
+            if row is not None:
+                return self._root(row["id"]), "same text in the feed"
+        return None
+
+    def _root(self, entry_id: int) -> int:
+        """The first copy: follows duplicate_of links."""
+        seen = {entry_id}
+        while True:
+            row = self._db.execute(
+                "SELECT duplicate_of FROM entries WHERE id = ?", (entry_id,)
+            ).fetchone()
+            if row is None or row[0] is None or row[0] in seen:
+                return entry_id
+            entry_id = row[0]
+            seen.add(entry_id)
+
+    # --- entries ---------------------------------------------------------------------------------
+
+    def entry(self, entry_id: int) -> EntryRow:
+        row = self._db.execute(f"{_ENTRY_SELECT} WHERE e.id = ?", (entry_id,)).fetchone()
+        if row is None:
+            raise LedgerError(f"entry {entry_id} is not in the ledger")
+        return _entry(row)
+
+    def entries(
+        self, feed_ids: Sequence[int] | None = None, status: str | None = None
+    ) -> list[EntryRow]:
+        sql, params = self._filter(feed_ids, [status] if status else None)
+        rows = self._db.execute(f"{_ENTRY_SELECT} WHERE {sql} ORDER BY e.id", params).fetchall()
+        return [_entry(r) for r in rows]
+
+    def work(
+        self,
+        feed_ids: Sequence[int],
+        *,
+        retry_failed: bool = False,
+        since: str | None = None,
+        limit: int | None = None,
+    ) -> list[EntryRow]:
+        """Entries to process, oldest first: pending ones (and failed ones with retry_failed),
+        published at or after `since` (entries without a date are included), at most `limit`."""
+        statuses = ["pending", "failed"] if retry_failed else ["pending"]
+        sql, params = self._filter(feed_ids, statuses)
+        if since:
+            sql += " AND (e.published IS NULL OR e.published >= ?)"
+            params.append(since)
+        sql = f"{_ENTRY_SELECT} WHERE {sql} ORDER BY COALESCE(e.published, e.seen_at), e.id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [_entry(r) for r in self._db.execute(sql, params).fetchall()]
+
+    def unemitted(self, feed_ids: Sequence[int]) -> list[EntryRow]:
+        """Entries done whose output line was never written out (a run killed in between)."""
+        sql, params = self._filter(feed_ids, ["done"])
+        rows = self._db.execute(
+            f"{_ENTRY_SELECT} WHERE {sql} AND e.emitted = 0 ORDER BY e.done_at, e.id", params
+        ).fetchall()
+        return [_entry(r) for r in rows]
+
+    def duplicates_of(self, entry_ids: Sequence[int]) -> dict[int, list[EntryRow]]:
+        """The copies linked to each of `entry_ids`."""
+        out: dict[int, list[EntryRow]] = {i: [] for i in entry_ids}
+        for chunk in _chunks(list(entry_ids), 500):
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"{_ENTRY_SELECT} WHERE e.duplicate_of IN ({marks}) ORDER BY e.id", chunk
+            ).fetchall()
+            for row in rows:
+                out[row["duplicate_of"]].append(_entry(row))
+        return out
+
+    @staticmethod
+    def _filter(
+        feed_ids: Sequence[int] | None, statuses: Sequence[str] | None
+    ) -> tuple[str, list[Any]]:
+        clauses: list[str] = ["1"]
+        params: list[Any] = []
+        if feed_ids is not None:
+            clauses.append(f"e.feed_id IN ({','.join('?' * len(feed_ids)) or 'NULL'})")
+            params += list(feed_ids)
+        if statuses:
+            clauses.append(f"e.status IN ({','.join('?' * len(statuses))})")
+            params += list(statuses)
+        return " AND ".join(clauses), params
+
+    def begin(self, entry_ids: Sequence[int]) -> None:
+        """Count an attempt for each entry about to be processed."""
+        with self.transaction():
+            for chunk in _chunks(list(entry_ids), 500):
+                marks = ",".join("?" * len(chunk))
+                self._write(
+                    f"UPDATE entries SET attempts = attempts + 1 WHERE id IN ({marks})", chunk
+                )
+
+    def mark_stored(
+        self,
+        entry_id: int,
+        *,
+        article_id: str,
+        content_hash: str,
+        content_from: str,
+        warnings: Sequence[str],
+    ) -> None:
+        self._write(
+            "UPDATE entries SET article_id = ?, content_hash = ?, content_from = ?, "
+            "warnings = ? WHERE id = ?",
+            (article_id, content_hash, content_from, json.dumps(list(warnings)), entry_id),
+        )
+
+    def forget_article(self, entry_id: int) -> None:
+        """The stored article is gone from the corpus: the entry starts over."""
+        self._write("UPDATE entries SET article_id = NULL WHERE id = ?", (entry_id,))
+
+    def mark_done(self, entry_id: int, output: str) -> None:
+        self._write(
+            "UPDATE entries SET status = 'done', reason = NULL, output = ?, emitted = 0, "
+            "content = '', done_at = ? WHERE id = ?",
+            (output, now(), entry_id),
+        )
+
+    def mark_emitted(self, entry_ids: Sequence[int]) -> None:
+        with self.transaction():
+            for chunk in _chunks(list(entry_ids), 500):
+                marks = ",".join("?" * len(chunk))
+                self._write(f"UPDATE entries SET emitted = 1 WHERE id IN ({marks})", chunk)
+
+    def mark_failed(self, entry_id: int, reason: str) -> None:
+        self._write(
+            "UPDATE entries SET status = 'failed', reason = ? WHERE id = ?", (reason, entry_id)
+        )
+
+    def mark_duplicate(
+        self, entry_id: int, of: int, reason: str, similarity: float | None = None
+    ) -> None:
+        with self.transaction():
+            self._write("DELETE FROM shingles WHERE entry_id = ?", (entry_id,))
+            self._write(
+                "UPDATE entries SET status = 'duplicate', duplicate_of = ?, reason = ?, "
+                "similarity = ?, content = '', done_at = ? WHERE id = ?",
+                (self._root(of), reason, similarity, now(), entry_id),
+            )
+
+    # --- what an article copies ----------------------------------------------------------------
+
+    def same_article(self, entry_id: int, article_id: str, content_hash: str) -> int | None:
+        """Another entry whose article has this id (same canonical URL) or this exact text."""
+        row = self._db.execute(
+            "SELECT id FROM entries WHERE id != ? AND status != 'duplicate' "
+            "AND (article_id = ? OR content_hash = ?) ORDER BY id LIMIT 1",
+            (entry_id, article_id, content_hash),
+        ).fetchone()
+        return int(row["id"]) if row is not None else None
+
+    def similar(self, entry_id: int, sample: frozenset[int]) -> tuple[int, float] | None:
+        """The entry seen in the last DUPLICATE_WINDOW_DAYS whose text is the same story."""
+        from summarizer.dedupe import MIN_SAMPLE, SAME_STORY, best_match
+
+        if len(sample) < MIN_SAMPLE:
+            return None
+        shared: Counter[int] = Counter()
+        for chunk in _chunks(sorted(sample), 500):
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT entry_id FROM shingles WHERE hash IN ({marks})"
+            shared.update(row[0] for row in self._db.execute(sql, chunk))
+        shared.pop(entry_id, None)
+        # Texts share a sampled shingle or two by chance ("said in a statement on"): only
+        # those sharing enough to be the same story are looked up.
+        candidates = [e for e, n in shared.items() if n >= MIN_SAMPLE * SAME_STORY]
+        rows: list[sqlite3.Row] = []
+        for chunk in _chunks(candidates, 500):
+            marks = ",".join("?" * len(chunk))
+            rows += self._db.execute(
+                f"SELECT id, sample_size FROM entries WHERE id IN ({marks}) AND seen_at >= ?",
+                [*chunk, _window_start()],
+            ).fetchall()
+        return best_match(sample, ((r[0], shared[r[0]], r[1]) for r in rows))
+
+    def index(self, entry_id: int, sample: frozenset[int]) -> None:
+        """Make the entry's text findable by `similar`."""
+        with self.transaction():
+            self._write("DELETE FROM shingles WHERE entry_id = ?", (entry_id,))
+            self._db.executemany(
+                "INSERT INTO shingles (hash, entry_id) VALUES (?, ?)",
+                [(h, entry_id) for h in sample],
+            )
+            self._write("UPDATE entries SET sample_size = ? WHERE id = ?", (len(sample), entry_id))
+
+    def prune_index(self) -> None:
+        """Drop the shingles of entries older than the comparison window."""
+        self._write(
+            "DELETE FROM shingles WHERE entry_id IN (SELECT id FROM entries WHERE seen_at < ?)",
+            (_window_start(),),
+        )
+
+
+def _window_start() -> str:
+    start = datetime.now(UTC) - timedelta(days=DUPLICATE_WINDOW_DAYS)
+    return start.isoformat(timespec="seconds")
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+@contextmanager
+def run_lock(settings: Settings) -> Iterator[None]:
+    """One `summarizer run` per data dir at a time; a second one stops at once."""
+    import fcntl
+    import os
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    with open(settings.home / RUN_LOCK_FILE, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            pid = fh.read().strip()
+            raise LedgerError(
+                f"another `summarizer run` is working on {settings.home}"
+                + (f" (pid {pid})" if pid else ""),
+                hint="it resumes where it stops; wait for it, or stop it and run again",
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
