@@ -135,7 +135,8 @@ def main() -> None:
             summarizer(["feeds", "import", str(listing)], env)
             out = Path(tmp) / "out.jsonl"
             run = ["run", "--allow-private", "--parallel", str(args.slots), "--out", str(out)]
-            print(f"entries {n} in {FEEDS} feeds; stand-in latency L={args.latency} s, P={args.slots}")
+            print(f"entries {n} in {FEEDS} feeds; stand-in latency L={args.latency} s, "
+                  f"P={args.slots}")  # fmt: skip
 
             wall, _, stderr = summarizer(run, env)
             c = counts(stderr)

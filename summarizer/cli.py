@@ -507,7 +507,7 @@ def feeds_import(file: str, as_json: bool, **opts: Any) -> None:
 
     from summarizer import render
     from summarizer.errors import FeedError
-    from summarizer.feeds import read_feed_list
+    from summarizer.feed_lists import read_feed_list
     from summarizer.ledger import Ledger
     from summarizer.sources import read_bytes
 
@@ -582,6 +582,7 @@ def run(**opts: Any) -> None:
     from summarizer import render
     from summarizer.batch import RunOptions
     from summarizer.batch import run as run_feeds
+    from summarizer.errors import ConfigError
 
     options = RunOptions(
         feeds=tuple(opts.pop("feed_names")),
@@ -594,18 +595,25 @@ def run(**opts: Any) -> None:
     )
     out, digest, max_bytes = opts.pop("out"), opts.pop("digest"), opts.pop("max_bytes")
     settings = _model_settings(opts)
+    if digest and not Path(digest).resolve().parent.is_dir():
+        raise ConfigError(f"cannot write the digest {digest}: no such directory")
     if max_bytes is not None:
         settings = replace(settings, max_bytes=max_bytes)
     with render.JsonLines(out) as lines, render.BatchProgress() as progress:
         report = run_feeds(settings, options, emit=lines.write, progress=progress)
+    failed = report.any_failed
     if digest:
         generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-        Path(digest).write_text(render.digest_markdown(report, generated), encoding="utf-8")
-        click.echo(f"wrote {digest}", err=True)
+        try:
+            Path(digest).write_text(render.digest_markdown(report, generated), encoding="utf-8")
+            click.echo(f"wrote {digest}", err=True)
+        except OSError as e:
+            click.echo(f"error: cannot write the digest {digest}: {e.strerror or e}", err=True)
+            failed = True
     if out:
         click.echo(f"appended {lines.count} lines to {out}", err=True)
     click.echo(report.summary_line(), err=True)
-    if report.any_failed:
+    if failed:
         sys.exit(1)
 
 

@@ -18,7 +18,6 @@ import hashlib
 import html
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -48,7 +47,6 @@ _ROOT_PREFIX = re.compile(rb"<([A-Za-z_][\w.-]*):(?:rss|RDF|feed|channel)\b")
 _TAG = re.compile(r"<[^>]{0,2000}>")
 _SPACES = re.compile(r"\s+")
 _HTML_TYPES = ("text/html", "application/xhtml+xml", "html", "xhtml")
-MAX_NAME_CHARS = 100
 
 
 @dataclass(frozen=True)
@@ -475,89 +473,3 @@ def _doctype_end(text: str, start: int) -> int:
             return i + 1
         i += 1
     return n
-
-
-# --- feed lists and names --------------------------------------------------------------------
-
-
-def check_feed_url(url: str) -> str:
-    """The URL as given, stripped; FeedError unless it is an absolute http(s) URL."""
-    from urllib.parse import urlsplit
-
-    url = url.strip()
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise FeedError(f"not an http(s) URL: {url!r}")
-    return url
-
-
-def default_name(url: str) -> str:
-    """A short name for a feed: its host without www."""
-    from urllib.parse import urlsplit
-
-    host = (urlsplit(url).hostname or "feed").lower()
-    return host.removeprefix("www.")
-
-
-def check_name(name: str) -> str:
-    name = " ".join(name.split())
-    if not name:
-        raise FeedError("a feed name cannot be empty")
-    if len(name) > MAX_NAME_CHARS:
-        raise FeedError(f"a feed name has at most {MAX_NAME_CHARS} characters")
-    if not name.isprintable():
-        raise FeedError(f"a feed name cannot contain control characters: {name!r}")
-    return name
-
-
-@dataclass(frozen=True)
-class ListedFeed:
-    url: str
-    name: str | None
-    where: str  # "FILE:LINE" or "FILE: outline N", for messages
-
-
-def read_feed_list(data: bytes, source: str) -> Iterator[ListedFeed | FeedError]:
-    """Feeds of an OPML file or of a list with one URL per line (optionally followed by a
-    name; # starts a comment). Yields a FeedError, naming the place, for each unusable entry."""
-    text = data.decode("utf-8-sig", errors="replace")
-    if text.lstrip().startswith("<"):
-        yield from _read_opml(data, source)
-        return
-    for n, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        url, _, name = line.partition(" ")
-        where = f"{source}:{n}"
-        try:
-            yield ListedFeed(check_feed_url(url), name.strip() or None, where)
-        except FeedError as e:
-            yield FeedError(f"{where}: {e.message}")
-
-
-def _read_opml(data: bytes, source: str) -> Iterator[ListedFeed | FeedError]:
-    import xml.etree.ElementTree as ET
-
-    data, dropped = drop_entity_declarations(data)
-    try:
-        root = ET.fromstring(data)
-    except ET.ParseError as e:
-        why = " (its entity declarations are refused)" if dropped else ""
-        yield FeedError(f"{source}: not well-formed OPML: {e}{why}")
-        return
-    outlines = [o for o in root.iter() if o.tag.rsplit("}", 1)[-1] == "outline"]
-    found = False
-    for n, outline in enumerate(outlines, 1):
-        url = outline.get("xmlUrl") or outline.get("xmlurl")
-        if not url:
-            continue
-        found = True
-        where = f"{source}: outline {n}"
-        name = outline.get("title") or outline.get("text")
-        try:
-            yield ListedFeed(check_feed_url(url), _clean(name), where)
-        except FeedError as e:
-            yield FeedError(f"{where}: {e.message}")
-    if not found:
-        yield FeedError(f"{source}: no outline with an xmlUrl: not a feed list")

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,16 +24,14 @@ from summarizer.errors import FeedError, LedgerError
 if TYPE_CHECKING:
     from summarizer.config import Settings
     from summarizer.feeds import FeedEntry
+    from summarizer.stories import StoryIndex
 
 LEDGER_FILE = "ledger.sqlite3"
-RUN_LOCK_FILE = "run.lock"
 SCHEMA_VERSION = "1"
 STATUSES = ("pending", "done", "failed", "duplicate")
 # The feed's own text must be this long before two entries with the same text count as copies
 # of one story without fetching anything: short teasers ("Read more") are shared by accident.
 SAME_FEED_TEXT_MIN_CHARS = 280
-# Stories are compared with those first seen in this many days.
-DUPLICATE_WINDOW_DAYS = 30
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -83,12 +80,6 @@ CREATE INDEX IF NOT EXISTS entries_link ON entries (link_key);
 CREATE INDEX IF NOT EXISTS entries_feed_hash ON entries (feed_hash);
 CREATE INDEX IF NOT EXISTS entries_article ON entries (article_id);
 CREATE INDEX IF NOT EXISTS entries_content_hash ON entries (content_hash);
-CREATE TABLE IF NOT EXISTS shingles (
-    hash INTEGER NOT NULL,
-    entry_id INTEGER NOT NULL REFERENCES entries (id) ON DELETE CASCADE
-);
-CREATE INDEX IF NOT EXISTS shingles_hash ON shingles (hash);
-CREATE INDEX IF NOT EXISTS shingles_entry ON shingles (entry_id);
 """
 
 
@@ -109,14 +100,9 @@ class FeedRow:
     error: str | None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "url": self.url,
-            "title": self.title,
-            "added_at": self.added_at,
-            "checked_at": self.checked_at,
-            "error": self.error,
-        }
+        """What `feeds list --json` shows (not the HTTP validators)."""
+        keep = ("name", "url", "title", "added_at", "checked_at", "error")
+        return {k: getattr(self, k) for k in keep}
 
 
 @dataclass(frozen=True)
@@ -158,28 +144,8 @@ class FetchRecord:
 
 
 def _entry(row: sqlite3.Row) -> EntryRow:
-    return EntryRow(
-        id=row["id"],
-        feed_id=row["feed_id"],
-        feed=row["feed"],
-        feed_url=row["feed_url"],
-        key=row["key"],
-        guid=row["guid"],
-        link=row["link"],
-        title=row["title"],
-        author=row["author"],
-        published=row["published"],
-        content=row["content"],
-        content_type=row["content_type"],
-        status=row["status"],
-        reason=row["reason"],
-        attempts=row["attempts"],
-        article_id=row["article_id"],
-        content_from=row["content_from"],
-        warnings=tuple(json.loads(row["warnings"])),
-        duplicate_of=row["duplicate_of"],
-        output=row["output"],
-    )
+    values = {f.name: row[f.name] for f in fields(EntryRow) if f.name != "warnings"}
+    return EntryRow(**values, warnings=tuple(json.loads(row["warnings"])))
 
 
 _ENTRY_SELECT = (
@@ -222,9 +188,18 @@ class Ledger:
         return cls(settings.home / LEDGER_FILE)
 
     def _create(self) -> None:
-        for statement in _SCHEMA.split(";"):
+        from summarizer.stories import SCHEMA as STORIES_SCHEMA
+
+        for statement in (_SCHEMA + STORIES_SCHEMA).split(";"):
             if statement.strip():
                 self._db.execute(statement)
+
+    @property
+    def stories(self) -> StoryIndex:
+        """The index of the stories seen, to recognise copies under other URLs."""
+        from summarizer.stories import StoryIndex
+
+        return StoryIndex(self)
 
     def close(self) -> None:
         self._db.close()
@@ -252,9 +227,15 @@ class Ledger:
         except sqlite3.Error as e:
             raise LedgerError(f"cannot write the feed ledger {self.path}: {e}") from None
 
-    def _write(self, sql: str, params: Sequence[Any] = ()) -> int:
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         try:
-            return self._db.execute(sql, params).rowcount
+            return self._db.execute(sql, params)
+        except sqlite3.Error as e:
+            raise LedgerError(f"cannot use the feed ledger {self.path}: {e}") from None
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        try:
+            self._db.executemany(sql, rows)
         except sqlite3.Error as e:
             raise LedgerError(f"cannot write the feed ledger {self.path}: {e}") from None
 
@@ -263,7 +244,7 @@ class Ledger:
     def add_feed(self, url: str, name: str | None = None, *, unique: bool = False) -> FeedRow:
         """Register a feed. Without a name it is named after its host; a name taken already
         is refused, or with `unique` (and for host names) numbered: -2, -3..."""
-        from summarizer.feeds import check_feed_url, check_name, default_name
+        from summarizer.feed_lists import check_feed_url, check_name, default_name
 
         url = check_feed_url(url)
         with self.transaction():
@@ -279,7 +260,7 @@ class Ledger:
             while self._feed_row(name) is not None:
                 n += 1
                 name = f"{base}-{n}"
-            self._write(
+            self.execute(
                 "INSERT INTO feeds (name, url, added_at) VALUES (?, ?, ?)", (name, url, now())
             )
         feed = self._feed_row(name)
@@ -323,16 +304,16 @@ class Ledger:
             (n,) = self._db.execute(
                 "SELECT COUNT(*) FROM entries WHERE feed_id = ?", (feed.id,)
             ).fetchone()
-            self._write("DELETE FROM feeds WHERE id = ?", (feed.id,))
+            self.execute("DELETE FROM feeds WHERE id = ?", (feed.id,))
         return feed, int(n)
 
     def record_feed_error(self, feed_id: int, error: str) -> None:
-        self._write(
+        self.execute(
             "UPDATE feeds SET checked_at = ?, error = ? WHERE id = ?", (now(), error, feed_id)
         )
 
     def record_not_modified(self, feed_id: int) -> None:
-        self._write("UPDATE feeds SET checked_at = ?, error = NULL WHERE id = ?", (now(), feed_id))
+        self.execute("UPDATE feeds SET checked_at = ?, error = NULL WHERE id = ?", (now(), feed_id))
 
     def record_fetch(
         self,
@@ -386,7 +367,7 @@ class Ledger:
                 else:
                     assert cursor.lastrowid is not None
                     record.new.append(cursor.lastrowid)
-            self._write(
+            self.execute(
                 "UPDATE feeds SET title = COALESCE(?, title), etag = ?, last_modified = ?, "
                 "checked_at = ?, error = NULL WHERE id = ?",
                 (title, etag, last_modified, stamp, feed_id),
@@ -424,12 +405,6 @@ class Ledger:
             seen.add(entry_id)
 
     # --- entries ---------------------------------------------------------------------------------
-
-    def entry(self, entry_id: int) -> EntryRow:
-        row = self._db.execute(f"{_ENTRY_SELECT} WHERE e.id = ?", (entry_id,)).fetchone()
-        if row is None:
-            raise LedgerError(f"entry {entry_id} is not in the ledger")
-        return _entry(row)
 
     def entries(
         self, feed_ids: Sequence[int] | None = None, status: str | None = None
@@ -493,14 +468,9 @@ class Ledger:
             params += list(statuses)
         return " AND ".join(clauses), params
 
-    def begin(self, entry_ids: Sequence[int]) -> None:
-        """Count an attempt for each entry about to be processed."""
-        with self.transaction():
-            for chunk in _chunks(list(entry_ids), 500):
-                marks = ",".join("?" * len(chunk))
-                self._write(
-                    f"UPDATE entries SET attempts = attempts + 1 WHERE id IN ({marks})", chunk
-                )
+    def begin(self, entry_id: int) -> None:
+        """Count an attempt at processing the entry."""
+        self.execute("UPDATE entries SET attempts = attempts + 1 WHERE id = ?", (entry_id,))
 
     def mark_stored(
         self,
@@ -511,31 +481,25 @@ class Ledger:
         content_from: str,
         warnings: Sequence[str],
     ) -> None:
-        self._write(
+        self.execute(
             "UPDATE entries SET article_id = ?, content_hash = ?, content_from = ?, "
             "warnings = ? WHERE id = ?",
             (article_id, content_hash, content_from, json.dumps(list(warnings)), entry_id),
         )
 
-    def forget_article(self, entry_id: int) -> None:
-        """The stored article is gone from the corpus: the entry starts over."""
-        self._write("UPDATE entries SET article_id = NULL WHERE id = ?", (entry_id,))
-
     def mark_done(self, entry_id: int, output: str) -> None:
-        self._write(
+        self.execute(
             "UPDATE entries SET status = 'done', reason = NULL, output = ?, emitted = 0, "
             "content = '', done_at = ? WHERE id = ?",
             (output, now(), entry_id),
         )
 
-    def mark_emitted(self, entry_ids: Sequence[int]) -> None:
-        with self.transaction():
-            for chunk in _chunks(list(entry_ids), 500):
-                marks = ",".join("?" * len(chunk))
-                self._write(f"UPDATE entries SET emitted = 1 WHERE id IN ({marks})", chunk)
+    def mark_emitted(self, entry_id: int) -> None:
+        """The entry's output line has been written out."""
+        self.execute("UPDATE entries SET emitted = 1 WHERE id = ?", (entry_id,))
 
     def mark_failed(self, entry_id: int, reason: str) -> None:
-        self._write(
+        self.execute(
             "UPDATE entries SET status = 'failed', reason = ? WHERE id = ?", (reason, entry_id)
         )
 
@@ -543,8 +507,8 @@ class Ledger:
         self, entry_id: int, of: int, reason: str, similarity: float | None = None
     ) -> None:
         with self.transaction():
-            self._write("DELETE FROM shingles WHERE entry_id = ?", (entry_id,))
-            self._write(
+            self.execute("DELETE FROM shingles WHERE entry_id = ?", (entry_id,))
+            self.execute(
                 "UPDATE entries SET status = 'duplicate', duplicate_of = ?, reason = ?, "
                 "similarity = ?, content = '', done_at = ? WHERE id = ?",
                 (self._root(of), reason, similarity, now(), entry_id),
@@ -561,81 +525,7 @@ class Ledger:
         ).fetchone()
         return int(row["id"]) if row is not None else None
 
-    def similar(self, entry_id: int, sample: frozenset[int]) -> tuple[int, float] | None:
-        """The entry seen in the last DUPLICATE_WINDOW_DAYS whose text is the same story."""
-        from summarizer.dedupe import MIN_SAMPLE, SAME_STORY, best_match
-
-        if len(sample) < MIN_SAMPLE:
-            return None
-        shared: Counter[int] = Counter()
-        for chunk in _chunks(sorted(sample), 500):
-            marks = ",".join("?" * len(chunk))
-            sql = f"SELECT entry_id FROM shingles WHERE hash IN ({marks})"
-            shared.update(row[0] for row in self._db.execute(sql, chunk))
-        shared.pop(entry_id, None)
-        # Texts share a sampled shingle or two by chance ("said in a statement on"): only
-        # those sharing enough to be the same story are looked up.
-        candidates = [e for e, n in shared.items() if n >= MIN_SAMPLE * SAME_STORY]
-        rows: list[sqlite3.Row] = []
-        for chunk in _chunks(candidates, 500):
-            marks = ",".join("?" * len(chunk))
-            rows += self._db.execute(
-                f"SELECT id, sample_size FROM entries WHERE id IN ({marks}) AND seen_at >= ?",
-                [*chunk, _window_start()],
-            ).fetchall()
-        return best_match(sample, ((r[0], shared[r[0]], r[1]) for r in rows))
-
-    def index(self, entry_id: int, sample: frozenset[int]) -> None:
-        """Make the entry's text findable by `similar`."""
-        with self.transaction():
-            self._write("DELETE FROM shingles WHERE entry_id = ?", (entry_id,))
-            self._db.executemany(
-                "INSERT INTO shingles (hash, entry_id) VALUES (?, ?)",
-                [(h, entry_id) for h in sample],
-            )
-            self._write("UPDATE entries SET sample_size = ? WHERE id = ?", (len(sample), entry_id))
-
-    def prune_index(self) -> None:
-        """Drop the shingles of entries older than the comparison window."""
-        self._write(
-            "DELETE FROM shingles WHERE entry_id IN (SELECT id FROM entries WHERE seen_at < ?)",
-            (_window_start(),),
-        )
-
-
-def _window_start() -> str:
-    start = datetime.now(UTC) - timedelta(days=DUPLICATE_WINDOW_DAYS)
-    return start.isoformat(timespec="seconds")
-
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
-
-
-@contextmanager
-def run_lock(settings: Settings) -> Iterator[None]:
-    """One `summarizer run` per data dir at a time; a second one stops at once."""
-    import fcntl
-    import os
-
-    settings.home.mkdir(parents=True, exist_ok=True)
-    with open(settings.home / RUN_LOCK_FILE, "a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            pid = fh.read().strip()
-            raise LedgerError(
-                f"another `summarizer run` is working on {settings.home}"
-                + (f" (pid {pid})" if pid else ""),
-                hint="it resumes where it stops; wait for it, or stop it and run again",
-            ) from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(str(os.getpid()))
-        fh.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)

@@ -424,7 +424,12 @@ class JsonLines:
 
     def __enter__(self) -> JsonLines:
         if self.out:
-            self._file = open(self.out, "a", encoding="utf-8")
+            from summarizer.errors import ConfigError
+
+            try:
+                self._file = open(self.out, "a", encoding="utf-8")
+            except OSError as e:
+                raise ConfigError(f"cannot write {self.out}: {e.strerror or e}") from None
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -44,6 +44,8 @@ class FeedSite:
     def __init__(self) -> None:
         self.resources: dict[str, Resource] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
+        # When each request arrived (time.monotonic(), as the stand-in Ollama logs it).
+        self.times: list[float] = []
         # Most requests the site was serving at once.
         self.max_in_flight = 0
         self._in_flight = 0
@@ -100,6 +102,7 @@ class FeedSite:
         headers = {k.lower(): v for k, v in h.headers.items()}
         with self._lock:
             self.requests.append((h.path, headers))
+            self.times.append(time.monotonic())
             res = self.resources.get(h.path)
             failing = res is not None and res.fail_times > 0
             if res is not None and failing:

@@ -17,7 +17,7 @@ from urllib.parse import urljoin
 import httpx
 import pytest
 
-from summarizer import dedupe, feeds, sources
+from summarizer import dedupe, feed_lists, feeds, sources
 from summarizer.errors import FeedError, RefusedAddress, SourceError
 from summarizer.ingest import canonical_url
 from summarizer.ledger import Ledger
@@ -147,9 +147,11 @@ def test_every_redirect_hop_is_checked(site: FeedSite, monkeypatch: pytest.Monke
 
     monkeypatch.setattr(sources, "check_public", only_private_paths)
     monkeypatch.setattr(sources, "_check_peer", lambda response: None)
-    with sources.make_guarded_client(allow_private=False) as client:
-        with pytest.raises(RefusedAddress, match="intranet.example"):
-            sources.fetch_url(site.url + "/go", max_bytes=10_000, client=client)
+    with (
+        sources.make_guarded_client(allow_private=False) as client,
+        pytest.raises(RefusedAddress, match=r"intranet\.example"),
+    ):
+        sources.fetch_url(site.url + "/go", max_bytes=10_000, client=client)
     assert site.hits("/go") == 1 and site.hits("/private/page") == 0
 
 
@@ -162,9 +164,11 @@ def test_the_connected_peer_is_checked_too(site: FeedSite, monkeypatch: pytest.M
     monkeypatch.delenv("HTTP_PROXY", raising=False)
     monkeypatch.delenv("all_proxy", raising=False)
     monkeypatch.delenv("ALL_PROXY", raising=False)
-    with sources.make_guarded_client(allow_private=False) as client:
-        with pytest.raises(RefusedAddress, match="connected to 127.0.0.1, a loopback address"):
-            sources.fetch_url(url, max_bytes=10_000, client=client)
+    with (
+        sources.make_guarded_client(allow_private=False) as client,
+        pytest.raises(RefusedAddress, match=r"connected to 127\.0\.0\.1, a loopback address"),
+    ):
+        sources.fetch_url(url, max_bytes=10_000, client=client)
 
 
 # --- parsing real feeds ------------------------------------------------------------------------
@@ -359,7 +363,7 @@ def test_json_feed() -> None:
                 },
                 {"id": "x", "content_text": "text only"},
             ],
-        }  # fmt: skip
+        }
     ).encode()
     parsed = feeds.parse_feed(body, url="https://example.org/feed.json")
     first, second = parsed.entries
@@ -485,8 +489,8 @@ def test_plain_feed_list_with_names_comments_and_bad_lines() -> None:
     text = (
         b"# my feeds\nhttp://a.example/rss  Alpha News\n\nhttps://b.example/atom.xml\nftp://c/x\n"
     )
-    got = list(feeds.read_feed_list(text, "list.txt"))
-    assert [(g.url, g.name) for g in got if isinstance(g, feeds.ListedFeed)] == [
+    got = list(feed_lists.read_feed_list(text, "list.txt"))
+    assert [(g.url, g.name) for g in got if isinstance(g, feed_lists.ListedFeed)] == [
         ("http://a.example/rss", "Alpha News"),
         ("https://b.example/atom.xml", None),
     ]
@@ -499,13 +503,16 @@ def test_opml_feed_list() -> None:
       <outline text="News"><outline type="rss" text="World" title="World desk"
         xmlUrl="https://w.example/rss"/><outline text="Tech" xmlUrl="http://t.example/feed"/>
         <outline text="not a feed" htmlUrl="http://h.example/"/></outline></body></opml>"""
-    got = list(feeds.read_feed_list(opml, "subs.opml"))
+    got = list(feed_lists.read_feed_list(opml, "subs.opml"))
     assert [(g.url, g.name) for g in got] == [  # type: ignore[union-attr]
         ("https://w.example/rss", "World desk"),
         ("http://t.example/feed", "Tech"),
     ]
-    attack = b'<?xml version="1.0"?><!DOCTYPE o [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;">]><opml>&b;</opml>'
-    (error,) = list(feeds.read_feed_list(attack, "evil.opml"))
+    attack = (
+        b'<?xml version="1.0"?><!DOCTYPE o [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;">]>'
+        b"<opml>&b;</opml>"
+    )
+    (error,) = list(feed_lists.read_feed_list(attack, "evil.opml"))
     assert isinstance(error, FeedError) and "entity declarations are refused" in error.message
 
 
@@ -553,9 +560,9 @@ def test_ledger_feeds_names_and_removal(tmp_path: Path) -> None:
         a = ledger.add_feed("https://www.news.example/rss")
         b = ledger.add_feed("https://news.example/atom")
         assert (a.name, b.name) == ("news.example", "news.example-2")
-        with pytest.raises(FeedError, match="already registered as 'news.example'"):
+        with pytest.raises(FeedError, match=r"already registered as 'news\.example'"):
             ledger.add_feed("https://www.news.example/rss")
-        with pytest.raises(FeedError, match="a feed named 'news.example' already exists"):
+        with pytest.raises(FeedError, match=r"a feed named 'news\.example' already exists"):
             ledger.add_feed("https://other.example/", "news.example")
         assert ledger.add_feed("https://other.example/", "news.example", unique=True).name == (
             "news.example-3"
@@ -571,7 +578,7 @@ def test_ledger_feeds_names_and_removal(tmp_path: Path) -> None:
         feed, n = ledger.remove_feed("news.example")
         assert (feed.id, n) == (a.id, 1)
         assert [f.name for f in ledger.feeds()] == ["news.example-2", "news.example-3"]
-        with pytest.raises(FeedError, match="no feed named 'news.example'"):
+        with pytest.raises(FeedError, match=r"no feed named 'news\.example'"):
             ledger.feed("news.example")
 
 

@@ -1,0 +1,392 @@
+"""The entries stage of `summarizer run`: every entry to process, through three pools at once.
+
+Page fetches run FETCH_WORKERS at a time (PER_HOST per host); one ingest worker stores whatever
+pages are ready, in batches, under the corpus write lock; model work runs in a pool sized by the
+model layer's capacity. The model starts on an article as soon as its page is extracted, while
+the article is being stored; an entry's output is written once both are done. The main thread
+alone reads and writes the ledger and writes the output, one entry at a time, in the order
+entries finish.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from summarizer.entries import FETCH_WORKERS, PER_HOST, HostSlots, Prepared, prepare, with_hint
+from summarizer.errors import (
+    EmbedderError,
+    LLMCacheError,
+    ModelNotFound,
+    OllamaUnreachable,
+    StoreError,
+    SummarizerError,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+    from summarizer.batch import BatchProgress, RunOptions, RunReport
+    from summarizer.catalog import Catalog
+    from summarizer.config import Settings
+    from summarizer.extract import Extracted
+    from summarizer.ingest import ItemResult
+    from summarizer.ledger import EntryRow, Ledger
+    from summarizer.llm import Ollama
+    from summarizer.models import Article, Chunk, ClaimSet, Summary
+    from summarizer.sources import RawDocument
+
+# Pages stored by one ingest call: at most INGEST_BATCH; fewer than INGEST_MIN only when no
+# more pages are coming or an entry waits for nothing else. Each call takes the corpus write
+# lock and opens the store, which costs as much as storing several pages.
+INGEST_BATCH = 32
+INGEST_MIN = 8
+# Entries between their page fetch and their output, per request the model serves at once:
+# enough to keep the model busy while pages are fetched and stored, few enough to hold in memory.
+WINDOW_PER_SLOT = 8
+# Failures of the setting rather than of an entry: the run stops and the entries stay pending.
+_FATAL = (OllamaUnreachable, ModelNotFound, LLMCacheError, EmbedderError, StoreError)
+
+
+@dataclass
+class _Item:
+    """An entry on its way: the model works on its article while the article is stored."""
+
+    entry: EntryRow
+    prepared: Prepared | None = None
+    article: Article | None = None
+    chunks: list[Chunk] = field(default_factory=list)
+    stored: bool = False
+    # Bumped when the stored article differs from the one the model was given: the answers
+    # about the old one are then ignored.
+    generation: int = 0
+    summary: Summary | None = None
+    claims: ClaimSet | None = None
+    content_from: str = "page"
+    warnings: list[str] = field(default_factory=list)
+    failed: bool = False
+
+    @property
+    def answered(self) -> bool:
+        return self.summary is not None and self.claims is not None
+
+
+def foreseen(raw: RawDocument, doc: Extracted) -> tuple[Article, list[Chunk]]:
+    """The article and chunks ingest will store for this page, as ingest builds them (ingest
+    decides: a difference is caught when it has stored the page)."""
+    from summarizer.chunking import chunk_article
+    from summarizer.ingest import article_id, canonical_url, content_hash, trusted_url
+    from summarizer.models import Article
+
+    aid, url = article_id("file", raw.source), doc.url
+    if raw.url is not None:
+        url = trusted_url(raw.url, doc.url)
+        aid = article_id("url", canonical_url(url))
+    text_hash = content_hash(doc.text)
+    article = Article(
+        id=aid, source=raw.source, title=doc.title, text=doc.text, content_hash=text_hash,
+        url=url, author=doc.author, date=doc.date, site=doc.site, method=doc.method,
+        warnings=doc.warnings,
+    )  # fmt: skip
+    return article, chunk_article(aid, text_hash, doc.text)
+
+
+def _same(stored: Article, given: Article) -> bool:
+    """Whether the model was given the article as stored (all but the storage times)."""
+    times = {"ingested_at", "updated_at"}
+    return stored.model_dump(exclude=times) == given.model_dump(exclude=times)
+
+
+class _IngestNotes:
+    """ingest's progress, reduced to what the run does not say itself (waiting for the lock)."""
+
+    def __init__(self, progress: BatchProgress) -> None:
+        self._progress = progress
+
+    def begin(self, total: int) -> None:
+        pass
+
+    def advance(self, result: ItemResult) -> None:
+        pass
+
+    def note(self, message: str) -> None:
+        if not message.startswith("warning:"):
+            self._progress.note(message)
+
+
+class EntryJob:
+    """The entries stage of a run: each entry fetched, stored and asked about, at once."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        options: RunOptions,
+        ledger: Ledger,
+        http: httpx.Client,
+        report: RunReport,
+        progress: BatchProgress,
+        emit: Callable[[str], None],
+    ) -> None:
+        self.settings = settings
+        self.options = options
+        self.ledger = ledger
+        self.http = http
+        self.report = report
+        self.progress = progress
+        self.emit = emit
+        self.slots = HostSlots(PER_HOST)
+        self.futures: dict[Future[Any], tuple[str, Any]] = {}
+        self.to_ingest: list[_Item] = []
+        self.ingesting = False
+        self.active = 0
+        self.pools: tuple[ThreadPoolExecutor, ThreadPoolExecutor, ThreadPoolExecutor]
+        self.llm: Ollama
+
+    def fetch(self, url: str) -> RawDocument:
+        from summarizer.sources import fetch_url
+
+        with self.slots(url):
+            return fetch_url(url, max_bytes=self.settings.max_bytes, client=self.http)
+
+    def process(self, work: list[EntryRow]) -> None:
+        import sys
+
+        from summarizer.catalog import Catalog
+        from summarizer.llm import Ollama
+
+        self.llm = llm = Ollama(self.settings)
+        catalog = Catalog(self.settings.catalog_path)
+        before = llm.stats
+        switch = sys.getswitchinterval()
+        # Threads waiting for a model reply are to take the GIL as soon as it arrives, not after
+        # another thread's 5 ms of page extraction: the model's pace sets the run's.
+        sys.setswitchinterval(min(switch, 0.001))
+        try:
+            llm.model_digest()  # an unreachable host or a model not pulled stops here, once
+            window = max(16, WINDOW_PER_SLOT * llm.capacity)
+            self.progress.begin(len(work), "entries")
+            with (
+                ThreadPoolExecutor(FETCH_WORKERS, "fetch") as fetchers,
+                ThreadPoolExecutor(1, "ingest") as ingester,
+                ThreadPoolExecutor(max(1, llm.capacity), "model") as models,
+            ):
+                self.pools = (fetchers, ingester, models)
+                try:
+                    self._loop(deque(work), window, catalog)
+                except BaseException:
+                    for pool in self.pools:
+                        pool.shutdown(wait=False, cancel_futures=True)
+                    raise
+        finally:
+            sys.setswitchinterval(switch)
+            stats = llm.stats
+            self.report.model_calls += stats.chat_calls - before.chat_calls
+            self.report.cached_calls += stats.cache_hits - before.cache_hits
+            catalog.close()
+            llm.close()
+
+    def _loop(self, queue: deque[EntryRow], window: int, catalog: Catalog) -> None:
+        fetchers, ingester, _ = self.pools
+        while queue or self.futures or self.to_ingest:
+            while queue and self.active < window:
+                entry = queue.popleft()
+                self.active += 1
+                self.ledger.begin(entry.id)
+                item = _Item(entry, content_from=entry.content_from or "page")
+                if self._resume(item, catalog):
+                    self._ask(item)
+                else:
+                    job = fetchers.submit(prepare, entry, fetch=self.fetch)
+                    self.futures[job] = ("prepared", item)
+            if self.to_ingest and not self.ingesting and self._ingest_now(queue):
+                batch, self.to_ingest = self.to_ingest[:INGEST_BATCH], self.to_ingest[INGEST_BATCH:]
+                self.ingesting = True
+                self.futures[ingester.submit(self._ingest, batch)] = ("stored", batch)
+            if not self.futures:
+                continue
+            finished, _ = wait(list(self.futures), return_when=FIRST_COMPLETED)
+            for future in finished:
+                kind, payload = self.futures.pop(future)
+                if kind == "prepared":
+                    self._prepared(payload, future)
+                elif kind == "stored":
+                    self.ingesting = False
+                    self._stored(payload, future.result(), catalog)
+                else:
+                    item, generation = payload
+                    self._answered(item, generation, kind, future)
+
+    def _ingest_now(self, queue: deque[EntryRow]) -> bool:
+        """Whether to store the pages ready now rather than wait for a fuller batch: when the
+        batch is full, when no more pages are coming, or when an entry waits only for it."""
+        if len(self.to_ingest) >= INGEST_MIN:
+            return True
+        more_coming = bool(queue) or any(k == "prepared" for k, _ in self.futures.values())
+        return not more_coming or any(item.answered for item in self.to_ingest)
+
+    def _resume(self, item: _Item, catalog: Catalog) -> bool:
+        """Whether the entry's article is already stored by an earlier run (and unchanged)."""
+        entry = item.entry
+        if not entry.article_id:
+            return False
+        article = catalog.get(entry.article_id)
+        if article is None:
+            return False
+        item.article, item.chunks = article, catalog.chunks(article)
+        item.warnings, item.stored = list(entry.warnings), True
+        return True
+
+    def _prepared(self, item: _Item, future: Future[Prepared]) -> None:
+        from summarizer.dedupe import shingle_sample
+
+        try:
+            prepared = future.result()
+        except SummarizerError as e:
+            self._fail(item, with_hint(e))
+            return
+        except Exception as e:  # a parser's bug on one odd page must not stop the run
+            self._fail(item, f"unexpected {type(e).__name__}: {e}")
+            return
+        entry = item.entry
+        article, chunks = foreseen(prepared.raw, prepared.doc)
+        same = self.ledger.same_article(entry.id, article.id, article.content_hash)
+        if same is not None:
+            self._duplicate(item, same, "same article")
+            return
+        sample = shingle_sample(article.text)
+        similar = self.ledger.stories.similar(entry.id, sample)
+        if similar is not None:
+            self._duplicate(item, similar[0], f"same story ({similar[1]:.0%})", similar[1])
+            return
+        item.prepared, item.content_from, item.warnings = (
+            prepared, prepared.content_from, prepared.warnings
+        )  # fmt: skip
+        for warning in prepared.warnings:
+            self.progress.note(f"warning: {entry.label}: {warning}")
+        # Claimed before it is stored: a copy arriving meanwhile is recognised as one.
+        self.ledger.mark_stored(
+            entry.id, article_id=article.id, content_hash=article.content_hash,
+            content_from=prepared.content_from, warnings=prepared.warnings,
+        )  # fmt: skip
+        self.ledger.stories.add(entry.id, sample)
+        # The model starts on the article now, not once it is stored.
+        item.article, item.chunks = article, chunks
+        self.to_ingest.append(item)
+        self._ask(item)
+
+    def _ingest(self, batch: list[_Item]) -> list[ItemResult]:
+        from summarizer.ingest import ingest_documents
+
+        documents = [(str(item.entry.id), item.prepared.raw) for item in batch if item.prepared]
+        notes = _IngestNotes(self.progress)
+        return ingest_documents(self.settings, documents, progress=notes).results
+
+    def _stored(self, batch: list[_Item], results: list[ItemResult], catalog: Catalog) -> None:
+        by_entry = {r.item: r for r in results}
+        for item in batch:
+            if item.failed:  # stored all the same: a retry starts from the stored article
+                continue
+            result = by_entry.get(str(item.entry.id))
+            if result is None or result.status == "failed" or result.article_id is None:
+                self._fail(item, (result.reason if result else None) or "could not be stored")
+                continue
+            article = catalog.get(result.article_id)
+            if article is None:
+                self._fail(item, "stored, then gone from the corpus")
+                continue
+            chunks = catalog.chunks(article)
+            given = item.article
+            assert given is not None
+            item.stored = True
+            if chunks == item.chunks and _same(article, given):
+                item.article = article
+                if item.answered:
+                    self._finish(item)
+                continue
+            # Stored otherwise than foreseen: the model works on what the corpus holds.
+            self.ledger.mark_stored(
+                item.entry.id, article_id=article.id, content_hash=article.content_hash,
+                content_from=item.content_from, warnings=item.warnings,
+            )  # fmt: skip
+            item.article, item.chunks = article, chunks
+            item.generation += 1
+            item.summary = item.claims = None
+            self._ask(item)
+
+    def _ask(self, item: _Item) -> None:
+        from summarizer import summarize as tasks
+
+        _, _, models = self.pools
+        llm = self.llm
+        assert item.article is not None
+        article, chunks = item.article, item.chunks
+        summary = models.submit(
+            tasks.summarize, llm, article, chunks,
+            length=self.options.length,  # type: ignore[arg-type]
+            keep_unverified=self.options.keep_unverified,
+        )  # fmt: skip
+        claims = models.submit(
+            tasks.extract_claims, llm, article, chunks,
+            keep_unverified=self.options.keep_unverified,
+        )  # fmt: skip
+        self.futures[summary] = ("summary", (item, item.generation))
+        self.futures[claims] = ("claims", (item, item.generation))
+
+    def _answered(self, item: _Item, generation: int, kind: str, future: Future[Any]) -> None:
+        try:
+            output = future.result()
+        except _FATAL:
+            raise
+        except SummarizerError as e:
+            if not item.failed and generation == item.generation:
+                self._fail(item, f"{kind}: {e.message}")
+            return
+        if item.failed or generation != item.generation:
+            return
+        if kind == "summary":
+            item.summary = output
+        else:
+            item.claims = output
+        if item.answered and item.stored:
+            self._finish(item)
+
+    def _finish(self, item: _Item) -> None:
+        from summarizer.render import batch_record
+
+        assert item.article is not None and item.summary and item.claims
+        entry = item.entry
+        record = batch_record(
+            entry, item.article, item.summary, item.claims,
+            content_from=item.content_from, warnings=item.warnings,
+        )  # fmt: skip
+        line = json.dumps(record, ensure_ascii=False)
+        self.ledger.mark_done(entry.id, line)
+        self.emit(line)
+        self.ledger.mark_emitted(entry.id)
+        self.report.records.append(record)
+        self.report.done += 1
+        self._close(item)
+
+    def _duplicate(
+        self, item: _Item, of: int, reason: str, similarity: float | None = None
+    ) -> None:
+        self.ledger.mark_duplicate(item.entry.id, of, reason, similarity)
+        self.report.duplicates += 1
+        self._close(item)
+
+    def _fail(self, item: _Item, reason: str) -> None:
+        item.failed = True
+        reason = " ".join(reason.split())
+        self.ledger.mark_failed(item.entry.id, reason)
+        self.report.failed += 1
+        self.report.failures.append((item.entry.label, reason))
+        self.progress.note(f"error: {item.entry.label}: {reason}")
+        self._close(item)
+
+    def _close(self, item: _Item) -> None:
+        self.active -= 1
+        self.progress.advance(item.entry.title)

@@ -1,0 +1,112 @@
+"""An entry's article: its page fetched and extracted, or else the feed's own text of it.
+
+Pure but for the page fetch, which the caller passes in (with its limits and its guard).
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from summarizer.errors import ExtractionError, SourceError, SummarizerError
+
+FETCH_WORKERS = 8
+PER_HOST = 2
+
+if TYPE_CHECKING:
+    from summarizer.extract import Extracted
+    from summarizer.ledger import EntryRow
+    from summarizer.sources import RawDocument
+
+
+class EntryFailed(SummarizerError):
+    """One entry cannot be processed; the reason goes to the ledger and stderr."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An entry's article, extracted from its page or from the feed's own text."""
+
+    raw: RawDocument
+    doc: Extracted
+    content_from: str
+    warnings: list[str]
+
+
+def feed_document(entry: EntryRow) -> RawDocument:
+    """The feed's own text of an entry as a page to extract: its content, or its summary."""
+    from summarizer.sources import RawDocument
+
+    title = html.escape(entry.title)
+    if entry.content_type == "html":
+        body = entry.content
+    else:
+        paragraphs = [p.strip() for p in entry.content.split("\n\n") if p.strip()]
+        body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
+    page = (
+        f'<!doctype html><html><head><meta charset="utf-8"><title>{title}</title></head>'
+        f"<body><article>{body}</article></body></html>"
+    )
+    return RawDocument(
+        source=entry.link or f"{entry.feed_url}#{entry.key}",
+        kind="html",
+        data=page.encode("utf-8"),
+        url=entry.link,
+        content_type="text/html",
+        charset="utf-8",
+    )
+
+
+def prepare(entry: EntryRow, *, fetch: Callable[[str], RawDocument]) -> Prepared:
+    """The entry's page, extracted; else the feed's own text, with a warning that says why.
+    Raises EntryFailed when neither gives an article."""
+    from summarizer.extract import extract
+
+    problem: str | None = None
+    if entry.link:
+        try:
+            raw = fetch(entry.link)
+            doc = extract(raw)
+            return Prepared(raw, doc, "page", list(doc.warnings))
+        except ExtractionError as e:
+            problem = f"no article on the page ({e.message})"
+        except SourceError as e:
+            problem = with_hint(e)
+    else:
+        problem = "no link"
+    if not entry.content.strip():
+        raise EntryFailed(f"{problem}; the feed gives no text of its own to fall back on")
+    raw = feed_document(entry)
+    try:
+        doc = extract(raw)
+    except ExtractionError as e:
+        raise EntryFailed(f"{problem}; the feed's own text is {e.message}") from None
+    return Prepared(raw, doc, "feed", [f"{problem}: used the feed's own text", *doc.warnings])
+
+
+def with_hint(e: SummarizerError) -> str:
+    """The error's message and, in parentheses, its hint: one line."""
+    return f"{e.message} ({e.hint})" if e.hint else e.message
+
+
+class HostSlots:
+    """At most `per_host` requests at a time to one host."""
+
+    def __init__(self, per_host: int) -> None:
+        self._per_host = per_host
+        self._lock = threading.Lock()
+        self._slots: dict[str, threading.Semaphore] = {}
+
+    @contextmanager
+    def __call__(self, url: str) -> Iterator[None]:
+        from urllib.parse import urlsplit
+
+        host = (urlsplit(url).hostname or "").lower()
+        with self._lock:
+            slot = self._slots.setdefault(host, threading.Semaphore(self._per_host))
+        with slot:
+            yield
