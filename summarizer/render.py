@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import click
 
@@ -58,22 +58,29 @@ def _failure_line(result: ItemResult) -> str:
     return f"error: {item}{result.reason}"
 
 
-class IngestProgress:
-    """A progress bar on a terminal, nothing but the failure lines in a pipe."""
+class ProgressBar:
+    """A rich progress bar on a terminal; in a pipe (or when quiet) only the notes, as lines."""
 
     def __init__(self, quiet: bool = False) -> None:
         self.tty = sys.stderr.isatty() and not quiet
         self._bar: Any = None
         self._task: Any = None
 
-    def __enter__(self) -> IngestProgress:
+    def __enter__(self) -> Self:
         if self.tty:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
 
             self._bar = Progress(
-                TextColumn("{task.description}"),
+                TextColumn("{task.description:<8}"),
                 BarColumn(),
                 MofNCompleteColumn(),
+                TimeElapsedColumn(),
                 TextColumn("{task.fields[item]}", style="dim"),
                 console=_console(stderr=True),
                 transient=True,
@@ -85,21 +92,34 @@ class IngestProgress:
         if self._bar is not None:
             self._bar.__exit__(*exc)
 
-    def begin(self, total: int) -> None:
+    def stage(self, total: int, description: str) -> None:
+        """A new bar (the previous one hidden)."""
         if self._bar is not None:
-            self._task = self._bar.add_task("ingest", total=total, item="")
+            if self._task is not None:
+                self._bar.update(self._task, visible=False)
+            self._task = self._bar.add_task(description, total=total, item="")
+
+    def step(self, label: str) -> None:
+        if self._bar is not None and self._task is not None:
+            self._bar.update(self._task, advance=1, item=label)
+
+    def note(self, message: str) -> None:
+        if self._bar is not None:
+            self._bar.console.print(message, markup=False, highlight=False)
+        else:
+            click.echo(message, err=True)
+
+
+class IngestProgress(ProgressBar):
+    """Ingest's progress: one bar, a line per failed item."""
+
+    def begin(self, total: int) -> None:
+        self.stage(total, "ingest")
 
     def advance(self, result: ItemResult) -> None:
         if result.status == "failed":
             self.note(_failure_line(result))
-        if self._bar is not None and self._task is not None:
-            self._bar.update(self._task, advance=1, item=_shorten(result.item, 50))
-
-    def note(self, message: str) -> None:
-        if self._bar is not None:
-            self._bar.console.print(message, markup=False)
-        else:
-            click.echo(message, err=True)
+        self.step(_shorten(result.item, 50))
 
 
 def _shorten(text: str, width: int) -> str:
@@ -253,56 +273,15 @@ def answer_markdown(answer: Answer) -> str:
 # --- feed jobs: progress, output lines and the digest ----------------------------------------
 
 
-class BatchProgress:
+class BatchProgress(ProgressBar):
     """`summarizer run`'s progress: a bar per stage (feeds, then entries) on a terminal; in a
     pipe only the error and warning lines."""
 
-    def __init__(self) -> None:
-        self.tty = sys.stderr.isatty()
-        self._bar: Any = None
-        self._task: Any = None
-
-    def __enter__(self) -> BatchProgress:
-        if self.tty:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-            )
-
-            self._bar = Progress(
-                TextColumn("{task.description:<8}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                TextColumn("{task.fields[item]}", style="dim"),
-                console=_console(stderr=True),
-                transient=True,
-            )
-            self._bar.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(*exc)
-
     def begin(self, total: int, description: str) -> None:
-        if self._bar is not None:
-            if self._task is not None:
-                self._bar.update(self._task, visible=False)
-            self._task = self._bar.add_task(description, total=total, item="")
+        self.stage(total, description)
 
     def advance(self, label: str) -> None:
-        if self._bar is not None and self._task is not None:
-            self._bar.update(self._task, advance=1, item=_clip(label, 50))
-
-    def note(self, message: str) -> None:
-        if self._bar is not None:
-            self._bar.console.print(message, markup=False, highlight=False)
-        else:
-            click.echo(message, err=True)
+        self.step(_clip(label, 50))
 
 
 def batch_record(

@@ -297,6 +297,26 @@ def _reason(e: Exception) -> str:
     return " ".join(text.split())
 
 
+def _read_capped(
+    response: httpx.Response, what: str, max_bytes: int, started: float, total_timeout: float
+) -> bytes:
+    """The body, refused past `max_bytes` (announced or received) or past the total deadline."""
+    length = response.headers.get("content-length")
+    if length and length.isdigit() and int(length) > max_bytes:
+        raise SourceError(f"{what} is {length} bytes, larger than {max_bytes} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    # No chunk size: each piece as it arrives, so the deadline is checked during a trickle.
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            raise SourceError(f"{what} is larger than {max_bytes} bytes")
+        chunks.append(chunk)
+        if time.monotonic() - started > total_timeout:
+            raise SourceError(f"timed out after {total_timeout:g}s (download)", retryable=True)
+    return b"".join(chunks)
+
+
 def _fetch(
     http: httpx.Client, url: str, max_bytes: int, timeout: httpx.Timeout, total_timeout: float
 ) -> RawDocument:
@@ -316,20 +336,7 @@ def _fetch(
                 raise SourceError(
                     f"unsupported content type {media_type}: expected an HTML page or plain text"
                 )
-        length = response.headers.get("content-length")
-        if length and length.isdigit() and int(length) > max_bytes:
-            raise SourceError(f"page is {length} bytes, larger than {max_bytes} bytes")
-        chunks: list[bytes] = []
-        size = 0
-        # No chunk size: each piece as it arrives, so the deadline is checked during a trickle.
-        for chunk in response.iter_bytes():
-            size += len(chunk)
-            if size > max_bytes:
-                raise SourceError(f"page is larger than {max_bytes} bytes")
-            chunks.append(chunk)
-            if time.monotonic() - started > total_timeout:
-                raise SourceError(f"timed out after {total_timeout:g}s (download)", retryable=True)
-        data = b"".join(chunks)
+        data = _read_capped(response, "page", max_bytes, started, total_timeout)
         final_url = str(response.url)
         return RawDocument(
             source=final_url,
@@ -495,16 +502,5 @@ def fetch_feed(
                 f"HTTP {response.status_code} {response.reason_phrase}".rstrip(),
                 retryable=response.status_code == 429 or response.status_code >= 500,
             )
-        length = response.headers.get("content-length")
-        if length and length.isdigit() and int(length) > max_bytes:
-            raise SourceError(f"feed is {length} bytes, larger than {max_bytes} bytes")
-        chunks: list[bytes] = []
-        size = 0
-        for chunk in response.iter_bytes():
-            size += len(chunk)
-            if size > max_bytes:
-                raise SourceError(f"feed is larger than {max_bytes} bytes")
-            chunks.append(chunk)
-            if time.monotonic() - started > total_timeout:
-                raise SourceError(f"timed out after {total_timeout:g}s (download)", retryable=True)
-        return FeedResponse(final_url, response.status_code, kept, b"".join(chunks))
+        data = _read_capped(response, "feed", max_bytes, started, total_timeout)
+        return FeedResponse(final_url, response.status_code, kept, data)
