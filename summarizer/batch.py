@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from summarizer.entries import FETCH_WORKERS, PER_HOST, HostSlots, with_hint
-from summarizer.errors import FeedError, LedgerError, SummarizerError
+from summarizer.errors import FeedError, LedgerError, SummarizerError, one_line
 
 if TYPE_CHECKING:
     import httpx
@@ -198,7 +198,12 @@ def _read_feeds(
             feed = futures[future]
             progress.advance(feed.name)
             try:
-                response, parsed = future.result()
+                try:
+                    response, parsed = future.result()
+                except SummarizerError:
+                    raise
+                except Exception as e:  # a parser's own error: this feed fails, not the run
+                    raise FeedError(f"unexpected {type(e).__name__}: {one_line(e)}") from None
             except SummarizerError as e:
                 report.feeds_failed += 1
                 message = with_hint(e)

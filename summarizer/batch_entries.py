@@ -25,6 +25,7 @@ from summarizer.errors import (
     OllamaUnreachable,
     StoreError,
     SummarizerError,
+    one_line,
 )
 
 if TYPE_CHECKING:
@@ -344,6 +345,10 @@ class EntryJob:
         except SummarizerError as e:
             if not item.failed and generation == item.generation:
                 self._fail(item, f"{kind}: {e.message}")
+            return
+        except Exception as e:  # a library's own error: this entry fails, the run goes on
+            if not item.failed and generation == item.generation:
+                self._fail(item, f"{kind}: unexpected {type(e).__name__}: {one_line(e)}")
             return
         if item.failed or generation != item.generation:
             return

@@ -102,7 +102,11 @@ def cli() -> None:
 @click.argument("sources", nargs=-1, required=True)
 @store_options
 @json_option
-@click.option("--max-bytes", type=int, help="Largest file or page accepted (default 10 MiB).")
+@click.option(
+    "--max-bytes",
+    type=click.IntRange(1),
+    help="Largest file or page accepted (default 10 MiB).",
+)
 def ingest(sources: tuple[str, ...], as_json: bool, max_bytes: int | None, **opts: Any) -> None:
     """Add files, directories, globs or http(s) URLs to the corpus.
 
@@ -487,9 +491,12 @@ def feeds_list(as_json: bool, **opts: Any) -> None:
 @store_options
 def feeds_remove(names: tuple[str, ...], **opts: Any) -> None:
     """Forget feeds and their ledger entries (their articles stay in the corpus)."""
+    from summarizer.batch import run_lock
     from summarizer.ledger import Ledger
 
-    with Ledger.open(settings_from(opts)) as ledger:
+    settings = settings_from(opts)
+    # Not under a run's feet: its entries would vanish while it works on them.
+    with run_lock(settings), Ledger.open(settings) as ledger:
         ledger.feeds(names)  # every name must exist before anything is removed
         for name in names:
             feed, n = ledger.remove_feed(name)
@@ -522,7 +529,12 @@ def feeds_import(file: str, as_json: bool, **opts: Any) -> None:
             if ledger.feed_for_url(listed.url) is not None:
                 known += 1
                 continue
-            feed = ledger.add_feed(listed.url, listed.name, unique=True)
+            try:
+                feed = ledger.add_feed(listed.url, listed.name, unique=True)
+            except FeedError as e:  # this line only: the rest is imported
+                failed += 1
+                click.echo(f"error: {listed.where}: {e.message}", err=True)
+                continue
             added.append(feed)
             if not as_json:
                 click.echo(f"added feed {feed.name}: {feed.url}")
@@ -539,7 +551,9 @@ def feeds_import(file: str, as_json: bool, **opts: Any) -> None:
 )
 @click.option("--retry-failed", is_flag=True, help="Also retry the entries that failed before.")
 @click.option(
-    "--since", metavar="DATE", help="Only entries published on or after DATE (YYYY-MM-DD)."
+    "--since",
+    metavar="DATE",
+    help="Only entries published on or after DATE (YYYY-MM-DD), and those without a date.",
 )
 @click.option(
     "--limit", type=click.IntRange(1), metavar="N", help="Process at most N entries this run."
@@ -562,7 +576,11 @@ def feeds_import(file: str, as_json: bool, **opts: Any) -> None:
     show_default=True,
     help="Key points per summary: 3, 5 or 8.",
 )
-@click.option("--max-bytes", type=int, help="Largest feed or page accepted (default 10 MiB).")
+@click.option(
+    "--max-bytes",
+    type=click.IntRange(1),
+    help="Largest feed or page accepted (default 10 MiB).",
+)
 @keep_option
 @model_options
 @store_options

@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from summarizer.errors import FeedError
 
@@ -62,6 +63,7 @@ class FeedEntry:
     content: str
     content_type: str  # "html" or "text"
     content_hash: str | None
+    text_length: int = 0  # of the content without its markup
 
 
 @dataclass
@@ -228,6 +230,7 @@ def _entries(raw_entries: list[Any], feed_author: str | None) -> tuple[list[Feed
                 content=content,
                 content_type=content_type,
                 content_hash=text_hash(body) if body else None,
+                text_length=len(body),
             )
         )
     return entries, skipped
@@ -256,14 +259,25 @@ def _title(e: Any) -> str:
     return " ".join(title.split())
 
 
+def usable_link(link: str | None) -> str | None:
+    """`link` when it is an http(s) URL that can be fetched and named (a valid port), else None."""
+    if not link or not re.match(r"^https?://[^/\s]", link.strip(), re.IGNORECASE):
+        return None
+    try:
+        urlsplit(link.strip()).port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        return None
+    return link.strip()
+
+
 def _http_link(e: Any) -> str | None:
     candidates = [e.get("link")]
     candidates += [
         link.get("href") for link in e.get("links") or [] if link.get("rel") == "alternate"
     ]
     for candidate in candidates:
-        if candidate and re.match(r"^https?://[^/\s]", candidate.strip(), re.IGNORECASE):
-            return str(candidate.strip())
+        if isinstance(candidate, str) and usable_link(candidate):
+            return usable_link(candidate)
     return None
 
 
@@ -315,9 +329,7 @@ def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
             continue
         guid = _clean(str(item["id"])) if item.get("id") is not None else None
         link = item.get("url") or item.get("external_url")
-        link = urljoin(url, link) if isinstance(link, str) and link.strip() else None
-        if link and not re.match(r"^https?://", link, re.IGNORECASE):
-            link = None
+        link = usable_link(urljoin(url, link)) if isinstance(link, str) and link.strip() else None
         html_content = item.get("content_html")
         text_content = item.get("content_text") or item.get("summary") or ""
         content, kind = (
@@ -344,6 +356,7 @@ def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
                 content=content,
                 content_type=kind,
                 content_hash=text_hash(plain) if plain else None,
+                text_length=len(plain),
             )
         )
     warnings = [f"{skipped} entries without id, link, title or content skipped"] if skipped else []

@@ -339,7 +339,7 @@ class Ledger:
                     record.known += 1
                     continue
                 link_key = canonical_url(e.link) if e.link else None
-                same = self._same_entry(link_key, e.content_hash, len(e.content))
+                same = self._same_entry(feed_id, e.guid, link_key, e.content_hash, e.text_length)
                 cursor = self._db.execute(
                     "INSERT INTO entries (feed_id, key, guid, link, link_key, title, author, "
                     "published, content, content_type, feed_hash, status, duplicate_of, reason, "
@@ -375,14 +375,21 @@ class Ledger:
         return record
 
     def _same_entry(
-        self, link_key: str | None, feed_hash: str | None, length: int
+        self,
+        feed_id: int,
+        guid: str | None,
+        link_key: str | None,
+        feed_hash: str | None,
+        length: int,
     ) -> tuple[int, str] | None:
-        """An earlier entry (any feed) this one copies: same link, or same long feed text."""
+        """An earlier entry this one copies: the same link (in another feed, or without a guid
+        of its own: in one feed a new guid is a new entry), or the same long feed text."""
         if link_key:
             row = self._db.execute(
-                "SELECT id FROM entries WHERE link_key = ? ORDER BY id LIMIT 1", (link_key,)
+                "SELECT id, feed_id FROM entries WHERE link_key = ? ORDER BY id LIMIT 1",
+                (link_key,),
             ).fetchone()
-            if row is not None:
+            if row is not None and (guid is None or row["feed_id"] != feed_id):
                 return self._root(row["id"]), "same link"
         if feed_hash and length >= SAME_FEED_TEXT_MIN_CHARS:
             row = self._db.execute(

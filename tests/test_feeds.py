@@ -615,3 +615,24 @@ def test_ledger_links_copies_and_orders_work(tmp_path: Path) -> None:
             "Undated",
         ]
         assert len(ledger.work([a.id], limit=1)) == 1
+
+
+def test_ledger_keeps_distinct_items_apart(tmp_path: Path) -> None:
+    """Teasers whose markup is long but whose text is short are not "the same text"; in one
+    feed a new guid is a new entry even with a link seen before; a bad port is no crash."""
+    image = "<p><img src='https://cdn.example/" + "x" * 300 + ".jpg'></p><p>Read more</p>"
+    items = [
+        Item("First", link="https://x.example/1", guid="g1", description=image),
+        Item("Second", link="https://x.example/2", guid="g2", description=image),
+        Item("Status A", link="https://status.example/", guid="s1"),
+        Item("Status B", link="https://status.example/", guid="s2"),
+        Item("Bad port", link="http://example.org:99999/a", guid="p1"),
+    ]
+    parsed = feeds.parse_feed(rss(items).encode(), url=FEED_URL)
+    assert [e.link for e in parsed.entries][-1] is None
+    with Ledger(tmp_path / "l.sqlite3") as ledger:
+        feed = ledger.add_feed("https://a.example/rss")
+        record = ledger.record_fetch(
+            feed.id, parsed.entries, title=None, etag=None, last_modified=None
+        )
+        assert (len(record.new), record.duplicates) == (5, 0)
