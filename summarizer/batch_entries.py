@@ -170,18 +170,25 @@ class EntryJob:
             llm.model_digest()  # an unreachable host or a model not pulled stops here, once
             window = max(16, WINDOW_PER_SLOT * llm.capacity)
             self.progress.begin(len(work), "entries")
-            with (
-                ThreadPoolExecutor(FETCH_WORKERS, "fetch") as fetchers,
-                ThreadPoolExecutor(1, "ingest") as ingester,
-                ThreadPoolExecutor(max(1, llm.capacity), "model") as models,
-            ):
-                self.pools = (fetchers, ingester, models)
-                try:
-                    self._loop(deque(work), window, catalog)
-                except BaseException:
-                    for pool in self.pools:
-                        pool.shutdown(wait=False, cancel_futures=True)
-                    raise
+            fetchers = ThreadPoolExecutor(FETCH_WORKERS, "fetch")
+            ingester = ThreadPoolExecutor(1, "ingest")
+            models = ThreadPoolExecutor(max(1, llm.capacity), "model")
+            self.pools = (fetchers, ingester, models)
+            interrupted = False
+            try:
+                self._loop(deque(work), window, catalog)
+            except BaseException as e:
+                interrupted = isinstance(e, KeyboardInterrupt)
+                for pool in self.pools:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                raise
+            finally:
+                # A store write in progress is always finished. Fetches and model requests are
+                # waited for too, except after Ctrl-C: a model reply can take minutes, and the
+                # entries they belong to stay pending for the next run.
+                ingester.shutdown(wait=True)
+                fetchers.shutdown(wait=not interrupted)
+                models.shutdown(wait=not interrupted)
         finally:
             sys.setswitchinterval(switch)
             stats = llm.stats

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from summarizer.config import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
+INTERRUPTED = 130  # the exit status after Ctrl-C, as shells report SIGINT
 
 
 class Group(click.Group):
@@ -46,7 +47,7 @@ class Group(click.Group):
             ctx.exit(1)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
-            ctx.exit(130)
+            ctx.exit(INTERRUPTED)
 
 
 def store_options(f: F) -> F:
@@ -636,4 +637,23 @@ def run(**opts: Any) -> None:
 
 
 def main() -> None:
-    cli(prog_name="summarizer")
+    try:
+        cli(prog_name="summarizer")
+    except SystemExit as e:
+        if e.code == INTERRUPTED:
+            _exit_now_if_threads_remain(INTERRUPTED)
+        raise
+
+
+def _exit_now_if_threads_remain(status: int) -> None:
+    """After Ctrl-C, exit at once when worker threads still wait on a model reply or a page:
+    Python would otherwise wait for them at exit, minutes later. The main thread has unwound
+    and closed everything by now, and stored work is safe against a kill at any point."""
+    import os
+    import threading
+
+    main = threading.main_thread()
+    if any(t is not main and not t.daemon and t.is_alive() for t in threading.enumerate()):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)

@@ -26,7 +26,6 @@ from summarizer.errors import (
     ContextOverflow,
     InvalidReply,
     LLMError,
-    ModelNotFound,
     OutputTruncated,
     PromptTruncated,
     one_line,
@@ -42,7 +41,7 @@ from summarizer.llm_budget import (
     truncation_warning,
 )
 from summarizer.llm_cache import CACHE_FILE, ReplyCache, cache_key
-from summarizer.llm_hosts import HostPool, canonical_model, pull_hint
+from summarizer.llm_hosts import HostPool, canonical_model
 
 __all__ = [
     "DEFAULT_NUM_CTX",
@@ -251,21 +250,22 @@ class Ollama:
             return self._context_lengths[name]
 
     def model_digest(self, model: str | None = None) -> str:
-        """The model's digest from /api/tags; ModelNotFound (with the pull command) if absent."""
+        """The model's digest from /api/tags; ModelNotFound (with the pull command) if absent.
+
+        A host that lacks the model counts as a 404 for it, so the pool asks the other hosts.
+        """
         name = self._model(model)
+        wanted = canonical_model(name)
+
+        def digest_on(client: ollama.Client) -> str:
+            for m in client.list().models:
+                if canonical_model(m.model or "") == wanted:
+                    return m.digest or ""
+            raise ollama.ResponseError(f"model '{name}' not found", 404)
+
         with self._meta_lock:
             if name not in self._digests:
-                tags, url = self.pool.call("list models", None, lambda c: c.list())
-                wanted = canonical_model(name)
-                digest = next(
-                    (m.digest for m in tags.models if canonical_model(m.model or "") == wanted),
-                    None,
-                )
-                if digest is None:
-                    raise ModelNotFound(
-                        f'model "{name}" is not pulled on {url}', hint=pull_hint(name, url)
-                    )
-                self._digests[name] = digest or ""
+                self._digests[name], _ = self.pool.call("list models", name, digest_on)
             return self._digests[name]
 
     def num_ctx(self, model: str | None = None) -> int:

@@ -42,10 +42,6 @@ def pull_command(model: str, url: str) -> str:
     return f"{prefix}ollama pull {model}"
 
 
-def pull_hint(model: str, url: str) -> str:
-    return f"pull it with `{pull_command(model, url)}`"
-
-
 def host_url(raw: str) -> str:
     """`host`, `:port`, `host:port` or a URL -> `scheme://host:port[/path]`, as ollama reads it."""
     raw = raw.strip()
@@ -140,6 +136,8 @@ class HostPool:
             for url in dict.fromkeys(host_url(h) for h in hosts)
         ]
         self._cond = threading.Condition()
+        # model -> hosts that answered 404 for it: calls for that model go to the other hosts.
+        self._lacking: dict[str, set[str]] = {}
         self.requests = 0
         self.retries = 0
         self.failovers = 0
@@ -156,15 +154,22 @@ class HostPool:
         for host in self._hosts:
             host.client.close()  # type: ignore[no-untyped-call]  # ollama leaves close() untyped
 
-    def _acquire(self, avoid: set[str]) -> _Host:
-        """A host with a free slot, preferring ones that are up and not yet tried for this call."""
+    def _acquire(self, avoid: set[str], model: str | None) -> _Host:
+        """A host with a free slot, preferring ones that are up and not yet tried for this call.
+
+        Hosts known to lack `model` are never chosen; ModelNotFound when that is all of them.
+        """
         with self._cond:
             while True:
+                lacking = self._lacking.get(model or "", set())
+                candidates = [h for h in self._hosts if h.url not in lacking]
+                if not candidates:
+                    raise self._model_not_found(model or "", lacking)
                 now = time.monotonic()
-                up = [h for h in self._hosts if h.down_until <= now]
+                up = [h for h in candidates if h.down_until <= now]
                 fresh = [h for h in up if h.url not in avoid]
-                untried = [h for h in self._hosts if h.url not in avoid]
-                pool = fresh or up or untried or self._hosts
+                untried = [h for h in candidates if h.url not in avoid]
+                pool = fresh or up or untried or candidates
                 free = [h for h in pool if h.in_flight < self.parallel]
                 if free:
                     host = min(free, key=lambda h: (h.in_flight, h.served))
@@ -182,25 +187,39 @@ class HostPool:
                 host.down_until = time.monotonic() + self._down_for if down else 0.0
             self._cond.notify_all()
 
-    def _other_host_ready(self, tried: set[str]) -> bool:
+    def _other_host_ready(self, tried: set[str], model: str | None) -> bool:
         now = time.monotonic()
         with self._cond:
-            return any(h.url not in tried and h.down_until <= now for h in self._hosts)
+            lacking = self._lacking.get(model or "", set())
+            return any(
+                h.url not in tried and h.url not in lacking and h.down_until <= now
+                for h in self._hosts
+            )
+
+    def _model_not_found(self, model: str, lacking: set[str]) -> ModelNotFound:
+        urls = [url for url in self.urls if url in lacking]
+        where = f"any of {', '.join(urls)}" if len(urls) > 1 else urls[0]
+        pulls = " or ".join(f"`{pull_command(model, url)}`" for url in urls)
+        return ModelNotFound(
+            f'model "{model}" is not pulled on {where}', hint=f"pull it with {pulls}"
+        )
 
     def call(self, what: str, model: str | None, fn: Callable[[ollama.Client], R]) -> tuple[R, str]:
         """fn(client) on some host, retried with backoff on connection errors, timeouts and 5xx.
 
-        Returns the result and the host that served it. A 404 for `model` becomes ModelNotFound
-        with the pull command, other 4xx an LLMError, all without a retry. A timeout is retried
+        Returns the result and the host that served it. A 404 for `model` sends the call (and
+        later ones for that model) to the other hosts; once no host has it, ModelNotFound with
+        the pull commands. Other 4xx are an LLMError, all without a retry. A timeout is retried
         once, hosts that all refuse connections get one more round.
         """
         tried: set[str] = set()
         failure: _Failure | None = None
         previous: str | None = None
         sleeps = timeouts = refused_rounds = attempts = 0
-        for attempt in range(self._retries + 1):
+        attempt = 0
+        while attempt <= self._retries:
             attempts = attempt + 1
-            host = self._acquire(tried)
+            host = self._acquire(tried, model)
             if attempt:
                 with self._cond:
                     self.retries += 1
@@ -215,10 +234,9 @@ class HostPool:
             except ollama.ResponseError as e:
                 status = e.status_code
                 if status == 404 and model is not None:
-                    raise ModelNotFound(
-                        f'model "{model}" is not available on {host.url}',
-                        hint=pull_hint(model, host.url),
-                    ) from None
+                    with self._cond:
+                        self._lacking.setdefault(model, set()).add(host.url)
+                    continue  # the next _acquire picks a host that may have it, or raises
                 if 400 <= status < 500:
                     raise LLMError(
                         f"Ollama at {host.url} refused the {what} request: "
@@ -242,7 +260,8 @@ class HostPool:
                 ) from None
             finally:
                 self._release(host, down=down)
-            other_ready = self._other_host_ready(tried)
+            attempt += 1
+            other_ready = self._other_host_ready(tried, model)
             if failure.kind == "timeout":
                 # Each timeout costs a whole read timeout (minutes on a slow machine): once more.
                 timeouts += 1
@@ -254,7 +273,7 @@ class HostPool:
                 refused_rounds += 1
                 if refused_rounds > 1:
                     break
-            if attempt < self._retries and not other_ready:
+            if attempt <= self._retries and not other_ready:
                 # Failing over to a host not tried yet needs no wait; retrying the same one does.
                 delay = min(self._max_backoff, self._backoff * 2**sleeps)
                 sleeps += 1

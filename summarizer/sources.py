@@ -395,25 +395,51 @@ def address_problem(address: str) -> str | None:
     return None
 
 
-def check_public(url: str | httpx.URL) -> None:
+def resolve(host: str, port: int, timeout: float) -> list[str]:
+    """The addresses `host` resolves to, giving up after `timeout` seconds.
+
+    getaddrinfo has no timeout of its own and a dead resolver stalls it for a long time, so it
+    runs in a daemon thread that is left behind if it does not answer in time.
+    """
+    import socket
+    import threading
+
+    outcome: list[list[str] | BaseException] = []
+    done = threading.Event()
+
+    def lookup() -> None:
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            outcome.append([str(info[4][0]) for info in infos])
+        except BaseException as e:  # handed to the caller's thread
+            outcome.append(e)
+        finally:
+            done.set()
+
+    threading.Thread(target=lookup, name=f"resolve {host}", daemon=True).start()
+    if not done.wait(timeout):
+        raise SourceError(f"cannot resolve {host}: no answer in {timeout:g} s", retryable=True)
+    result = outcome[0]
+    if isinstance(result, (socket.gaierror, UnicodeError)):
+        raise SourceError(f"cannot resolve {host}: {_reason(result)}", retryable=True)
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+def check_public(url: str | httpx.URL, *, timeout: float = 5.0) -> None:
     """Refuse a URL whose host is, or resolves to, a loopback, private or link-local address.
 
     Every address the name resolves to is checked: a name with one public and one private
-    address is refused, since the connection may use either.
+    address is refused, since the connection may use either. The lookup gives up after
+    `timeout` seconds.
     """
-    import socket
-
     parsed = httpx.URL(str(url)) if not isinstance(url, httpx.URL) else url
     host = parsed.host
     if not host:
         raise SourceError("invalid URL: no host")
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as e:
-        raise SourceError(f"cannot resolve {host}: {_reason(e)}", retryable=True) from None
-    for info in infos:
-        address = str(info[4][0])
+    for address in resolve(host, port, timeout):
         problem = address_problem(address)
         if problem:
             where = host if host == address else f"{host} ({address})"
@@ -424,7 +450,9 @@ def check_public(url: str | httpx.URL) -> None:
 
 
 def _check_request(request: httpx.Request) -> None:
-    check_public(request.url)
+    # The lookup is bounded by the request's connect timeout, as a connection would be.
+    timeouts = request.extensions.get("timeout") or {}
+    check_public(request.url, timeout=timeouts.get("connect") or 5.0)
 
 
 def _check_peer(response: httpx.Response) -> None:

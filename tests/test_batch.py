@@ -553,3 +553,44 @@ def test_a_run_killed_midway_resumes_without_redoing_or_losing_work(
     entries = ledger_entries()
     assert {e.status for e in entries} == {"done"}
     assert all(e.attempts == 1 for e in entries if e.title in done_before)
+
+
+def test_ctrl_c_stops_at_once_and_the_next_run_finishes(
+    site: FeedSite, ollama_env: StandinOllama, tmp_path: Path
+) -> None:
+    """Ctrl-C while model requests are in flight: out in a moment with one line (not after the
+    replies, which can take minutes), and the entries they were for are done by the next run."""
+    stories = [synthetic_story(n) for n in range(6)]
+    for i, s in enumerate(stories):
+        publish(site, f"/a/{i}", s)
+    site.add("/f.xml", rss([item_for(site, f"/a/{i}", s, i) for i, s in enumerate(stories)]))
+    run("feeds", "add", site.url + "/f.xml", "--name", "wire")
+    ollama_env.latency = 30.0
+    out = tmp_path / "out.jsonl"
+    args = ["run", "--allow-private", "--parallel", "2", "--out", str(out)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "summarizer", *args],
+        cwd=ROOT,
+        env=dict(os.environ, SUMMARIZER_READ_TIMEOUT="120"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while len(ollama_env.requests("/api/chat")) < 2:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        assert time.monotonic() < deadline, "no model request was made"
+        time.sleep(0.02)
+    interrupted = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=20)
+    assert time.monotonic() - interrupted < 5
+    assert proc.returncode == 130
+    assert stderr.strip().splitlines()[-1] == "interrupted"
+    assert "Traceback" not in stderr
+    assert {e.status for e in ledger_entries()} == {"pending"}
+
+    ollama_env.latency = 0.0
+    resumed = run(*args)
+    assert resumed.exit_code == 0, resumed.output
+    assert sorted(r["title"] for r in records(out.read_text())) == sorted(s.title for s in stories)

@@ -11,6 +11,8 @@ import re
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -141,7 +143,7 @@ def test_every_redirect_hop_is_checked(site: FeedSite, monkeypatch: pytest.Monke
     site.add("/go", "", status=302, location=site.url + "/private/page")
     site.add("/private/page", "<html>secret</html>", content_type="text/html")
 
-    def only_private_paths(url: httpx.URL | str) -> None:
+    def only_private_paths(url: httpx.URL | str, timeout: float = 5.0) -> None:
         if "/private/" in str(url):
             raise RefusedAddress("refused: intranet.example is a private address")
 
@@ -155,11 +157,39 @@ def test_every_redirect_hop_is_checked(site: FeedSite, monkeypatch: pytest.Monke
     assert site.hits("/go") == 1 and site.hits("/private/page") == 0
 
 
+def test_a_resolver_that_does_not_answer_fails_the_item_in_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """getaddrinfo has no timeout: a dead resolver (simulated here, there is no DNS to kill)
+    costs the connect timeout, not minutes."""
+    import socket
+
+    release = threading.Event()
+
+    def stalled(*args: object, **kwargs: object) -> object:
+        release.wait(10)
+        raise socket.gaierror("too late")
+
+    monkeypatch.setattr(socket, "getaddrinfo", stalled)
+    started = time.monotonic()
+    try:
+        with (
+            sources.make_guarded_client(allow_private=False) as client,
+            pytest.raises(SourceError, match=r"cannot resolve news\.example: no answer in 0\.3 s"),
+        ):
+            sources.fetch_url(
+                "http://news.example/a", max_bytes=10_000, client=client, connect_timeout=0.3
+            )
+    finally:
+        release.set()
+    assert time.monotonic() - started < 3
+
+
 def test_the_connected_peer_is_checked_too(site: FeedSite, monkeypatch: pytest.MonkeyPatch) -> None:
     """A name that resolved to a public address at the check and to a private one at the
     connection (DNS rebinding) is refused by the address actually connected to."""
     url = site.add("/page", "<html>x</html>", content_type="text/html")
-    monkeypatch.setattr(sources, "check_public", lambda url: None)
+    monkeypatch.setattr(sources, "check_public", lambda url, timeout=5.0: None)
     monkeypatch.delenv("http_proxy", raising=False)
     monkeypatch.delenv("HTTP_PROXY", raising=False)
     monkeypatch.delenv("all_proxy", raising=False)

@@ -562,6 +562,53 @@ def test_several_hosts_share_the_work(tmp_path: Path) -> None:
         assert len(chats(b)) >= 2
 
 
+def test_a_host_without_the_model_leaves_the_work_to_the_others(tmp_path: Path) -> None:
+    with StandinOllama() as lacking, StandinOllama() as having:
+        lacking.remove_model("llama3.2")
+        settings = standin_settings(tmp_path, lacking.url, having.url, parallel=1, use_cache=False)
+        with make(settings) as llm:
+            hosts = {
+                summarize(llm, user=f"{SEGMENTS}\n[s9] Call {i}.").record.host for i in range(4)
+            }
+            stats = llm.stats
+            # Embedding models are tracked apart: the host without the chat model still embeds.
+            llm.embed("nomic-embed-text", ["a", "b", "c", "d"], batch_size=1)
+        assert hosts == {having.url}
+        assert chats(lacking) == []
+        assert len(chats(having)) == 4
+        assert stats.retries == 0
+        assert lacking.requests("/api/embed")
+
+
+def test_a_model_pulled_on_no_host_names_every_pull(tmp_path: Path) -> None:
+    with StandinOllama() as a, StandinOllama() as b:
+        a.remove_model("llama3.2")
+        b.remove_model("llama3.2")
+        with (
+            make(standin_settings(tmp_path, a.url, b.url)) as llm,
+            pytest.raises(ModelNotFound) as e,
+        ):
+            summarize(llm)
+        assert chats(a) == chats(b) == []
+    assert str(e.value) == f'model "llama3.2" is not pulled on any of {a.url}, {b.url}'
+    assert e.value.hint == (
+        f"pull it with `OLLAMA_HOST={a.url} ollama pull llama3.2` "
+        f"or `OLLAMA_HOST={b.url} ollama pull llama3.2`"
+    )
+
+
+def test_a_chat_404_on_one_host_fails_over_to_another(tmp_path: Path) -> None:
+    with StandinOllama() as a, StandinOllama() as b:
+        for server in (a, b):
+            server.misbehave("not_found", times=None)
+        settings = standin_settings(tmp_path, a.url, b.url, use_cache=False)
+        with make(settings) as llm, pytest.raises(ModelNotFound) as e:
+            summarize(llm)
+        # One chat on each host, no retry of the same one: a 404 will not change by asking again.
+        assert len(chats(a)) == len(chats(b)) == 1
+    assert "any of" in str(e.value)
+
+
 # -- embeddings -----------------------------------------------------------------------------------
 
 
