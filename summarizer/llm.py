@@ -26,6 +26,7 @@ from summarizer.errors import (
     ContextOverflow,
     InvalidReply,
     LLMError,
+    OllamaUnreachable,
     OutputTruncated,
     PromptTruncated,
     one_line,
@@ -113,6 +114,12 @@ class Structured(Generic[T]):
     record: CallRecord
 
 
+@dataclass(frozen=True)
+class _KnownModel:
+    digest: str
+    context_length: int
+
+
 @dataclass
 class LLMStats:
     """Counters over the life of one Ollama object."""
@@ -181,6 +188,7 @@ class Ollama:
         self._stats_lock = threading.Lock()
         self._context_lengths: dict[str, int] = {}
         self._digests: dict[str, str] = {}
+        self._offline: set[str] = set()  # models served from what an earlier run remembered
         self._counts = LLMStats()
 
     # -- lifecycle and counters ---------------------------------------------------------------
@@ -240,13 +248,18 @@ class Ollama:
         name = self._model(model)
         with self._meta_lock:
             if name not in self._context_lengths:
-                show, _ = self.pool.call(f"show {name}", name, lambda c: c.show(name))
+                try:
+                    show, _ = self.pool.call(f"show {name}", name, lambda c: c.show(name))
+                except OllamaUnreachable as e:
+                    self._context_lengths[name] = self._remembered(name, e).context_length
+                    return self._context_lengths[name]
                 length = context_length_from_info(show.modelinfo or {})
                 if length is None:
                     log.warning(
                         "%s reports no context length; assuming %d", name, FALLBACK_CONTEXT_LENGTH
                     )
                 self._context_lengths[name] = length or FALLBACK_CONTEXT_LENGTH
+                self._remember(name, context_length=self._context_lengths[name])
             return self._context_lengths[name]
 
     def model_digest(self, model: str | None = None) -> str:
@@ -265,8 +278,34 @@ class Ollama:
 
         with self._meta_lock:
             if name not in self._digests:
-                self._digests[name], _ = self.pool.call("list models", name, digest_on)
+                try:
+                    self._digests[name], _ = self.pool.call("list models", name, digest_on)
+                except OllamaUnreachable as e:
+                    self._digests[name] = self._remembered(name, e).digest
+                    return self._digests[name]
+                self._remember(name, digest=self._digests[name])
             return self._digests[name]
+
+    def _remember(self, name: str, **facts: Any) -> None:
+        if self.settings.use_cache:
+            self.cache.remember_model(name, **facts)
+
+    def _remembered(self, name: str, unreachable: OllamaUnreachable) -> _KnownModel:
+        """What an earlier run learnt of `name`, so that replies it cached can still be served
+        while no host is reachable; without it (or with --no-cache), `unreachable` is raised."""
+        known = self.cache.known_model(name) if self.settings.use_cache else None
+        if known is None or known[0] is None or known[1] is None:
+            raise unreachable
+        if name not in self._offline:
+            self._offline.add(name)
+            seen = time.strftime("%Y-%m-%d %H:%M", time.localtime(known[2]))
+            log.warning(
+                "warning: %s; only replies cached for %s (as it was on %s) can be given",
+                unreachable.message,
+                name,
+                seen,
+            )
+        return _KnownModel(known[0], known[1])
 
     def num_ctx(self, model: str | None = None) -> int:
         """num_ctx sent with every request: the model's length, capped by SUMMARIZER_NUM_CTX."""

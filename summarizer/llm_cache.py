@@ -28,6 +28,12 @@ CREATE TABLE IF NOT EXISTS replies (
     content TEXT NOT NULL,
     record TEXT NOT NULL,
     created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS models (
+    model TEXT PRIMARY KEY,
+    digest TEXT,
+    context_length INTEGER,
+    seen_at REAL NOT NULL
 )
 """
 
@@ -85,7 +91,7 @@ class ReplyCache:
                     self.path, timeout=30, check_same_thread=False, isolation_level=None
                 )
                 conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute(_SCHEMA)
+                conn.executescript(_SCHEMA)
             except (OSError, sqlite3.Error) as e:
                 raise self._error(e) from None
             self._conn = conn
@@ -141,6 +147,38 @@ class ReplyCache:
                 )
             except sqlite3.Error as e:
                 raise self._error(e) from None
+
+    def remember_model(
+        self, model: str, *, digest: str | None = None, context_length: int | None = None
+    ) -> None:
+        """Keep what the server said of `model`, for runs made while it is unreachable."""
+        with self._lock:
+            try:
+                self._connection().execute(
+                    "INSERT INTO models VALUES (?, ?, ?, ?) ON CONFLICT(model) DO UPDATE SET "
+                    "digest = coalesce(excluded.digest, digest), "
+                    "context_length = coalesce(excluded.context_length, context_length), "
+                    "seen_at = excluded.seen_at",
+                    (model, digest, context_length, time.time()),
+                )
+            except sqlite3.Error as e:
+                raise self._error(e) from None
+
+    def known_model(self, model: str) -> tuple[str | None, int | None, float] | None:
+        """(digest, context length, when seen) as last remembered for `model`, or None."""
+        with self._lock:
+            try:
+                row = (
+                    self._connection()
+                    .execute(
+                        "SELECT digest, context_length, seen_at FROM models WHERE model = ?",
+                        (model,),
+                    )
+                    .fetchone()
+                )
+            except sqlite3.Error as e:
+                raise self._error(e) from None
+        return None if row is None else (row[0], row[1], float(row[2]))
 
     def __len__(self) -> int:
         with self._lock:

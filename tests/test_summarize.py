@@ -277,6 +277,37 @@ def test_rerun_is_served_from_the_cache(env: tuple[StandinOllama, Path]) -> None
     assert again["key_points"] == first["key_points"]
 
 
+def test_cached_results_are_served_while_ollama_is_down(
+    env: tuple[StandinOllama, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    closed_ollama_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """What the model already said needs no server; anything new still does, and says so."""
+    _, folder = env
+    first = json.loads(run("summarize", str(folder / BINANCE), "--json").stdout)
+    monkeypatch.setenv("OLLAMA_HOST", closed_ollama_url)
+    monkeypatch.setenv("SUMMARIZER_CONNECT_TIMEOUT", "0.5")
+    offline = run("summarize", str(folder / BINANCE), "--json")
+    assert offline.exit_code == 0, offline.output
+    again = json.loads(offline.stdout)
+    assert again["key_points"] == first["key_points"]
+    assert again["model_digest"] == first["model_digest"]
+    assert again["cached_calls"] == again["calls"] == 1
+    (warning,) = caplog.messages  # printed on stderr by the CLI
+    assert warning.startswith(f"warning: Ollama is not reachable at {closed_ollama_url}")
+    assert "only replies cached for llama3.2" in warning
+
+    new = run("claims", str(folder / BINANCE))
+    assert new.exit_code == 1
+    assert new.stderr.splitlines()[-1].startswith(
+        f"error: {folder / BINANCE}: Ollama is not reachable"
+    )
+    no_cache = run("summarize", str(folder / BINANCE), "--no-cache")
+    assert no_cache.exit_code == 1
+    assert no_cache.stderr.startswith("error: Ollama is not reachable")
+
+
 def test_several_sources_and_a_bad_one(env: tuple[StandinOllama, Path]) -> None:
     _, folder = env
     result = run(
