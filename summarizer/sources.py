@@ -227,6 +227,20 @@ def _sniff_kind(head: bytes) -> Literal["text", "html"]:
     return "text"
 
 
+def check_http_url(url: str) -> None:
+    """SourceError unless `url` is a well-formed http(s) URL with a host."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as e:
+        raise SourceError(f"invalid URL: {e}") from None
+    if parsed.scheme not in ("http", "https"):
+        raise SourceError(
+            f"unsupported URL scheme {parsed.scheme or '(none)'}: only http and https"
+        )
+    if not parsed.host:
+        raise SourceError("invalid URL: no host")
+
+
 def fetch_url(
     url: str,
     *,
@@ -242,16 +256,7 @@ def fetch_url(
     client brings the redirect limit, User-Agent and connection pool. `total_timeout` bounds
     a server that keeps sending a trickle of bytes, which the per-read timeout never stops.
     """
-    try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL as e:
-        raise SourceError(f"invalid URL: {e}") from None
-    if parsed.scheme not in ("http", "https"):
-        raise SourceError(
-            f"unsupported URL scheme {parsed.scheme or '(none)'}: only http and https"
-        )
-    if not parsed.host:
-        raise SourceError("invalid URL: no host")
+    check_http_url(url)
     own_client = client is None
     http = client if client is not None else make_http_client()
     timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
@@ -502,14 +507,7 @@ def fetch_feed(
 ) -> FeedResponse:
     """GET a feed with a conditional request (If-None-Match / If-Modified-Since): 304 means
     nothing new. The body is capped at `max_bytes`; HTTP errors are SourceErrors."""
-    try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL as e:
-        raise SourceError(f"invalid URL: {e}") from None
-    if parsed.scheme not in ("http", "https"):
-        raise SourceError(
-            f"unsupported URL scheme {parsed.scheme or '(none)'}: only http and https"
-        )
+    check_http_url(url)
     headers = {"Accept": FEED_ACCEPT}
     if etag:
         headers["If-None-Match"] = etag

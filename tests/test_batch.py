@@ -510,24 +510,37 @@ def test_an_unreachable_model_stops_the_run_and_loses_nothing(
     assert up.exit_code == 0 and len(records(up.stdout)) == 1
 
 
-def test_a_run_killed_midway_resumes_without_redoing_or_losing_work(
-    site: FeedSite, ollama_env: StandinOllama, tmp_path: Path
-) -> None:
-    stories = [synthetic_story(n) for n in range(12)]
+def feed_of(site: FeedSite, n: int) -> list[Story]:
+    """A feed "wire" of `n` synthetic stories, each with its page."""
+    stories = [synthetic_story(i) for i in range(n)]
     for i, s in enumerate(stories):
         publish(site, f"/a/{i}", s)
     site.add("/f.xml", rss([item_for(site, f"/a/{i}", s, i) for i, s in enumerate(stories)]))
     run("feeds", "add", site.url + "/f.xml", "--name", "wire")
-    ollama_env.latency = 0.2
-    out = tmp_path / "out.jsonl"
+    return stories
+
+
+def run_in_background(out: Path, **env: str) -> tuple[subprocess.Popen[str], list[str]]:
+    """`summarizer run` writing to `out` in a process of its own, and its arguments."""
     args = ["run", "--allow-private", "--parallel", "2", "--out", str(out)]
     proc = subprocess.Popen(
         [sys.executable, "-m", "summarizer", *args],
         cwd=ROOT,
-        env=dict(os.environ),
+        env=dict(os.environ, **env),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        text=True,
     )
+    return proc, args
+
+
+def test_a_run_killed_midway_resumes_without_redoing_or_losing_work(
+    site: FeedSite, ollama_env: StandinOllama, tmp_path: Path
+) -> None:
+    stories = feed_of(site, 12)
+    ollama_env.latency = 0.2
+    out = tmp_path / "out.jsonl"
+    proc, args = run_in_background(out)
     deadline = time.monotonic() + 60
     while not (out.exists() and len(out.read_text().splitlines()) >= 3):
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
@@ -560,22 +573,10 @@ def test_ctrl_c_stops_at_once_and_the_next_run_finishes(
 ) -> None:
     """Ctrl-C while model requests are in flight: out in a moment with one line (not after the
     replies, which can take minutes), and the entries they were for are done by the next run."""
-    stories = [synthetic_story(n) for n in range(6)]
-    for i, s in enumerate(stories):
-        publish(site, f"/a/{i}", s)
-    site.add("/f.xml", rss([item_for(site, f"/a/{i}", s, i) for i, s in enumerate(stories)]))
-    run("feeds", "add", site.url + "/f.xml", "--name", "wire")
+    stories = feed_of(site, 6)
     ollama_env.latency = 30.0
     out = tmp_path / "out.jsonl"
-    args = ["run", "--allow-private", "--parallel", "2", "--out", str(out)]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "summarizer", *args],
-        cwd=ROOT,
-        env=dict(os.environ, SUMMARIZER_READ_TIMEOUT="120"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc, args = run_in_background(out, SUMMARIZER_READ_TIMEOUT="120")
     deadline = time.monotonic() + 60
     while len(ollama_env.requests("/api/chat")) < 2:
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
