@@ -509,6 +509,16 @@ def test_an_unreachable_model_stops_the_run_and_loses_nothing(
     up = run("run", "--allow-private")
     assert up.exit_code == 0 and len(records(up.stdout)) == 1
 
+    # Down again, with a new entry: the model facts an earlier run remembered do not hide it.
+    later = corpus_stories()[1]
+    publish(site, "/a/1", later)
+    site.add("/f.xml", rss([item_for(site, f"/a/{i}", s, i) for i, s in enumerate([story, later])]))
+    monkeypatch.setenv("OLLAMA_HOST", closed_ollama_url)
+    down = run("run", "--allow-private")
+    assert down.exit_code == 1
+    assert down.stderr.splitlines()[-1].startswith("error: Ollama is not reachable")
+    assert sorted(e.status for e in ledger_entries()) == ["done", "pending"]
+
 
 def feed_of(site: FeedSite, n: int) -> list[Story]:
     """A feed "wire" of `n` synthetic stories, each with its page."""
