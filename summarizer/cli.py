@@ -272,6 +272,16 @@ def check_out(out: str | None) -> None:
         raise ConfigError(f"--out {out}: the directory {parent} does not exist or is not writable")
 
 
+def length_option(f: F) -> F:
+    return click.option(
+        "--length",
+        type=click.Choice(["short", "medium", "long"]),
+        default="medium",
+        show_default=True,
+        help="Key points per summary: 3, 5 or 8.",
+    )(f)
+
+
 def keep_option(f: F) -> F:
     return click.option(
         "--keep-unverified",
@@ -326,13 +336,7 @@ def _analyze(task: str, sources: tuple[str, ...], as_json: bool, opts: dict[str,
 
 @cli.command()
 @click.argument("sources", nargs=-1, required=True)
-@click.option(
-    "--length",
-    type=click.Choice(["short", "medium", "long"]),
-    default="medium",
-    show_default=True,
-    help="3, 5 or 8 key points.",
-)
+@length_option
 @keep_option
 @model_options
 @store_options
@@ -570,13 +574,7 @@ def feeds_import(file: str, as_json: bool, **opts: Any) -> None:
     is_flag=True,
     help="Allow feeds and pages on loopback, private and link-local addresses (intranets).",
 )
-@click.option(
-    "--length",
-    type=click.Choice(["short", "medium", "long"]),
-    default="medium",
-    show_default=True,
-    help="Key points per summary: 3, 5 or 8.",
-)
+@length_option
 @click.option(
     "--max-bytes",
     type=click.IntRange(1),

@@ -661,19 +661,17 @@ class StandinOllama:
         self, handler: _Handler, entry: LoggedRequest, status: int, obj: Mapping[str, Any]
     ) -> None:
         data = json.dumps(obj, ensure_ascii=False).encode("utf-8")
-        entry.status = status
-        handler.send_response(status)
-        handler.send_header("Content-Type", "application/json; charset=utf-8")
-        handler.send_header("Content-Length", str(len(data)))
-        handler.end_headers()
-        if handler.command != "HEAD":
-            handler.wfile.write(data)
+        self._send(handler, entry, status, data, "application/json; charset=utf-8")
 
     def _send_text(self, handler: _Handler, entry: LoggedRequest, status: int, text: str) -> None:
-        data = text.encode("utf-8")
+        self._send(handler, entry, status, text.encode("utf-8"), "text/plain; charset=utf-8")
+
+    def _send(
+        self, handler: _Handler, entry: LoggedRequest, status: int, data: bytes, content_type: str
+    ) -> None:
         entry.status = status
         handler.send_response(status)
-        handler.send_header("Content-Type", "text/plain; charset=utf-8")
+        handler.send_header("Content-Type", content_type)
         handler.send_header("Content-Length", str(len(data)))
         handler.end_headers()
         if handler.command != "HEAD":
