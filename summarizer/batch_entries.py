@@ -80,20 +80,10 @@ def foreseen(raw: RawDocument, doc: Extracted) -> tuple[Article, list[Chunk]]:
     """The article and chunks ingest will store for this page, as ingest builds them (ingest
     decides: a difference is caught when it has stored the page)."""
     from summarizer.chunking import chunk_article
-    from summarizer.ingest import article_id, canonical_url, content_hash, trusted_url
-    from summarizer.models import Article
+    from summarizer.ingest import describe_article
 
-    aid, url = article_id("file", raw.source), doc.url
-    if raw.url is not None:
-        url = trusted_url(raw.url, doc.url)
-        aid = article_id("url", canonical_url(url))
-    text_hash = content_hash(doc.text)
-    article = Article(
-        id=aid, source=raw.source, title=doc.title, text=doc.text, content_hash=text_hash,
-        url=url, author=doc.author, date=doc.date, site=doc.site, method=doc.method,
-        warnings=doc.warnings,
-    )  # fmt: skip
-    return article, chunk_article(aid, text_hash, doc.text)
+    article = describe_article(raw, doc)
+    return article, chunk_article(article.id, article.content_hash, article.text)
 
 
 def _same(stored: Article, given: Article) -> bool:
@@ -289,7 +279,11 @@ class EntryJob:
     def _ingest(self, batch: list[_Item]) -> list[ItemResult]:
         from summarizer.ingest import ingest_documents
 
-        documents = [(str(item.entry.id), item.prepared.raw) for item in batch if item.prepared]
+        documents = [
+            (str(item.entry.id), item.prepared.raw, item.prepared.doc)
+            for item in batch
+            if item.prepared
+        ]
         notes = _IngestNotes(self.progress)
         return ingest_documents(self.settings, documents, progress=notes).results
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from summarizer.config import Settings
     from summarizer.embed import Embedder
+    from summarizer.extract import Extracted
     from summarizer.models import Article, Chunk
     from summarizer.sources import RawDocument
     from summarizer.store import Corpus
@@ -93,6 +94,30 @@ def article_id(kind: str, key: str) -> str:
 
 def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def describe_article(raw: RawDocument, doc: Extracted) -> Article:
+    """The article a page's extraction makes, as stored but for the storage times: its id and
+    URL (from the address fetched, or the file), its text hash and metadata."""
+    from summarizer.models import Article
+
+    aid, url = article_id("file", raw.source), doc.url
+    if raw.url is not None:
+        url = trusted_url(raw.url, doc.url)
+        aid = article_id("url", canonical_url(url))
+    return Article(
+        id=aid,
+        source=raw.source,
+        title=doc.title,
+        text=doc.text,
+        content_hash=content_hash(doc.text),
+        url=url,
+        author=doc.author,
+        date=doc.date,
+        site=doc.site,
+        method=doc.method,
+        warnings=doc.warnings,
+    )
 
 
 def canonical_url(url: str) -> str:
@@ -173,11 +198,11 @@ class _Ingester:
         except SummarizerError as e:
             self._done(ItemResult(item, "failed", reason=e.message))
 
-    def add_raw(self, item: str, raw: RawDocument) -> None:
+    def add_raw(self, item: str, raw: RawDocument, doc: Extracted | None = None) -> None:
         """Stage an article from a page already in hand (a feed job's fetched page or the
-        feed's own content)."""
+        feed's own content), and its extraction when already made."""
         try:
-            self._stage(item, raw, None)
+            self._stage(item, raw, None, doc)
         except EmbedderError:
             raise
         except SummarizerError as e:
@@ -207,37 +232,28 @@ class _Ingester:
             return None
         return read_file(path, self.settings.max_bytes), fingerprint
 
-    def _stage(self, item: str, raw: RawDocument, fingerprint: str | None) -> None:
+    def _stage(
+        self, item: str, raw: RawDocument, fingerprint: str | None, doc: Extracted | None = None
+    ) -> None:
         from summarizer.catalog import now
         from summarizer.chunking import chunk_article
         from summarizer.extract import extract
-        from summarizer.models import Article
 
-        aid = article_id("file", raw.source)
-        doc = extract(raw)
-        url = raw.url
-        if raw.url is not None:
-            url = trusted_url(raw.url, doc.url)
-            aid = article_id("url", canonical_url(url))
+        if doc is None:
+            doc = extract(raw)
+        article = describe_article(raw, doc)
+        aid, text_hash = article.id, article.content_hash
         if any(a.id == aid for a, *_ in self._pending):
             self.flush()  # the same article twice in one run: compare with the stored first copy
-        text_hash = content_hash(doc.text)
         stamp = now()
         old = self.corpus.catalog.get(aid)
-        article = Article(
-            id=aid,
-            source=raw.source,
-            title=doc.title,
-            text=doc.text,
-            content_hash=text_hash,
-            url=url if raw.url is not None else doc.url,
-            author=doc.author,
-            date=doc.date,
-            site=doc.site,
-            method=doc.method,
-            warnings=doc.warnings,
-            ingested_at=old.ingested_at if old else stamp,
-            updated_at=stamp if old is None or old.content_hash != text_hash else old.updated_at,
+        article = article.model_copy(
+            update={
+                "ingested_at": old.ingested_at if old else stamp,
+                "updated_at": stamp
+                if old is None or old.content_hash != text_hash
+                else old.updated_at,
+            }
         )
         for warning in doc.warnings:
             self.progress.note(f"warning: {item}: {warning}")
@@ -337,15 +353,16 @@ def ingest(settings: Settings, specs: list[str], progress: Progress | None = Non
 
 def ingest_documents(
     settings: Settings,
-    documents: Sequence[tuple[str, RawDocument]],
+    documents: Sequence[tuple[str, RawDocument, Extracted | None]],
     progress: Progress | None = None,
 ) -> IngestReport:
-    """Add or update articles from pages already fetched: (item name, raw page) pairs. The
-    report's results are in the order of `documents`."""
+    """Add or update articles from pages already fetched: (item name, raw page, its
+    extraction or None to extract it here). The report's results are in the order of
+    `documents`."""
     with _ingest_session(settings, progress or SilentProgress(), len(documents)) as ingester:
-        for item, raw in documents:
-            ingester.add_raw(item, raw)
-    order = {item: i for i, (item, _) in enumerate(documents)}
+        for item, raw, doc in documents:
+            ingester.add_raw(item, raw, doc)
+    order = {item: i for i, (item, *_) in enumerate(documents)}
     ingester.report.results.sort(key=lambda r: order.get(r.item, len(order)))
     return ingester.report
 
