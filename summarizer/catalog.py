@@ -311,11 +311,6 @@ class Catalog:
                 out[r[0]] = (r[1], r[2], r[3], r[4])
         return out
 
-    def chunk_count(self) -> int:
-        return int(self._db.execute("SELECT count(*) FROM chunks").fetchone()[0])
-
-    # --- writing (call inside `transaction()`) ---------------------------------------------
-
     def put(self, article: Article, chunks: list[Chunk], fingerprint: str | None) -> None:
         """Insert or replace an article and its chunk spans."""
         self._db.execute("DELETE FROM chunks WHERE article_id = ?", (article.id,))

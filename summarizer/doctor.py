@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from summarizer.config import Settings
+from summarizer.config import DEFAULT_EMBED_MODEL, Settings
 from summarizer.llm_budget import DEFAULT_NUM_CTX, context_length_from_info
 from summarizer.llm_hosts import START_HINT, canonical_model, host_url, is_loopback, pull_command
 
@@ -21,7 +21,6 @@ from summarizer.llm_hosts import START_HINT, canonical_model, host_url, is_loopb
 MIN_VERSION = (0, 5, 0)
 # Doctor answers quickly even when the configured read timeout is generous.
 MAX_CHECK_SECONDS = 10.0
-SUGGESTED_EMBED_MODEL = "nomic-embed-text"
 
 
 @dataclass(frozen=True)
@@ -137,7 +136,7 @@ def _check_model(
             name,
             False,
             f"is not an embedding model (it can: {', '.join(capabilities)})",
-            f"use an embedding model, e.g. --embedder ollama:{SUGGESTED_EMBED_MODEL}",
+            f"use an embedding model, e.g. --embedder ollama:{DEFAULT_EMBED_MODEL}",
         )
     if not embedding and capabilities and "completion" not in capabilities:
         return Check(
@@ -174,7 +173,7 @@ def check_store(settings: Settings) -> list[Check]:
     try:
         n = corpus.catalog.count()
         checks.append(Check(f"catalog {settings.catalog_path}", True, f"{n} articles"))
-        where = settings.chroma_url or str(settings.chroma_path)
+        where = corpus.vectors.where
         collection = corpus.collection_name()
         try:
             corpus.vectors.client.heartbeat()
@@ -205,7 +204,7 @@ def check_store(settings: Settings) -> list[Check]:
                     False,
                     f"not in {minilm_model_dir()}: Chroma downloads it on first use",
                     "run `summarizer ingest` once with internet access, or use "
-                    f"--embedder ollama:{SUGGESTED_EMBED_MODEL}",
+                    f"--embedder ollama:{DEFAULT_EMBED_MODEL}",
                 )
             )
     return checks

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from summarizer.config import DEFAULT_EMBEDDER
+from summarizer.config import DEFAULT_EMBED_MODEL, DEFAULT_EMBEDDER
 from summarizer.errors import ConfigError, EmbedderError, LLMError, one_line
 
 if TYPE_CHECKING:
@@ -57,7 +57,8 @@ def canonical_name(spec: str) -> str:
             return f"hash:{int(dim)}"
     raise ConfigError(
         f"unknown embedder {spec!r}",
-        hint=f"use {DEFAULT_EMBEDDER}, ollama:MODEL (e.g. ollama:nomic-embed-text) or hash:DIM",
+        hint=f"use {DEFAULT_EMBEDDER}, ollama:MODEL (e.g. ollama:{DEFAULT_EMBED_MODEL}) "
+        "or hash:DIM",
     )
 
 
@@ -117,7 +118,7 @@ class MiniLMEmbedder:
                     f"({type(e).__name__}: {one_line(e, 200)})",
                     hint="Chroma downloads it on first use into "
                     f"{minilm_model_dir()}: connect to the internet once, or choose "
-                    "another embedder, e.g. --embedder ollama:nomic-embed-text",
+                    f"another embedder, e.g. --embedder ollama:{DEFAULT_EMBED_MODEL}",
                 ) from None
             tokenizer.enable_truncation(max_length=self.MAX_TOKENS)
             tokenizer.no_padding()  # the tokenizer file may carry a fixed padding of its own

@@ -263,10 +263,10 @@ def _remove_invisible(soup: BeautifulSoup) -> None:
 
     tags = soup.find_all(True)
     selectors: list[str] = []
-    for style in soup.find_all("style"):
+    for style in (t for t in tags if t.name == "style"):
         selectors.extend(_hiding_selectors(style.get_text()))
     doomed = _matching(soup, tags, selectors) if selectors else []
-    doomed.extend(soup.find_all(_INVISIBLE_TAGS))
+    doomed.extend(t for t in tags if t.name in _INVISIBLE_TAGS)
     for tag in tags:
         style = tag.get("style")
         aria_hidden = tag.get("aria-hidden")

@@ -322,16 +322,22 @@ def _read_capped(
     return b"".join(chunks)
 
 
+def _raise_for_status(response: httpx.Response) -> None:
+    """An HTTP error status as a SourceError; 429 and 5xx may pass when tried later."""
+    status = response.status_code
+    if status >= 400:
+        raise SourceError(
+            f"HTTP {status} {response.reason_phrase}".rstrip(),
+            retryable=status == 429 or status >= 500,
+        )
+
+
 def _fetch(
     http: httpx.Client, url: str, max_bytes: int, timeout: httpx.Timeout, total_timeout: float
 ) -> RawDocument:
     started = time.monotonic()
     with http.stream("GET", url, timeout=timeout) as response:
-        if response.status_code >= 400:
-            raise SourceError(
-                f"HTTP {response.status_code} {response.reason_phrase}".rstrip(),
-                retryable=response.status_code == 429 or response.status_code >= 500,
-            )
+        _raise_for_status(response)
         raw_type = response.headers.get("content-type")
         media_type = raw_type.split(";")[0].strip().lower() if raw_type else None
         kind: Literal["text", "html"] | None = None
@@ -523,10 +529,6 @@ def fetch_feed(
         final_url = str(response.url)
         if response.status_code == 304:
             return FeedResponse(final_url, 304, kept)
-        if response.status_code >= 400:
-            raise SourceError(
-                f"HTTP {response.status_code} {response.reason_phrase}".rstrip(),
-                retryable=response.status_code == 429 or response.status_code >= 500,
-            )
+        _raise_for_status(response)
         data = _read_capped(response, "feed", max_bytes, started, total_timeout)
         return FeedResponse(final_url, response.status_code, kept, data)
