@@ -118,7 +118,8 @@ def run(
                 from summarizer.batch_entries import EntryJob
 
                 EntryJob(settings, options, ledger, http, report, progress, emit).process(work)
-        report.pending = len(ledger.work(feed_ids))
+        counts = ledger.counts()
+        report.pending = sum(counts.get(i, {}).get("pending", 0) for i in feed_ids)
         done_ids = [r["entry_id"] for r in report.records]
         report.copies = ledger.duplicates_of(done_ids)
     report.seconds = time.monotonic() - started

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from summarizer.errors import FeedError
-from summarizer.feeds import drop_entity_declarations
+from summarizer.feeds import clean_text, drop_entity_declarations
 
 MAX_NAME_CHARS = 100
 
@@ -91,13 +91,8 @@ def _read_opml(data: bytes, source: str) -> Iterator[ListedFeed | FeedError]:
         where = f"{source}: outline {n}"
         name = outline.get("title") or outline.get("text")
         try:
-            yield ListedFeed(check_feed_url(url), _clean(name), where)
+            yield ListedFeed(check_feed_url(url), clean_text(name), where)
         except FeedError as e:
             yield FeedError(f"{where}: {e.message}")
     if not found:
         yield FeedError(f"{source}: no outline with an xmlUrl: not a feed list")
-
-
-def _clean(value: str | None) -> str | None:
-    text = " ".join((value or "").split())
-    return text or None

@@ -14,7 +14,6 @@ and usually still yields entries. Around it, this module
 from __future__ import annotations
 
 import codecs
-import hashlib
 import html
 import json
 import re
@@ -24,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from summarizer.errors import FeedError
+from summarizer.ingest import content_hash
 
 # Feeds often declare nothing and lie about the rest: a guess needs a long enough sample.
 _CHARSET_SAMPLE = 256 * 1024
@@ -82,10 +82,6 @@ def normalize_text(text: str) -> str:
     return _SPACES.sub(" ", html.unescape(_TAG.sub(" ", text))).strip()
 
 
-def text_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def entry_key(guid: str | None, link: str | None, title: str, content: str) -> str | None:
     """What identifies an entry within its feed: its id (guid), else its link, else a hash of
     its title and content; None for an entry with none of them."""
@@ -96,7 +92,7 @@ def entry_key(guid: str | None, link: str | None, title: str, content: str) -> s
     if link:
         return f"link:{canonical_url(link)}"
     body = normalize_text(f"{title}\n{content}")
-    return f"hash:{text_hash(body)}" if body else None
+    return f"hash:{content_hash(body)}" if body else None
 
 
 # --- parsing ---------------------------------------------------------------------------------
@@ -129,12 +125,12 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None = None) -> Par
         reason = _bozo_reason(result.get("bozo_exception"))
         n = len(result.entries)
         warnings.append(f"ill-formed feed ({reason}); read {n} entr{'y' if n == 1 else 'ies'}")
-    feed_author = _clean(result.feed.get("author"))
+    feed_author = clean_text(result.feed.get("author"))
     entries, skipped = _entries(result.entries, feed_author)
     if skipped:
         warnings.append(f"{skipped} entries without id, link, title or content skipped")
     return ParsedFeed(
-        title=_clean(result.feed.get("title")),
+        title=clean_text(result.feed.get("title")),
         version=str(result.get("version") or ""),
         entries=entries,
         warnings=warnings,
@@ -207,7 +203,7 @@ def _entries(raw_entries: list[Any], feed_author: str | None) -> tuple[list[Feed
     seen: set[str] = set()
     for e in raw_entries:
         content, content_type = _content(e)
-        guid = _clean(e.get("id"))
+        guid = clean_text(e.get("id"))
         link = _http_link(e)
         title = _title(e)
         key = entry_key(guid, link, title, content)
@@ -226,10 +222,10 @@ def _entries(raw_entries: list[Any], feed_author: str | None) -> tuple[list[Feed
                 title=title or (link or "(untitled)"),
                 # dict.get: feedparser's own get warns when it maps one key to the other
                 published=_iso(dict.get(e, "published_parsed") or dict.get(e, "updated_parsed")),
-                author=_clean(e.get("author")) or feed_author,
+                author=clean_text(e.get("author")) or feed_author,
                 content=content,
                 content_type=content_type,
-                content_hash=text_hash(body) if body else None,
+                content_hash=content_hash(body) if body else None,
                 text_length=len(body),
             )
         )
@@ -276,12 +272,13 @@ def _http_link(e: Any) -> str | None:
         link.get("href") for link in e.get("links") or [] if link.get("rel") == "alternate"
     ]
     for candidate in candidates:
-        if isinstance(candidate, str) and usable_link(candidate):
-            return usable_link(candidate)
+        link = usable_link(candidate) if isinstance(candidate, str) else None
+        if link:
+            return link
     return None
 
 
-def _clean(value: object) -> str | None:
+def clean_text(value: object) -> str | None:
     if not isinstance(value, str):
         return None
     text = " ".join(value.split())
@@ -327,7 +324,7 @@ def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
         if not isinstance(item, dict):
             skipped += 1
             continue
-        guid = _clean(str(item["id"])) if item.get("id") is not None else None
+        guid = clean_text(str(item["id"])) if item.get("id") is not None else None
         link = item.get("url") or item.get("external_url")
         link = usable_link(urljoin(url, link)) if isinstance(link, str) and link.strip() else None
         html_content = item.get("content_html")
@@ -336,7 +333,7 @@ def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
             (html_content, "html") if isinstance(html_content, str) and html_content.strip()
             else (str(text_content), "text")
         )  # fmt: skip
-        title = _clean(item.get("title")) or ""
+        title = clean_text(item.get("title")) or ""
         key = entry_key(guid, link, title, content)
         if key is None:
             skipped += 1
@@ -355,21 +352,21 @@ def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
                 author=_json_author(item) or feed_author,
                 content=content,
                 content_type=kind,
-                content_hash=text_hash(plain) if plain else None,
+                content_hash=content_hash(plain) if plain else None,
                 text_length=len(plain),
             )
         )
     warnings = [f"{skipped} entries without id, link, title or content skipped"] if skipped else []
     version = str(data.get("version", "")).rstrip("/").rsplit("/", 1)[-1]
-    return ParsedFeed(_clean(data.get("title")), f"json{version}", entries, warnings)
+    return ParsedFeed(clean_text(data.get("title")), f"json{version}", entries, warnings)
 
 
 def _json_author(obj: dict[str, Any]) -> str | None:
     authors = obj.get("authors")
     if isinstance(authors, list) and authors and isinstance(authors[0], dict):
-        return _clean(authors[0].get("name"))
+        return clean_text(authors[0].get("name"))
     author = obj.get("author")
-    return _clean(author.get("name")) if isinstance(author, dict) else None
+    return clean_text(author.get("name")) if isinstance(author, dict) else None
 
 
 def _json_date(value: object) -> str | None:

@@ -452,7 +452,7 @@ class Ledger:
     def duplicates_of(self, entry_ids: Sequence[int]) -> dict[int, list[EntryRow]]:
         """The copies linked to each of `entry_ids`."""
         out: dict[int, list[EntryRow]] = {i: [] for i in entry_ids}
-        for chunk in _chunks(list(entry_ids), 500):
+        for chunk in batched(list(entry_ids), 500):
             marks = ",".join("?" * len(chunk))
             rows = self._db.execute(
                 f"{_ENTRY_SELECT} WHERE e.duplicate_of IN ({marks}) ORDER BY e.id", chunk
@@ -533,6 +533,7 @@ class Ledger:
         return int(row["id"]) if row is not None else None
 
 
-def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+def batched(items: list[Any], size: int) -> Iterator[list[Any]]:
+    """`items` in lists of at most `size` (SQLite limits the parameters of one query)."""
     for i in range(0, len(items), size):
         yield items[i : i + size]

@@ -4,11 +4,11 @@ ledger's database, so that the same story under another URL is recognised as a c
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from summarizer.dedupe import MIN_SAMPLE, SAME_STORY, best_match
+from summarizer.ledger import batched
 
 if TYPE_CHECKING:
     from summarizer.ledger import Ledger
@@ -39,7 +39,7 @@ class StoryIndex:
         if len(sample) < MIN_SAMPLE:
             return None
         shared: Counter[int] = Counter()
-        for chunk in _chunks(sorted(sample), 500):
+        for chunk in batched(sorted(sample), 500):
             marks = ",".join("?" * len(chunk))
             sql = f"SELECT entry_id FROM shingles WHERE hash IN ({marks})"
             shared.update(row[0] for row in self._ledger.execute(sql, chunk))
@@ -48,7 +48,7 @@ class StoryIndex:
         # those sharing enough to be the same story are looked up.
         candidates = [e for e, n in shared.items() if n >= MIN_SAMPLE * SAME_STORY]
         rows: list[Any] = []
-        for chunk in _chunks(candidates, 500):
+        for chunk in batched(candidates, 500):
             marks = ",".join("?" * len(chunk))
             rows += self._ledger.execute(
                 f"SELECT id, sample_size FROM entries WHERE id IN ({marks}) AND seen_at >= ?",
@@ -79,8 +79,3 @@ class StoryIndex:
 def _window_start() -> str:
     start = datetime.now(UTC) - timedelta(days=DUPLICATE_WINDOW_DAYS)
     return start.isoformat(timespec="seconds")
-
-
-def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
