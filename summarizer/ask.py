@@ -11,7 +11,6 @@ from pydantic import BaseModel, Field
 from summarizer import prompts
 from summarizer.errors import ContextOverflow
 from summarizer.grounding import locate
-from summarizer.llm_budget import estimate_messages
 from summarizer.models import (
     Answer,
     AnswerPoint,
@@ -101,7 +100,7 @@ def _fit(
     while retrieved:
         system, user = prompt.render(passages=_passages(retrieved), **values)
         messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-        if budget.fits(estimate_messages(messages)):
+        if budget.fits_messages(messages):
             return retrieved
         retrieved = retrieved[:-1]
     raise ContextOverflow(

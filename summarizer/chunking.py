@@ -120,7 +120,7 @@ def segment_spans(text: str, max_chars: int = SEGMENT_CHARS) -> list[tuple[int, 
     """
     spans: list[tuple[int, int]] = []
     for line in re.finditer(r"[^\n]+", text):
-        start, end = _strip(text, line.start(), line.end())
+        start, end = strip_span(text, line.start(), line.end())
         if start == end:
             continue
         if end - start <= max_chars:
@@ -131,14 +131,15 @@ def segment_spans(text: str, max_chars: int = SEGMENT_CHARS) -> list[tuple[int, 
         last = start
         for cut in [*cut_points, end]:
             if cut - piece_start > max_chars and last > piece_start:
-                spans.append(_strip(text, piece_start, last))
+                spans.append(strip_span(text, piece_start, last))
                 piece_start = last
             last = cut
-        spans.append(_strip(text, piece_start, end))
+        spans.append(strip_span(text, piece_start, end))
     return [s for s in spans if s[0] < s[1]]
 
 
-def _strip(text: str, start: int, end: int) -> tuple[int, int]:
+def strip_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span `text[start:end]` without white space at either end."""
     while start < end and text[start].isspace():
         start += 1
     while end > start and text[end - 1].isspace():

@@ -19,6 +19,7 @@ from functools import lru_cache
 from itertools import pairwise
 from typing import Literal, NamedTuple
 
+from summarizer.chunking import strip_span
 from summarizer.guard import (
     TYPOGRAPHY,
     WORD,
@@ -320,18 +321,10 @@ def _normal_hits(nquote: str, text: str, folded: _Folded, lo: int, hi: int) -> I
         if i < 0:
             return
         end = i + len(nquote)
-        start, stop = _trim(text, folded.starts[i], folded.ends[end - 1])
+        start, stop = strip_span(text, folded.starts[i], folded.ends[end - 1])
         if start < stop and _aligned(text, start, stop):
             yield _Hit(start, stop, i, end, 100.0)
         i = folded.text.find(nquote, i + 1, hi)
-
-
-def _trim(text: str, start: int, end: int) -> Span:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
 
 
 def _located(text: str, hit: _Hit, method: Method) -> Located:
@@ -386,7 +379,9 @@ class _Search:
         hits: list[_Hit] = []
         rejected: list[Span] = []
         for nstart, nend, score in refined:
-            start, end = _trim(self.text, self.folded.starts[nstart], self.folded.ends[nend - 1])
+            start, end = strip_span(
+                self.text, self.folded.starts[nstart], self.folded.ends[nend - 1]
+            )
             if start >= end or any(h.start == start and h.end == end for h in hits):
                 continue
             # A worse alignment overlapping a rejected one is the same passage read more

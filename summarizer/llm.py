@@ -12,7 +12,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Generic, Literal, TypeVar
@@ -59,6 +59,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 T = TypeVar("T", bound=BaseModel)
+V = TypeVar("V")
 
 DEFAULT_SEED = 42
 # A reply cut by done_reason "length" is retried with twice the room, at most this many times.
@@ -204,10 +205,6 @@ class Ollama:
         self.cache.close()
 
     @property
-    def hosts(self) -> list[str]:
-        return self.pool.urls
-
-    @property
     def capacity(self) -> int:
         """Requests in flight at once (parallel per host x hosts): size worker pools by it."""
         return self.pool.capacity
@@ -246,21 +243,17 @@ class Ollama:
     def context_length(self, model: str | None = None) -> int:
         """The model's trained context length (from /api/show), asked once per process."""
         name = self._model(model)
-        with self._meta_lock:
-            if name not in self._context_lengths:
-                try:
-                    show, _ = self.pool.call(f"show {name}", name, lambda c: c.show(name))
-                except OllamaUnreachable as e:
-                    self._context_lengths[name] = self._remembered(name, e).context_length
-                    return self._context_lengths[name]
-                length = context_length_from_info(show.modelinfo or {})
-                if length is None:
-                    log.warning(
-                        "%s reports no context length; assuming %d", name, FALLBACK_CONTEXT_LENGTH
-                    )
-                self._context_lengths[name] = length or FALLBACK_CONTEXT_LENGTH
-                self._remember(name, context_length=self._context_lengths[name])
-            return self._context_lengths[name]
+
+        def ask() -> int:
+            show, _ = self.pool.call(f"show {name}", name, lambda c: c.show(name))
+            length = context_length_from_info(show.modelinfo or {})
+            if length is None:
+                log.warning(
+                    "%s reports no context length; assuming %d", name, FALLBACK_CONTEXT_LENGTH
+                )
+            return length or FALLBACK_CONTEXT_LENGTH
+
+        return self._model_fact(name, "context_length", self._context_lengths, ask)
 
     def model_digest(self, model: str | None = None) -> str:
         """The model's digest from /api/tags; ModelNotFound (with the pull command) if absent.
@@ -276,15 +269,23 @@ class Ollama:
                     return m.digest or ""
             raise ollama.ResponseError(f"model '{name}' not found", 404)
 
+        def ask() -> str:
+            return self.pool.call("list models", name, digest_on)[0]
+
+        return self._model_fact(name, "digest", self._digests, ask)
+
+    def _model_fact(self, name: str, fact: str, known: dict[str, V], ask: Callable[[], V]) -> V:
+        """known[name], asked of the server once per process and remembered in the cache;
+        while no host is reachable, what an earlier run remembered."""
         with self._meta_lock:
-            if name not in self._digests:
+            if name not in known:
                 try:
-                    self._digests[name], _ = self.pool.call("list models", name, digest_on)
+                    known[name] = ask()
                 except OllamaUnreachable as e:
-                    self._digests[name] = self._remembered(name, e).digest
-                    return self._digests[name]
-                self._remember(name, digest=self._digests[name])
-            return self._digests[name]
+                    known[name] = getattr(self._remembered(name, e), fact)
+                else:
+                    self._remember(name, **{fact: known[name]})
+            return known[name]
 
     def _remember(self, name: str, **facts: Any) -> None:
         if self.settings.use_cache:
@@ -329,7 +330,7 @@ class Ollama:
     ) -> bool:
         """Whether a prompt (text of one user message, or messages) fits the model's budget."""
         messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
-        return self.budget(model, num_predict).fits(estimate_messages(messages))
+        return self.budget(model, num_predict).fits_messages(messages)
 
     # -- embeddings ---------------------------------------------------------------------------
 

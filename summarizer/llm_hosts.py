@@ -215,10 +215,8 @@ class HostPool:
         tried: set[str] = set()
         failure: _Failure | None = None
         previous: str | None = None
-        sleeps = timeouts = refused_rounds = attempts = 0
-        attempt = 0
+        sleeps = timeouts = refused_rounds = attempt = 0
         while attempt <= self._retries:
-            attempts = attempt + 1
             host = self._acquire(tried, model)
             if attempt:
                 with self._cond:
@@ -279,7 +277,7 @@ class HostPool:
                 sleeps += 1
                 time.sleep(delay * (1 + random.random() / 4))
         assert failure is not None
-        raise self._translate(failure, what, tried, attempts)
+        raise self._translate(failure, what, tried, attempts=attempt)
 
     def _translate(self, failure: _Failure, what: str, tried: set[str], attempts: int) -> LLMError:
         tries = f"{attempts} attempt{'s' * (attempts > 1)}"

@@ -95,9 +95,6 @@ class Counts(BaseModel):
     quotes_verified: int = 0
     quotes_dropped: int = 0
 
-    def add(self, other: Counts) -> Counts:
-        return Counts(**{k: getattr(self, k) + getattr(other, k) for k in Counts.model_fields})
-
 
 class KeyPoint(BaseModel):
     """A key point of a summary, with the verified quotes that support it."""

@@ -95,16 +95,17 @@ class Retriever:
             if not allowed:
                 return []
         n = max(CANDIDATES, k * 4) + 4 * len(exclude)
-        rankings: list[list[tuple[str, str]]] = []
+        # (slot, ranking): slot 0 holds dense ranks, slot 1 lexical ones, whichever ran.
+        rankings: list[tuple[int, list[tuple[str, str]]]] = []
         if mode in ("hybrid", "dense"):
-            rankings.append(self._dense(query, n, allowed))
+            rankings.append((0, self._dense(query, n, allowed)))
         if mode in ("hybrid", "lexical"):
             lexical = self.corpus.catalog.lexical(terms(query), n, allowed)
-            rankings.append([(chunk_id, article_id) for chunk_id, article_id, _ in lexical])
+            rankings.append((1, [(chunk_id, article_id) for chunk_id, article_id, _ in lexical]))
         fused: dict[str, float] = {}
         ranks: dict[str, list[int | None]] = {}
         owner: dict[str, str] = {}
-        for which, ranking in enumerate(rankings):
+        for which, ranking in rankings:
             for rank, (chunk_id, article_id) in enumerate(ranking, 1):
                 if article_id in exclude:
                     continue
@@ -122,7 +123,7 @@ class Retriever:
             picked.append(chunk_id)
             if len(picked) == k:
                 break
-        return self._load(picked, fused, ranks, mode)
+        return self._load(picked, fused, ranks)
 
     def _dense(self, query: str, n: int, allowed: list[str] | None) -> list[tuple[str, str]]:
         where: dict[str, Any] | None = None
@@ -138,7 +139,6 @@ class Retriever:
         picked: list[str],
         fused: dict[str, float],
         ranks: dict[str, list[int | None]],
-        mode: Mode,
     ) -> list[Retrieved]:
         spans = self.corpus.catalog.chunk_spans(picked)
         articles = self.corpus.catalog.many(spans[c][0] for c in picked if c in spans)
@@ -149,8 +149,6 @@ class Retriever:
             article_id, index, start, end = spans[chunk_id]
             article = articles[article_id]
             dense, lexical = ranks[chunk_id]
-            if mode == "lexical":
-                dense, lexical = None, dense
             out.append(
                 Retrieved(
                     chunk=Chunk(

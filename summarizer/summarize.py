@@ -338,7 +338,7 @@ def summarize(
         length=length,
         headline=headline,
         summary=summary,
-        key_points=points[:n_points] if len(replies) == 1 else points,
+        key_points=points[:n_points],
         counts=grounder.counts,
     )
 

@@ -232,6 +232,10 @@ def test_retrieval_modes_and_lexical_index_in_step(env: StandinOllama, corpus_co
             assert hits and all(
                 h.article.text[h.chunk.start : h.chunk.end] == h.chunk.text for h in hits
             )
+            # Each hit says how it ranked in the searches that ran, and only in those.
+            ranks = {(h.dense_rank is not None, h.lexical_rank is not None) for h in hits}
+            expected = {"dense": {(True, False)}, "lexical": {(False, True)}}
+            assert ranks <= expected.get(mode, {(True, True), (True, False), (False, True)})
         only = retriever.search(
             "Kraken",
             5,
