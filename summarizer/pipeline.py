@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from summarizer.errors import ConfigError, SummarizerError
 from summarizer.ingest import (
+    EMBED_BATCH,
     IngestReport,
     ItemResult,
     Progress,
@@ -26,7 +27,7 @@ from summarizer.ingest import (
 if TYPE_CHECKING:
     from summarizer.config import Settings
     from summarizer.llm import Ollama
-    from summarizer.models import Answer, Article, SearchHit
+    from summarizer.models import Answer, Article, Chunk, SearchHit
     from summarizer.retrieve import Filters, Retriever
     from summarizer.store import Corpus
     from summarizer.summarize import Length
@@ -117,12 +118,24 @@ def reindex(settings: Settings, progress: Progress | None = None) -> tuple[int, 
         progress.begin(len(articles))
         target = corpus.begin_reindex(embedder.name, dim)
         n_chunks = 0
-        for article in articles:
-            chunks = corpus.catalog.chunks(article)
+        batch: list[tuple[Article, list[Chunk]]] = []
+
+        def flush() -> None:
+            # Several articles per embedding call and per write, as ingest does.
+            chunks = [c for _, article_chunks in batch for c in article_chunks]
             vectors = embedder.embed([c.text for c in chunks]) if chunks else []
-            corpus.vectors.upsert(target, chunks, vectors, {article.id: article.content_hash})
-            n_chunks += len(chunks)
-            progress.advance(ItemResult(article.source, "reindexed", article.id, article.title))
+            hashes = {a.id: a.content_hash for a, _ in batch}
+            corpus.vectors.upsert(target, chunks, vectors, hashes)
+            for a, _ in batch:
+                progress.advance(ItemResult(a.source, "reindexed", a.id, a.title))
+            batch.clear()
+
+        for article in articles:
+            batch.append((article, corpus.catalog.chunks(article)))
+            n_chunks += len(batch[-1][1])
+            if sum(len(c) for _, c in batch) >= EMBED_BATCH:
+                flush()
+        flush()
         corpus.finish_reindex(target, embedder.name, dim)
     return len(articles), n_chunks, embedder.name
 
