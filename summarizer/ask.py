@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 
 from summarizer import prompts
+from summarizer.citing import Grounder, PointReply, QuoteRef
 from summarizer.errors import ContextOverflow
 from summarizer.grounding import locate
 from summarizer.models import (
@@ -19,7 +20,7 @@ from summarizer.models import (
     Conflict,
     RetrievedSource,
 )
-from summarizer.summarize import CallLog, Grounder, PointReply, QuoteRef, fenced, num_predict
+from summarizer.windows import CallLog, fenced, num_predict
 
 if TYPE_CHECKING:
     from summarizer.llm import Ollama

@@ -14,8 +14,15 @@ from typing import Any
 import httpx
 
 from summarizer.config import DEFAULT_EMBED_MODEL, Settings
-from summarizer.llm_budget import DEFAULT_NUM_CTX, context_length_from_info
-from summarizer.llm_hosts import START_HINT, canonical_model, host_url, is_loopback, pull_command
+from summarizer.llm import (
+    DEFAULT_NUM_CTX,
+    START_HINT,
+    canonical_model,
+    context_length_from_info,
+    host_url,
+    is_loopback,
+    pull_command,
+)
 
 # JSON-schema `format` (structured output) arrived in Ollama 0.5.0; older servers ignore it.
 MIN_VERSION = (0, 5, 0)

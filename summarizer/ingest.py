@@ -211,7 +211,7 @@ class _Ingester:
     def _read(self, item: str) -> tuple[RawDocument, str | None] | None:
         """The item's bytes and file fingerprint; None when the file is unchanged (reported)."""
         if is_url(item):
-            from summarizer.sources import fetch_url, make_http_client
+            from summarizer.fetch import fetch_url, make_http_client
 
             if self._http is None:
                 self._http = make_http_client()

@@ -203,8 +203,9 @@ def analyze(
     `corroborate`, each claim with the passages of other articles that report it too."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from summarizer import summarize as tasks
+    from summarizer.claims import extract_claims
     from summarizer.llm import Ollama
+    from summarizer.summarize import summarize
 
     resolved = resolve_sources(settings, sources)
     results = [TaskResult(source, error=why or None) for source, _, why in resolved]
@@ -219,10 +220,10 @@ def analyze(
         def one(aid: str) -> Any:
             article = articles[aid]
             if task == "summarize":
-                return tasks.summarize(
+                return summarize(
                     llm, article, chunks[aid], length=length, keep_unverified=keep_unverified
                 )
-            return tasks.extract_claims(llm, article, chunks[aid], keep_unverified=keep_unverified)
+            return extract_claims(llm, article, chunks[aid], keep_unverified=keep_unverified)
 
         pool = ThreadPoolExecutor(max(1, llm.capacity))
         try:

@@ -1,18 +1,17 @@
-"""Terminal and JSON output: tables, article views, search hits, progress bars, feed job
-output lines and digests."""
+"""Terminal and JSON output: tables, article views, search hits, and summaries, claims and
+answers as Markdown. (Progress bars are in `progress`, what `run` writes in `digest`.)"""
 
 from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from summarizer.progress import clip, console
+
 if TYPE_CHECKING:
-    from summarizer.batch import RunReport
-    from summarizer.ingest import ItemResult
-    from summarizer.ledger import EntryRow
     from summarizer.models import (
         Answer,
         Article,
@@ -42,88 +41,9 @@ def emit(text: str, out: str | None, *, markdown: bool) -> None:
     elif markdown and sys.stdout.isatty():
         from rich.markdown import Markdown
 
-        _console().print(Markdown(text))
+        console().print(Markdown(text))
     else:
         click.echo(text)
-
-
-def _console(stderr: bool = False) -> Any:
-    from rich.console import Console
-
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
-
-
-def _failure_line(result: ItemResult) -> str:
-    item = f"{result.item}: " if result.item else ""
-    return f"error: {item}{result.reason}"
-
-
-class ProgressBar:
-    """A rich progress bar on a terminal; in a pipe (or when quiet) only the notes, as lines."""
-
-    def __init__(self, quiet: bool = False) -> None:
-        self.tty = sys.stderr.isatty() and not quiet
-        self._bar: Any = None
-        self._task: Any = None
-
-    def __enter__(self) -> Self:
-        if self.tty:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-            )
-
-            self._bar = Progress(
-                TextColumn("{task.description:<8}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                TextColumn("{task.fields[item]}", style="dim"),
-                console=_console(stderr=True),
-                transient=True,
-            )
-            self._bar.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(*exc)
-
-    def stage(self, total: int, description: str) -> None:
-        """A new bar (the previous one hidden)."""
-        if self._bar is not None:
-            if self._task is not None:
-                self._bar.update(self._task, visible=False)
-            self._task = self._bar.add_task(description, total=total, item="")
-
-    def step(self, label: str) -> None:
-        if self._bar is not None and self._task is not None:
-            self._bar.update(self._task, advance=1, item=label)
-
-    def note(self, message: str) -> None:
-        if self._bar is not None:
-            self._bar.console.print(message, markup=False, highlight=False)
-        else:
-            click.echo(message, err=True)
-
-
-class IngestProgress(ProgressBar):
-    """Ingest's progress: one bar, a line per failed item."""
-
-    def begin(self, total: int) -> None:
-        self.stage(total, "ingest")
-
-    def advance(self, result: ItemResult) -> None:
-        if result.status == "failed":
-            self.note(_failure_line(result))
-        self.step(_shorten(result.item, 50))
-
-
-def _shorten(text: str, width: int) -> str:
-    return text if len(text) <= width else "…" + text[-(width - 1) :]
 
 
 def print_article_table(articles: list[Article]) -> None:
@@ -169,12 +89,8 @@ def print_hits(hits: list[SearchHit]) -> None:
             f"   {hit.article_id} [{hit.start}:{hit.end}]  score {hit.score:.3f}  {hit.source}"
         )
         snippet = " ".join(hit.text.split())
-        click.echo(f"   {_clip(snippet, 400)}")
+        click.echo(f"   {clip(snippet, 400)}")
         click.echo("")
-
-
-def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
 # --- summaries and claims as Markdown ----------------------------------------------------------
@@ -268,161 +184,6 @@ def answer_markdown(answer: Answer) -> str:
     ]
     lines += [f"*warning: {w}*" for w in answer.warnings]
     return "\n".join(lines).rstrip()
-
-
-# --- feed jobs: progress, output lines and the digest ----------------------------------------
-
-
-class BatchProgress(ProgressBar):
-    """`summarizer run`'s progress: a bar per stage (feeds, then entries) on a terminal; in a
-    pipe only the error and warning lines."""
-
-    def begin(self, total: int, description: str) -> None:
-        self.stage(total, description)
-
-    def advance(self, label: str) -> None:
-        self.step(_clip(label, 50))
-
-
-def batch_record(
-    entry: EntryRow,
-    article: Article,
-    summary: Summary,
-    claims: ClaimSet,
-    *,
-    content_from: str,
-    warnings: list[str],
-) -> dict[str, Any]:
-    """One output line of `summarizer run`: the entry, its stored article, the summary and the
-    claims with their verified citations."""
-    return {
-        "entry_id": entry.id,
-        "feed": entry.feed,
-        "feed_url": entry.feed_url,
-        "guid": entry.guid,
-        "link": entry.link,
-        "published": entry.published,
-        "article_id": article.id,
-        "url": article.url or entry.link,
-        "title": article.title,
-        "author": article.author or entry.author,
-        "content_from": content_from,
-        "content_hash": article.content_hash,
-        "warnings": list(warnings),
-        "summary": summary.model_dump(
-            mode="json", include={"headline", "summary", "key_points", "length", "counts"}
-        ),
-        "claims": [c.model_dump(mode="json") for c in claims.claims],
-        "claim_counts": claims.counts.model_dump(mode="json"),
-        "model": summary.model,
-        "model_digest": summary.model_digest,
-        "prompts": {
-            "summary": f"{summary.prompt_id}.v{summary.prompt_version}",
-            "claims": f"{claims.prompt_id}.v{claims.prompt_version}",
-        },
-        "model_calls": summary.calls + claims.calls,
-        "cached_calls": summary.cached_calls + claims.cached_calls,
-        "output_warnings": list(dict.fromkeys([*summary.warnings, *claims.warnings])),
-    }
-
-
-def digest_markdown(report: RunReport, generated: str, *, max_claims: int = 5) -> str:
-    """The run's stories in Markdown, grouped by feed, each with its copies in other places."""
-    records = report.records
-    feeds: dict[str, list[dict[str, Any]]] = {}
-    for record in sorted(records, key=lambda r: (r["feed"], r["published"] or "", r["title"])):
-        feeds.setdefault(record["feed"], []).append(record)
-    copies = sum(len(c) for c in report.copies.values())
-    lines = [
-        "# Feed digest",
-        "",
-        f"*{generated} · {len(records)} stor{'y' if len(records) == 1 else 'ies'} from "
-        f"{len(feeds)} feed{'s' if len(feeds) != 1 else ''} · {copies} copies linked · "
-        f"{len(report.failures)} failed*",
-    ]
-    if not records:
-        lines += ["", "Nothing new."]
-    for feed, stories in feeds.items():
-        lines += ["", f"## {feed}"]
-        for r in stories:
-            lines += ["", *_digest_story(r, report.copies.get(r["entry_id"], []), max_claims)]
-    if report.failures:
-        lines += ["", "## Failed", ""]
-        lines += [f"- {label} — {reason}" for label, reason in report.failures]
-    return "\n".join(lines) + "\n"
-
-
-def _digest_story(r: dict[str, Any], copies: list[EntryRow], max_claims: int) -> list[str]:
-    s = r["summary"]
-    url = r["url"] or r["link"]
-    head = f"[{_md(s['headline'])}]({url})" if url else _md(s["headline"])
-    facts = [f"*{_md(r['title'])}*"]
-    if r["published"]:
-        facts.append(r["published"][:10])
-    facts.append(f"`{r['article_id']}`")
-    if r["content_from"] == "feed":
-        facts.append("from the feed's own text")
-    lines = [f"### {head}", "", " · ".join(facts), "", _md(s["summary"]), ""]
-    for point in s["key_points"]:
-        quote = point["citations"][0]["quote"] if point["citations"] else ""
-        cited = f" — “{_md(' '.join(quote.split()))}”" if quote else ""
-        lines.append(f"- {_md(point['text'])}{cited}")
-    claims = r["claims"][:max_claims]
-    if claims:
-        lines += ["", f"**Claims** ({len(r['claims'])}):", ""]
-        for c in claims:
-            who = c["asserted_by"]
-            lines.append(f"- {_md(c['statement'])} *({c['kind'].replace('_', ' ')}; {_md(who)})*")
-    if copies:
-        shown = ", ".join(
-            f"[{_md(c.feed)}: {_md(c.title)}]({c.link})"
-            if c.link
-            else f"{_md(c.feed)}: {_md(c.title)}"
-            for c in copies
-        )
-        lines += ["", f"*Also published as:* {shown}"]
-    return lines
-
-
-def _md(text: str) -> str:
-    """Plain text safe inside Markdown: no line breaks, brackets and emphasis escaped."""
-    text = " ".join(str(text).split())
-    for ch in "\\`*_[]<>#|":
-        text = text.replace(ch, "\\" + ch)
-    return text
-
-
-class JsonLines:
-    """Output lines appended to FILE (created if need be), or printed to stdout; each one
-    flushed as it is written, so that a killed run leaves only whole lines behind."""
-
-    def __init__(self, out: str | None) -> None:
-        self.out = out
-        self.count = 0
-        self._file: Any = None
-
-    def __enter__(self) -> JsonLines:
-        if self.out:
-            from summarizer.errors import ConfigError
-
-            try:
-                self._file = open(self.out, "a", encoding="utf-8")
-            except OSError as e:
-                raise ConfigError(f"cannot write {self.out}: {e.strerror or e}") from None
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._file is not None:
-            self._file.close()
-
-    def write(self, line: str) -> None:
-        if self._file is not None:
-            self._file.write(line + "\n")
-            self._file.flush()
-        else:
-            click.echo(line)
-            sys.stdout.flush()
-        self.count += 1
 
 
 def print_feed_table(feeds: list[dict[str, Any]]) -> None:

@@ -23,7 +23,7 @@ from click.testing import CliRunner, Result
 from summarizer import pipeline
 from summarizer.cli import cli
 from summarizer.config import Settings
-from summarizer.ledger import Ledger
+from summarizer.feeds import Ledger
 from tests.feed_site import (
     EVAL_FEEDS,
     ROOT,
@@ -417,19 +417,19 @@ def test_a_stored_article_unlike_the_one_foreseen_is_asked_about_again(
 ) -> None:
     """The model starts on the article as ingest is expected to store it; should ingest store
     something else, the answers are thrown away and the stored article is asked about."""
-    from summarizer import batch_entries
+    from summarizer.feeds import job
 
     story = corpus_stories()[0]
     publish(site, "/a/0", story)
     site.add("/f.xml", rss([item_for(site, "/a/0", story, 0)]))
     run("feeds", "add", site.url + "/f.xml")
-    real = batch_entries.foreseen
+    real = job.foreseen
 
     def mistaken(raw: Any, doc: Any) -> Any:
         article, chunks = real(raw, doc)
         return article.model_copy(update={"title": "A wrong guess"}), chunks
 
-    monkeypatch.setattr(batch_entries, "foreseen", mistaken)
+    monkeypatch.setattr(job, "foreseen", mistaken)
     result = run("run", "--allow-private")
     assert result.exit_code == 0, result.output
     (line,) = records(result.stdout)
@@ -441,7 +441,7 @@ def test_a_stored_article_unlike_the_one_foreseen_is_asked_about_again(
 
 
 def test_one_run_at_a_time_and_unwritable_outputs(site: FeedSite, tmp_path: Path) -> None:
-    from summarizer.batch import run_lock
+    from summarizer.feeds import run_lock
 
     site.add("/f.xml", rss([]))
     run("feeds", "add", site.url + "/f.xml")

@@ -13,7 +13,7 @@ import pytest
 
 from summarizer.config import Settings
 from summarizer.doctor import Check, check_ollama, fixes, parse_version
-from summarizer.llm_hosts import START_HINT, pull_command
+from summarizer.llm import START_HINT, pull_command
 from tests.standin_ollama import StandinOllama
 
 

@@ -19,10 +19,10 @@ from urllib.parse import urljoin
 import httpx
 import pytest
 
-from summarizer import dedupe, feed_lists, feeds, sources
+from summarizer import feeds, fetch
 from summarizer.errors import FeedError, RefusedAddress, SourceError
+from summarizer.feeds import Ledger, dedupe
 from summarizer.ingest import canonical_url
-from summarizer.ledger import Ledger
 from tests.feed_site import (
     EVAL_FEEDS,
     FeedSite,
@@ -68,14 +68,14 @@ def test_conditional_get_sends_validators_and_304_means_nothing_new(site: FeedSi
     stamp = http_date()
     url = site.add("/f.xml", rss([Item("a", link="http://e.com/a")]), etag='"v1"')
     site.add("/g.xml", rss([]), last_modified=stamp)
-    with sources.make_guarded_client(allow_private=True) as client:
-        first = sources.fetch_feed(url, client=client, max_bytes=100_000)
+    with fetch.make_guarded_client(allow_private=True) as client:
+        first = fetch.fetch_feed(url, client=client, max_bytes=100_000)
         assert first.status == 200 and first.headers["etag"] == '"v1"' and b"<rss" in first.body
-        again = sources.fetch_feed(url, client=client, max_bytes=100_000, etag='"v1"')
+        again = fetch.fetch_feed(url, client=client, max_bytes=100_000, etag='"v1"')
         assert again.not_modified and again.body == b""
-        changed = sources.fetch_feed(url, client=client, max_bytes=100_000, etag='"v0"')
+        changed = fetch.fetch_feed(url, client=client, max_bytes=100_000, etag='"v0"')
         assert changed.status == 200
-        by_date = sources.fetch_feed(
+        by_date = fetch.fetch_feed(
             site.url + "/g.xml", client=client, max_bytes=100_000, last_modified=stamp
         )
         assert by_date.not_modified
@@ -87,17 +87,17 @@ def test_conditional_get_sends_validators_and_304_means_nothing_new(site: FeedSi
 
 def test_fetch_feed_caps_and_http_errors(site: FeedSite) -> None:
     big = site.add("/big.xml", rss([Item(f"t{i}", guid=str(i)) for i in range(2000)]))
-    with sources.make_guarded_client(allow_private=True) as client:
+    with fetch.make_guarded_client(allow_private=True) as client:
         with pytest.raises(SourceError, match="larger than 5000 bytes"):
-            sources.fetch_feed(big, client=client, max_bytes=5000)
+            fetch.fetch_feed(big, client=client, max_bytes=5000)
         with pytest.raises(SourceError, match="HTTP 404"):
-            sources.fetch_feed(site.url + "/missing.xml", client=client, max_bytes=5000)
+            fetch.fetch_feed(site.url + "/missing.xml", client=client, max_bytes=5000)
         site.add("/down.xml", "x", fail_times=1, fail_status=503)
         with pytest.raises(SourceError, match="HTTP 503") as e:
-            sources.fetch_feed(site.url + "/down.xml", client=client, max_bytes=5000)
+            fetch.fetch_feed(site.url + "/down.xml", client=client, max_bytes=5000)
         assert e.value.retryable
         with pytest.raises(SourceError, match="only http and https"):
-            sources.fetch_feed("file:///etc/passwd", client=client, max_bytes=5000)
+            fetch.fetch_feed("file:///etc/passwd", client=client, max_bytes=5000)
 
 
 @pytest.mark.parametrize(
@@ -119,23 +119,21 @@ def test_fetch_feed_caps_and_http_errors(site: FeedSite) -> None:
     ],
 )
 def test_address_problems(address: str, problem: str | None) -> None:
-    assert sources.address_problem(address) == problem
+    assert fetch.address_problem(address) == problem
 
 
 def test_private_addresses_are_refused_with_the_reason(site: FeedSite) -> None:
     url = site.add("/f.xml", rss([]))
-    with sources.make_guarded_client(allow_private=False) as client:
+    with fetch.make_guarded_client(allow_private=False) as client:
         with pytest.raises(RefusedAddress) as e:
-            sources.fetch_feed(url, client=client, max_bytes=10_000)
+            fetch.fetch_feed(url, client=client, max_bytes=10_000)
         assert e.value.message == "refused: 127.0.0.1 is a loopback address"
         assert "--allow-private" in (e.value.hint or "")
         with pytest.raises(RefusedAddress, match=r"localhost \((127\.0\.0\.1|::1)\) is a loopback"):
-            sources.fetch_url(
-                url.replace("127.0.0.1", "localhost"), max_bytes=10_000, client=client
-            )
+            fetch.fetch_url(url.replace("127.0.0.1", "localhost"), max_bytes=10_000, client=client)
     assert site.requests == []  # refused before connecting
-    with sources.make_guarded_client(allow_private=True) as client:
-        assert sources.fetch_feed(url, client=client, max_bytes=10_000).status == 200
+    with fetch.make_guarded_client(allow_private=True) as client:
+        assert fetch.fetch_feed(url, client=client, max_bytes=10_000).status == 200
 
 
 def test_every_redirect_hop_is_checked(site: FeedSite, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -147,13 +145,13 @@ def test_every_redirect_hop_is_checked(site: FeedSite, monkeypatch: pytest.Monke
         if "/private/" in str(url):
             raise RefusedAddress("refused: intranet.example is a private address")
 
-    monkeypatch.setattr(sources, "check_public", only_private_paths)
-    monkeypatch.setattr(sources, "_check_peer", lambda response: None)
+    monkeypatch.setattr(fetch, "check_public", only_private_paths)
+    monkeypatch.setattr(fetch, "_check_peer", lambda response: None)
     with (
-        sources.make_guarded_client(allow_private=False) as client,
+        fetch.make_guarded_client(allow_private=False) as client,
         pytest.raises(RefusedAddress, match=r"intranet\.example"),
     ):
-        sources.fetch_url(site.url + "/go", max_bytes=10_000, client=client)
+        fetch.fetch_url(site.url + "/go", max_bytes=10_000, client=client)
     assert site.hits("/go") == 1 and site.hits("/private/page") == 0
 
 
@@ -174,10 +172,10 @@ def test_a_resolver_that_does_not_answer_fails_the_item_in_time(
     started = time.monotonic()
     try:
         with (
-            sources.make_guarded_client(allow_private=False) as client,
+            fetch.make_guarded_client(allow_private=False) as client,
             pytest.raises(SourceError, match=r"cannot resolve news\.example: no answer in 0\.3 s"),
         ):
-            sources.fetch_url(
+            fetch.fetch_url(
                 "http://news.example/a", max_bytes=10_000, client=client, connect_timeout=0.3
             )
     finally:
@@ -189,16 +187,16 @@ def test_the_connected_peer_is_checked_too(site: FeedSite, monkeypatch: pytest.M
     """A name that resolved to a public address at the check and to a private one at the
     connection (DNS rebinding) is refused by the address actually connected to."""
     url = site.add("/page", "<html>x</html>", content_type="text/html")
-    monkeypatch.setattr(sources, "check_public", lambda url, timeout=5.0: None)
+    monkeypatch.setattr(fetch, "check_public", lambda url, timeout=5.0: None)
     monkeypatch.delenv("http_proxy", raising=False)
     monkeypatch.delenv("HTTP_PROXY", raising=False)
     monkeypatch.delenv("all_proxy", raising=False)
     monkeypatch.delenv("ALL_PROXY", raising=False)
     with (
-        sources.make_guarded_client(allow_private=False) as client,
+        fetch.make_guarded_client(allow_private=False) as client,
         pytest.raises(RefusedAddress, match=r"connected to 127\.0\.0\.1, a loopback address"),
     ):
-        sources.fetch_url(url, max_bytes=10_000, client=client)
+        fetch.fetch_url(url, max_bytes=10_000, client=client)
 
 
 # --- parsing real feeds ------------------------------------------------------------------------
@@ -244,11 +242,11 @@ def test_every_fixture_feed_over_http_parses_or_fails_in_one_line(site: FeedSite
     entries, an empty feed, or one FeedError line; never another exception."""
     paths = fixture_files("feedparser-fixtures", "fastfeedparser-expected", "feed-rs-fixtures")
     outcomes = {"entries": 0, "empty": 0, "error": 0}
-    with sources.make_guarded_client(allow_private=True) as client:
+    with fetch.make_guarded_client(allow_private=True) as client:
         for n, path in enumerate(paths):
             data = path.read_bytes()
             url = site.add(f"/{n}.xml", data, content_type=declared_header(data) or "text/xml")
-            response = sources.fetch_feed(url, client=client, max_bytes=10_000_000)
+            response = fetch.fetch_feed(url, client=client, max_bytes=10_000_000)
             try:
                 parsed = feeds.parse_feed(
                     response.body, url=url, content_type=response.headers.get("content-type")
@@ -445,6 +443,7 @@ def test_entity_attacks_expand_nothing_and_stay_small(tmp_path: Path) -> None:
         import json, resource, sys, time
         resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
         from summarizer import feeds
+        from summarizer.errors import FeedError
         attacks = json.loads(open(sys.argv[1]).read())
         out = {}
         for name, hexdata in attacks.items():
@@ -455,7 +454,7 @@ def test_entity_attacks_expand_nothing_and_stay_small(tmp_path: Path) -> None:
                 texts = [e.title + e.content for e in parsed.entries]
                 expanded = any(m in t for t in texts for m in ("lollollollol", "x" * 100, "root:"))
                 result = {"warnings": parsed.warnings, "expanded": expanded}
-            except feeds.FeedError as e:
+            except FeedError as e:
                 result = {"error": e.message, "expanded": False}
             result["seconds"] = time.monotonic() - start
             result["grew_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base
@@ -519,8 +518,8 @@ def test_plain_feed_list_with_names_comments_and_bad_lines() -> None:
     text = (
         b"# my feeds\nhttp://a.example/rss  Alpha News\n\nhttps://b.example/atom.xml\nftp://c/x\n"
     )
-    got = list(feed_lists.read_feed_list(text, "list.txt"))
-    assert [(g.url, g.name) for g in got if isinstance(g, feed_lists.ListedFeed)] == [
+    got = list(feeds.read_feed_list(text, "list.txt"))
+    assert [(g.url, g.name) for g in got if isinstance(g, feeds.ListedFeed)] == [
         ("http://a.example/rss", "Alpha News"),
         ("https://b.example/atom.xml", None),
     ]
@@ -533,7 +532,7 @@ def test_opml_feed_list() -> None:
       <outline text="News"><outline type="rss" text="World" title="World desk"
         xmlUrl="https://w.example/rss"/><outline text="Tech" xmlUrl="http://t.example/feed"/>
         <outline text="not a feed" htmlUrl="http://h.example/"/></outline></body></opml>"""
-    got = list(feed_lists.read_feed_list(opml, "subs.opml"))
+    got = list(feeds.read_feed_list(opml, "subs.opml"))
     assert [(g.url, g.name) for g in got] == [  # type: ignore[union-attr]
         ("https://w.example/rss", "World desk"),
         ("http://t.example/feed", "Tech"),
@@ -542,7 +541,7 @@ def test_opml_feed_list() -> None:
         b'<?xml version="1.0"?><!DOCTYPE o [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;">]>'
         b"<opml>&b;</opml>"
     )
-    (error,) = list(feed_lists.read_feed_list(attack, "evil.opml"))
+    (error,) = list(feeds.read_feed_list(attack, "evil.opml"))
     assert isinstance(error, FeedError) and "entity declarations are refused" in error.message
 
 

@@ -27,9 +27,14 @@ from summarizer.errors import (
     OutputTruncated,
     PromptTruncated,
 )
-from summarizer.llm import DEFAULT_SEED, Ollama, estimate_messages, estimate_tokens
-from summarizer.llm_budget import truncation_warning
-from summarizer.llm_hosts import host_url
+from summarizer.llm import (
+    DEFAULT_SEED,
+    Ollama,
+    estimate_messages,
+    estimate_tokens,
+    host_url,
+    truncation_warning,
+)
 from tests.ollama_fixtures import standin_settings
 from tests.standin_ollama import StandinOllama, count_tokens, embed_vector
 
@@ -654,7 +659,7 @@ def test_host_names_are_read_as_the_client_reads_them(raw: str) -> None:
 
 def test_the_budget_module_imports_nothing_heavy() -> None:
     code = (
-        "import sys, summarizer.llm_budget; "
+        "import sys, summarizer.llm.budget; "
         "heavy = {'ollama', 'httpx', 'pydantic'} & set(sys.modules); "
         "assert not heavy, heavy"
     )

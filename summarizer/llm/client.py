@@ -1,21 +1,15 @@
-"""The model layer: one Ollama object for metadata, embeddings and validated structured replies.
-
-Imported only by the commands that talk to a model (never by cli.py at import time), so the heavy
-`ollama`/`httpx`/`pydantic` imports cost nothing to `summarizer --help`. Hosts, retries and errors
-live in llm_hosts, token arithmetic in llm_budget, the reply cache in llm_cache.
-"""
+"""The Ollama object: model metadata, embeddings and validated, cached structured replies."""
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Generic, Literal, TypeVar
+from dataclasses import asdict, dataclass
+from typing import Any, Literal, TypeVar
 
 import ollama
 from pydantic import BaseModel, ValidationError
@@ -29,9 +23,8 @@ from summarizer.errors import (
     OllamaUnreachable,
     OutputTruncated,
     PromptTruncated,
-    one_line,
 )
-from summarizer.llm_budget import (
+from summarizer.llm.budget import (
     DEFAULT_NUM_CTX,
     FALLBACK_CONTEXT_LENGTH,
     Budget,
@@ -41,20 +34,15 @@ from summarizer.llm_budget import (
     estimate_tokens,
     truncation_warning,
 )
-from summarizer.llm_cache import CACHE_FILE, ReplyCache, cache_key
-from summarizer.llm_hosts import HostPool, canonical_model
-
-__all__ = [
-    "DEFAULT_NUM_CTX",
-    "DEFAULT_SEED",
-    "Budget",
-    "CallRecord",
-    "LLMStats",
-    "Ollama",
-    "Structured",
-    "estimate_messages",
-    "estimate_tokens",
-]
+from summarizer.llm.cache import CACHE_FILE, ReplyCache, cache_key
+from summarizer.llm.hosts import HostPool, canonical_model
+from summarizer.llm.records import (
+    CallRecord,
+    LLMStats,
+    Structured,
+    describe_validation_error,
+    json_schema,
+)
 
 log = logging.getLogger(__name__)
 
@@ -67,94 +55,10 @@ MAX_GROWTH = 2
 REPAIR_ECHO_CHARS = 2000
 
 
-@dataclass
-class CallRecord:
-    """What one structured call cost and where it came from; stored with every output.
-
-    Token counts and durations add up over every request of the call (repairs, retries with more
-    room); on a cache hit they are those of the call that produced the reply, and attempts is 0.
-    """
-
-    model: str
-    digest: str
-    prompt_id: str
-    prompt_version: str
-    cache_hit: bool = False
-    host: str | None = None
-    # Chat requests sent for this call; warnings say why there was more than one.
-    attempts: int = 0
-    num_ctx: int = 0
-    num_predict: int = 0
-    estimated_prompt_tokens: int = 0
-    prompt_eval_count: int = 0
-    eval_count: int = 0
-    total_duration_ns: int = 0
-    load_duration_ns: int = 0
-    prompt_eval_duration_ns: int = 0
-    eval_duration_ns: int = 0
-    wall_seconds: float = 0.0
-    done_reason: str | None = None
-    truncated: bool = False
-    warnings: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> CallRecord:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-
-@dataclass(frozen=True)
-class Structured(Generic[T]):
-    """A validated reply, the JSON text it came from, and the record of the call."""
-
-    reply: T
-    content: str
-    record: CallRecord
-
-
 @dataclass(frozen=True)
 class _KnownModel:
     digest: str
     context_length: int
-
-
-@dataclass
-class LLMStats:
-    """Counters over the life of one Ollama object."""
-
-    requests: int = 0
-    retries: int = 0
-    failovers: int = 0
-    chat_calls: int = 0
-    cache_hits: int = 0
-    cache_misses: int = 0
-    prompt_tokens: int = 0
-    output_tokens: int = 0
-
-
-@functools.lru_cache(maxsize=128)
-def _schema_json(reply_model: type[BaseModel]) -> str:
-    # Generating a schema costs ~3 ms, more than the rest of a call's client side.
-    return json.dumps(reply_model.model_json_schema())
-
-
-def json_schema(reply_model: type[BaseModel]) -> dict[str, Any]:
-    """The reply model's JSON schema, as sent in `format` (a fresh copy each time)."""
-    schema: dict[str, Any] = json.loads(_schema_json(reply_model))
-    return schema
-
-
-def describe_validation_error(e: ValidationError) -> str:
-    """A short, one-line account of what was wrong with a reply."""
-    problems = []
-    for err in e.errors()[:5]:
-        where = ".".join(str(p) for p in err["loc"]) or "reply"
-        problems.append(f"{where}: {err['msg']}")
-    more = e.error_count() - len(problems)
-    return one_line("; ".join(problems) + (f"; and {more} more" if more > 0 else ""))
 
 
 class Ollama:

@@ -1,5 +1,6 @@
 """The stories seen: a sample of the shingles of every entry's text (see dedupe), kept in the
-ledger's database, so that the same story under another URL is recognised as a copy."""
+ledger's database (the `shingles` table), so that the same story under another URL is recognised
+as a copy."""
 
 from __future__ import annotations
 
@@ -7,30 +8,21 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from summarizer.dedupe import MIN_SAMPLE, SAME_STORY, best_match
-from summarizer.ledger import batched
+from summarizer.feeds.db import batched
+from summarizer.feeds.dedupe import MIN_SAMPLE, SAME_STORY, best_match
 
 if TYPE_CHECKING:
-    from summarizer.ledger import Ledger
+    from summarizer.feeds.db import LedgerDB
 
 # Stories are compared with those first seen in this many days.
 DUPLICATE_WINDOW_DAYS = 30
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS shingles (
-    hash INTEGER NOT NULL,
-    entry_id INTEGER NOT NULL REFERENCES entries (id) ON DELETE CASCADE
-);
-CREATE INDEX IF NOT EXISTS shingles_hash ON shingles (hash);
-CREATE INDEX IF NOT EXISTS shingles_entry ON shingles (entry_id);
-"""
 
 
 class StoryIndex:
     """Sampled shingle hashes -> the entries whose text has them (entries.sample_size: how many
     each text has)."""
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: LedgerDB) -> None:
         self._ledger = ledger
 
     def similar(self, entry_id: int, sample: frozenset[int]) -> tuple[int, float] | None:

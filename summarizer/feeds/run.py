@@ -1,5 +1,5 @@
 """`summarizer run`: read the registered feeds (in parallel, with conditional GETs), record
-their new entries in the ledger, then process every entry waiting (batch_entries) and report.
+their new entries in the ledger, then process every entry waiting (job) and report.
 
 One run at a time per data dir; a run killed at any point is resumed by the next one: the
 ledger says what is done, and output lines written by no run yet are written first.
@@ -12,77 +12,22 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 
-from summarizer.entries import FETCH_WORKERS, PER_HOST, HostSlots, with_hint
 from summarizer.errors import FeedError, LedgerError, SummarizerError, one_line
+from summarizer.feeds.entries import FETCH_WORKERS, PER_HOST, HostSlots, with_hint
+from summarizer.feeds.report import RunOptions, RunProgress, RunReport
 
 if TYPE_CHECKING:
     import httpx
 
     from summarizer.config import Settings
-    from summarizer.feeds import ParsedFeed
-    from summarizer.ledger import EntryRow, FeedRow, Ledger
-    from summarizer.sources import FeedResponse
+    from summarizer.feeds.db import EntryRow, FeedRow
+    from summarizer.feeds.ledger import Ledger
+    from summarizer.feeds.parse import ParsedFeed
+    from summarizer.fetch import FeedResponse
 
 RUN_LOCK_FILE = "run.lock"
-
-
-class BatchProgress(Protocol):
-    """Where a run reports: a bar per stage, and error and warning lines."""
-
-    def begin(self, total: int, description: str) -> None: ...
-    def advance(self, label: str) -> None: ...
-    def note(self, message: str) -> None: ...
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """What to process: the named feeds (all when empty), failed entries too, entries published
-    since a date, at most `limit` entries; and how."""
-
-    feeds: tuple[str, ...] = ()
-    retry_failed: bool = False
-    since: str | None = None
-    limit: int | None = None
-    allow_private: bool = False
-    length: str = "medium"
-    keep_unverified: bool = False
-
-
-@dataclass
-class RunReport:
-    """What one run did; `records` are the output lines it wrote, as dicts."""
-
-    feeds: int = 0
-    not_modified: int = 0
-    feeds_failed: int = 0
-    new: int = 0
-    unchanged: int = 0
-    duplicates: int = 0
-    done: int = 0
-    failed: int = 0
-    pending: int = 0
-    model_calls: int = 0
-    cached_calls: int = 0
-    seconds: float = 0.0
-    records: list[dict[str, Any]] = field(default_factory=list)
-    failures: list[tuple[str, str]] = field(default_factory=list)
-    copies: dict[int, list[EntryRow]] = field(default_factory=dict)
-
-    @property
-    def any_failed(self) -> bool:
-        return bool(self.failed or self.feeds_failed)
-
-    def summary_line(self) -> str:
-        feeds = f"{self.feeds} feed{'s' if self.feeds != 1 else ''}"
-        return (
-            f"run: {feeds} ({self.not_modified} not modified, {self.feeds_failed} failed); "
-            f"{self.new} new, {self.unchanged} unchanged, {self.duplicates} duplicates, "
-            f"{self.done} done, {self.failed} failed, {self.pending} left pending; "
-            f"{self.model_calls} model calls ({self.cached_calls} cached); {self.seconds:.1f} s"
-        )
 
 
 def run(
@@ -90,12 +35,12 @@ def run(
     options: RunOptions,
     *,
     emit: Callable[[str], None],
-    progress: BatchProgress,
+    progress: RunProgress,
 ) -> RunReport:
     """Read the feeds, process what is new (and what an earlier run left), write one JSON line
     per processed entry through `emit`. Entry failures are reported, not raised."""
-    from summarizer.ledger import Ledger
-    from summarizer.sources import make_guarded_client
+    from summarizer.feeds.ledger import Ledger
+    from summarizer.fetch import make_guarded_client
 
     started = time.monotonic()
     report = RunReport()
@@ -115,7 +60,7 @@ def run(
             for entry in backlog:  # finished by a run killed before it wrote them out
                 _emit(ledger, entry, report, emit)
             if work:
-                from summarizer.batch_entries import EntryJob
+                from summarizer.feeds.job import EntryJob
 
                 EntryJob(settings, options, ledger, http, report, progress, emit).process(work)
         counts = ledger.counts()
@@ -170,11 +115,11 @@ def _read_feeds(
     feeds: Sequence[FeedRow],
     http: httpx.Client,
     report: RunReport,
-    progress: BatchProgress,
+    progress: RunProgress,
 ) -> None:
     """Fetch and parse the feeds in parallel; record each one's new entries as it arrives."""
-    from summarizer.feeds import parse_feed
-    from summarizer.sources import fetch_feed
+    from summarizer.feeds.parse import parse_feed
+    from summarizer.fetch import fetch_feed
 
     slots = HostSlots(PER_HOST)
 

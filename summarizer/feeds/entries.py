@@ -19,7 +19,7 @@ PER_HOST = 2
 
 if TYPE_CHECKING:
     from summarizer.extract import Extracted
-    from summarizer.ledger import EntryRow
+    from summarizer.feeds.db import EntryRow
     from summarizer.sources import RawDocument
 
 

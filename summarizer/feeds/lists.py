@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from summarizer.errors import FeedError
-from summarizer.feeds import clean_text, drop_entity_declarations
+from summarizer.feeds.parse import clean_text, drop_entity_declarations
 
 MAX_NAME_CHARS = 100
 

@@ -11,198 +11,41 @@ leaves every entry in a state the next run resumes from.
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, fields
-from datetime import UTC, datetime
-from pathlib import Path
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from summarizer.errors import FeedError, LedgerError
+from summarizer.errors import FeedError
+from summarizer.feeds.db import (
+    ENTRY_SELECT,
+    LEDGER_FILE,
+    SAME_FEED_TEXT_MIN_CHARS,
+    STATUSES,
+    EntryRow,
+    FeedRow,
+    FetchRecord,
+    LedgerDB,
+    batched,
+    entry_row,
+    now,
+)
+from summarizer.feeds.stories import StoryIndex
 
 if TYPE_CHECKING:
     from summarizer.config import Settings
-    from summarizer.feeds import FeedEntry
-    from summarizer.stories import StoryIndex
-
-LEDGER_FILE = "ledger.sqlite3"
-SCHEMA_VERSION = "1"
-STATUSES = ("pending", "done", "failed", "duplicate")
-# The feed's own text must be this long before two entries with the same text count as copies
-# of one story without fetching anything: short teasers ("Read more") are shared by accident.
-SAME_FEED_TEXT_MIN_CHARS = 280
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS feeds (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    url TEXT NOT NULL UNIQUE,
-    title TEXT,
-    etag TEXT,
-    last_modified TEXT,
-    added_at TEXT NOT NULL,
-    checked_at TEXT,
-    error TEXT
-);
-CREATE TABLE IF NOT EXISTS entries (
-    id INTEGER PRIMARY KEY,
-    feed_id INTEGER NOT NULL REFERENCES feeds (id) ON DELETE CASCADE,
-    key TEXT NOT NULL,
-    guid TEXT,
-    link TEXT,
-    link_key TEXT,
-    title TEXT NOT NULL,
-    author TEXT,
-    published TEXT,
-    content TEXT NOT NULL DEFAULT '',
-    content_type TEXT NOT NULL DEFAULT 'html',
-    feed_hash TEXT,
-    status TEXT NOT NULL DEFAULT 'pending',
-    reason TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    article_id TEXT,
-    content_hash TEXT,
-    content_from TEXT,
-    warnings TEXT NOT NULL DEFAULT '[]',
-    duplicate_of INTEGER REFERENCES entries (id) ON DELETE SET NULL,
-    similarity REAL,
-    sample_size INTEGER NOT NULL DEFAULT 0,
-    output TEXT,
-    emitted INTEGER NOT NULL DEFAULT 0,
-    seen_at TEXT NOT NULL,
-    done_at TEXT,
-    UNIQUE (feed_id, key)
-);
-CREATE INDEX IF NOT EXISTS entries_status ON entries (status, feed_id);
-CREATE INDEX IF NOT EXISTS entries_link ON entries (link_key);
-CREATE INDEX IF NOT EXISTS entries_feed_hash ON entries (feed_hash);
-CREATE INDEX IF NOT EXISTS entries_article ON entries (article_id);
-CREATE INDEX IF NOT EXISTS entries_content_hash ON entries (content_hash);
-"""
+    from summarizer.feeds.parse import FeedEntry
 
 
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-@dataclass(frozen=True)
-class FeedRow:
-    id: int
-    name: str
-    url: str
-    title: str | None
-    etag: str | None
-    last_modified: str | None
-    added_at: str
-    checked_at: str | None
-    error: str | None
-
-    def as_dict(self) -> dict[str, Any]:
-        """What `feeds list --json` shows (not the HTTP validators)."""
-        keep = ("name", "url", "title", "added_at", "checked_at", "error")
-        return {k: getattr(self, k) for k in keep}
-
-
-@dataclass(frozen=True)
-class EntryRow:
-    id: int
-    feed_id: int
-    feed: str
-    feed_url: str
-    key: str
-    guid: str | None
-    link: str | None
-    title: str
-    author: str | None
-    published: str | None
-    content: str
-    content_type: str
-    status: str
-    reason: str | None
-    attempts: int
-    article_id: str | None
-    content_from: str | None
-    warnings: tuple[str, ...]
-    duplicate_of: int | None
-    output: str | None
-
-    @property
-    def label(self) -> str:
-        """How messages name the entry: its feed and its link (or title)."""
-        return f"{self.feed}: {self.link or self.title}"
-
-
-@dataclass
-class FetchRecord:
-    """What reading one feed added to the ledger."""
-
-    new: list[int]
-    known: int = 0
-    duplicates: int = 0
-
-
-def _entry(row: sqlite3.Row) -> EntryRow:
-    values = {f.name: row[f.name] for f in fields(EntryRow) if f.name != "warnings"}
-    return EntryRow(**values, warnings=tuple(json.loads(row["warnings"])))
-
-
-_ENTRY_SELECT = (
-    "SELECT e.*, f.name AS feed, f.url AS feed_url FROM entries e JOIN feeds f ON f.id = e.feed_id"
-)
-
-
-class Ledger:
+class Ledger(LedgerDB):
     """Feeds and entries; one connection, used from one thread."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, timeout=60, isolation_level=None)
-            self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            with self.transaction():
-                self._create()
-                version = self._db.execute(
-                    "SELECT value FROM meta WHERE key = 'schema_version'"
-                ).fetchone()
-                if version is None:
-                    self._db.execute(
-                        "INSERT INTO meta (key, value) VALUES ('schema_version', ?)",
-                        (SCHEMA_VERSION,),
-                    )
-                elif version[0] != SCHEMA_VERSION:
-                    raise LedgerError(
-                        f"the feed ledger {path} has schema version {version[0]}, "
-                        f"this summarizer reads {SCHEMA_VERSION}"
-                    )
-        except sqlite3.Error as e:
-            raise LedgerError(f"cannot open the feed ledger {path}: {e}") from None
 
     @classmethod
     def open(cls, settings: Settings) -> Ledger:
         return cls(settings.home / LEDGER_FILE)
 
-    def _create(self) -> None:
-        from summarizer.stories import SCHEMA as STORIES_SCHEMA
-
-        for statement in (_SCHEMA + STORIES_SCHEMA).split(";"):
-            if statement.strip():
-                self._db.execute(statement)
-
     @property
     def stories(self) -> StoryIndex:
         """The index of the stories seen, to recognise copies under other URLs."""
-        from summarizer.stories import StoryIndex
-
         return StoryIndex(self)
-
-    def close(self) -> None:
-        self._db.close()
 
     def __enter__(self) -> Ledger:
         return self
@@ -210,41 +53,12 @@ class Ledger:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """One atomic write: everything in the block lands, or nothing does."""
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as e:
-            raise LedgerError(f"cannot write the feed ledger {self.path}: {e}") from None
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        try:
-            self._db.execute("COMMIT")
-        except sqlite3.Error as e:
-            raise LedgerError(f"cannot write the feed ledger {self.path}: {e}") from None
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
-        try:
-            return self._db.execute(sql, params)
-        except sqlite3.Error as e:
-            raise LedgerError(f"cannot use the feed ledger {self.path}: {e}") from None
-
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        try:
-            self._db.executemany(sql, rows)
-        except sqlite3.Error as e:
-            raise LedgerError(f"cannot write the feed ledger {self.path}: {e}") from None
-
     # --- feeds ---------------------------------------------------------------------------------
 
     def add_feed(self, url: str, name: str | None = None, *, unique: bool = False) -> FeedRow:
         """Register a feed. Without a name it is named after its host; a name taken already
         is refused, or with `unique` (and for host names) numbered: -2, -3..."""
-        from summarizer.feed_lists import check_feed_url, check_name, default_name
+        from summarizer.feeds.lists import check_feed_url, check_name, default_name
 
         url = check_feed_url(url)
         with self.transaction():
@@ -417,8 +231,8 @@ class Ledger:
         self, feed_ids: Sequence[int] | None = None, status: str | None = None
     ) -> list[EntryRow]:
         sql, params = self._filter(feed_ids, [status] if status else None)
-        rows = self._db.execute(f"{_ENTRY_SELECT} WHERE {sql} ORDER BY e.id", params).fetchall()
-        return [_entry(r) for r in rows]
+        rows = self._db.execute(f"{ENTRY_SELECT} WHERE {sql} ORDER BY e.id", params).fetchall()
+        return [entry_row(r) for r in rows]
 
     def work(
         self,
@@ -435,19 +249,19 @@ class Ledger:
         if since:
             sql += " AND (e.published IS NULL OR e.published >= ?)"
             params.append(since)
-        sql = f"{_ENTRY_SELECT} WHERE {sql} ORDER BY COALESCE(e.published, e.seen_at), e.id"
+        sql = f"{ENTRY_SELECT} WHERE {sql} ORDER BY COALESCE(e.published, e.seen_at), e.id"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        return [_entry(r) for r in self._db.execute(sql, params).fetchall()]
+        return [entry_row(r) for r in self._db.execute(sql, params).fetchall()]
 
     def unemitted(self, feed_ids: Sequence[int]) -> list[EntryRow]:
         """Entries done whose output line was never written out (a run killed in between)."""
         sql, params = self._filter(feed_ids, ["done"])
         rows = self._db.execute(
-            f"{_ENTRY_SELECT} WHERE {sql} AND e.emitted = 0 ORDER BY e.done_at, e.id", params
+            f"{ENTRY_SELECT} WHERE {sql} AND e.emitted = 0 ORDER BY e.done_at, e.id", params
         ).fetchall()
-        return [_entry(r) for r in rows]
+        return [entry_row(r) for r in rows]
 
     def duplicates_of(self, entry_ids: Sequence[int]) -> dict[int, list[EntryRow]]:
         """The copies linked to each of `entry_ids`."""
@@ -455,10 +269,10 @@ class Ledger:
         for chunk in batched(list(entry_ids), 500):
             marks = ",".join("?" * len(chunk))
             rows = self._db.execute(
-                f"{_ENTRY_SELECT} WHERE e.duplicate_of IN ({marks}) ORDER BY e.id", chunk
+                f"{ENTRY_SELECT} WHERE e.duplicate_of IN ({marks}) ORDER BY e.id", chunk
             ).fetchall()
             for row in rows:
-                out[row["duplicate_of"]].append(_entry(row))
+                out[row["duplicate_of"]].append(entry_row(row))
         return out
 
     @staticmethod
@@ -531,9 +345,3 @@ class Ledger:
             (entry_id, article_id, content_hash),
         ).fetchone()
         return int(row["id"]) if row is not None else None
-
-
-def batched(items: list[Any], size: int) -> Iterator[list[Any]]:
-    """`items` in lists of at most `size` (SQLite limits the parameters of one query)."""
-    for i in range(0, len(items), size):
-        yield items[i : i + size]

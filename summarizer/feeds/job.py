@@ -17,7 +17,6 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from summarizer.entries import FETCH_WORKERS, PER_HOST, HostSlots, Prepared, prepare, with_hint
 from summarizer.errors import (
     EmbedderError,
     LLMCacheError,
@@ -27,16 +26,26 @@ from summarizer.errors import (
     SummarizerError,
     one_line,
 )
+from summarizer.feeds.entries import (
+    FETCH_WORKERS,
+    PER_HOST,
+    HostSlots,
+    Prepared,
+    prepare,
+    with_hint,
+)
+from summarizer.feeds.records import entry_record
 
 if TYPE_CHECKING:
     import httpx
 
-    from summarizer.batch import BatchProgress, RunOptions, RunReport
     from summarizer.catalog import Catalog
     from summarizer.config import Settings
     from summarizer.extract import Extracted
+    from summarizer.feeds.db import EntryRow
+    from summarizer.feeds.ledger import Ledger
+    from summarizer.feeds.report import RunOptions, RunProgress, RunReport
     from summarizer.ingest import ItemResult
-    from summarizer.ledger import EntryRow, Ledger
     from summarizer.llm import Ollama
     from summarizer.models import Article, Chunk, ClaimSet, Summary
     from summarizer.sources import RawDocument
@@ -95,7 +104,7 @@ def _same(stored: Article, given: Article) -> bool:
 class _IngestNotes:
     """ingest's progress, reduced to what the run does not say itself (waiting for the lock)."""
 
-    def __init__(self, progress: BatchProgress) -> None:
+    def __init__(self, progress: RunProgress) -> None:
         self._progress = progress
 
     def begin(self, total: int) -> None:
@@ -119,7 +128,7 @@ class EntryJob:
         ledger: Ledger,
         http: httpx.Client,
         report: RunReport,
-        progress: BatchProgress,
+        progress: RunProgress,
         emit: Callable[[str], None],
     ) -> None:
         self.settings = settings
@@ -138,7 +147,7 @@ class EntryJob:
         self.llm: Ollama
 
     def fetch(self, url: str) -> RawDocument:
-        from summarizer.sources import fetch_url
+        from summarizer.fetch import fetch_url
 
         with self.slots(url):
             return fetch_url(url, max_bytes=self.settings.max_bytes, client=self.http)
@@ -239,7 +248,7 @@ class EntryJob:
         return True
 
     def _prepared(self, item: _Item, future: Future[Prepared]) -> None:
-        from summarizer.dedupe import shingle_sample
+        from summarizer.feeds.dedupe import shingle_sample
 
         try:
             prepared = future.result()
@@ -320,19 +329,20 @@ class EntryJob:
             self._ask(item)
 
     def _ask(self, item: _Item) -> None:
-        from summarizer import summarize as tasks
+        from summarizer.claims import extract_claims
+        from summarizer.summarize import summarize
 
         _, _, models = self.pools
         llm = self.llm
         assert item.article is not None
         article, chunks = item.article, item.chunks
         summary = models.submit(
-            tasks.summarize, llm, article, chunks,
+            summarize, llm, article, chunks,
             length=self.options.length,  # type: ignore[arg-type]
             keep_unverified=self.options.keep_unverified,
         )  # fmt: skip
         claims = models.submit(
-            tasks.extract_claims, llm, article, chunks,
+            extract_claims, llm, article, chunks,
             keep_unverified=self.options.keep_unverified,
         )  # fmt: skip
         self.futures[summary] = ("summary", (item, item.generation))
@@ -361,11 +371,9 @@ class EntryJob:
             self._finish(item)
 
     def _finish(self, item: _Item) -> None:
-        from summarizer.render import batch_record
-
         assert item.article is not None and item.summary and item.claims
         entry = item.entry
-        record = batch_record(
+        record = entry_record(
             entry, item.article, item.summary, item.claims,
             content_from=item.content_from, warnings=item.warnings,
         )  # fmt: skip

@@ -1,0 +1,89 @@
+"""A reply's quotes -> verified citations: what the model is asked to cite (QuoteRef), and the
+grounders that locate each quote in the stored text and count what survives."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field
+
+from summarizer.grounding import cite
+from summarizer.models import Article, Chunk, Citation, Counts
+
+if TYPE_CHECKING:
+    from summarizer.windows import Segment
+
+# A citation quotes at least this many words: shorter ones support nothing checkable.
+MIN_QUOTE_WORDS = 3
+
+
+class QuoteRef(BaseModel):
+    segment_id: str = Field(description='the id of the segment quoted, like "s3"')
+    quote: str = Field(description="words copied exactly from that segment")
+
+
+def cites() -> Any:
+    # minItems guides the model; a point with no citation is dropped in code, not re-asked.
+    return Field(default_factory=list, json_schema_extra={"minItems": 1})
+
+
+class PointReply(BaseModel):
+    text: str
+    citations: list[QuoteRef] = cites()
+
+
+class Grounder:
+    """Locates a reply's quotes and counts what survives; subclasses say where to look."""
+
+    def __init__(self) -> None:
+        self.counts = Counts()
+
+    def find(self, ref: QuoteRef) -> Citation | None:
+        raise NotImplementedError
+
+    def ground(self, refs: Sequence[QuoteRef]) -> tuple[list[Citation], list[str]]:
+        """Verified citations (deduplicated, in text order) and the quotes that were not found.
+
+        A quote of fewer than MIN_QUOTE_WORDS words is never a citation: "Binance" is in the
+        article, but it supports nothing a person could check.
+        """
+        found: dict[tuple[str, int, int], Citation] = {}
+        missing: list[str] = []
+        for ref in refs:
+            self.counts.quotes_produced += 1
+            long_enough = len(ref.quote.split()) >= MIN_QUOTE_WORDS
+            citation = self.find(ref) if long_enough else None
+            if citation is None:
+                self.counts.quotes_dropped += 1
+                missing.append(ref.quote)
+            else:
+                self.counts.quotes_verified += 1
+                found.setdefault((citation.article_id, citation.start, citation.end), citation)
+        return [found[k] for k in sorted(found)], missing
+
+    def keep(self, citations: list[Citation], keep_unverified: bool) -> bool:
+        """Count a point or claim; whether to keep it (with a verified citation, or if asked)."""
+        self.counts.produced += 1
+        if citations:
+            self.counts.verified += 1
+            return True
+        if keep_unverified:
+            self.counts.unverified_kept += 1
+            return True
+        self.counts.dropped += 1
+        return False
+
+
+class ArticleGrounder(Grounder):
+    """Quotes of one article, found anywhere in it, in the cited segment first."""
+
+    def __init__(self, article: Article, chunks: Sequence[Chunk], segments: Sequence[Segment]):
+        super().__init__()
+        self.article = article
+        self.spans = [(c.id, c.start, c.end) for c in chunks]
+        self.by_id = {s.id: (s.start, s.end) for s in segments}
+
+    def find(self, ref: QuoteRef) -> Citation | None:
+        prefer = [self.by_id[ref.segment_id]] if ref.segment_id in self.by_id else []
+        return cite(self.article.id, self.article.text, self.spans, ref.quote, prefer)

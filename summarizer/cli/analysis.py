@@ -1,0 +1,151 @@
+"""Commands that ask the model: summarize, claims, ask; and schema, for their JSON."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from summarizer.cli.app import cli
+from summarizer.cli.options import (
+    check_out,
+    iso_date,
+    json_option,
+    keep_option,
+    length_option,
+    model_options,
+    model_settings,
+    store_options,
+)
+
+
+def _analyze(task: str, sources: tuple[str, ...], as_json: bool, opts: dict[str, Any]) -> None:
+    from summarizer import pipeline, render
+
+    out, keep = opts.pop("out"), opts.pop("keep_unverified")
+    check_out(out)
+    length = opts.pop("length", "medium")
+    corroborate = opts.pop("corroborate", False)
+    settings = model_settings(opts)
+    results = pipeline.analyze(
+        settings,
+        list(sources),
+        task,
+        length=length,
+        keep_unverified=keep,
+        corroborate=corroborate,
+    )
+    for r in results:
+        if r.error:
+            click.echo(f"error: {r.source}: {r.error}", err=True)
+    done = [r.output for r in results if r.output is not None]
+    if as_json:
+        data = [o.model_dump(mode="json") for o in done]
+        text = render.json_text(data[0] if len(sources) == 1 and data else data)
+    else:
+        text = "\n\n".join(render.markdown(o) for o in done)
+    render.emit(text, out, markdown=not as_json)
+    if any(r.error for r in results):
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, required=True)
+@length_option
+@keep_option
+@model_options
+@store_options
+@json_option
+def summarize(sources: tuple[str, ...], as_json: bool, **opts: Any) -> None:
+    """Summarise articles: a headline, a summary and key points with verified quotes.
+
+    SOURCE is an article id, a file or a URL (ingested first when new). Every quote is located in
+    the stored article and pinned to its character range; points without one are dropped.
+    """
+    _analyze("summarize", sources, as_json, opts)
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, required=True)
+@click.option(
+    "--corroborate",
+    is_flag=True,
+    help="Search the rest of the corpus for each claim and list the passages of other "
+    "articles that report it too.",
+)
+@keep_option
+@model_options
+@store_options
+@json_option
+def claims(sources: tuple[str, ...], as_json: bool, **opts: Any) -> None:
+    """List the factual claims of articles, each with who asserts it and verified quotes.
+
+    SOURCE is an article id, a file or a URL (ingested first when new).
+    """
+    _analyze("claims", sources, as_json, opts)
+
+
+@cli.command()
+@click.argument("question")
+@click.option(
+    "-k",
+    "k",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 50),
+    help="Passages given to the model.",
+)
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    metavar="TEXT",
+    help="Only articles whose source, URL or site contains TEXT (repeatable).",
+)
+@click.option("--since", metavar="DATE", help="Only articles dated on or after DATE (YYYY-MM-DD).")
+@click.option("--until", metavar="DATE", help="Only articles dated on or before DATE.")
+@click.option(
+    "--article",
+    "article_ids",
+    multiple=True,
+    metavar="ID",
+    help="Only this article (repeatable; an id prefix is enough).",
+)
+@model_options
+@store_options
+@json_option
+def ask(question: str, k: int, as_json: bool, **opts: Any) -> None:
+    """Answer QUESTION from the corpus, every statement cited, or say the corpus does not.
+
+    Passages are retrieved by meaning and by words (fused), at most two per article; the model
+    answers from them, and only quotes found in those passages are kept as citations.
+    """
+    from summarizer import pipeline, render
+    from summarizer.retrieve import Filters
+
+    settings = model_settings(opts)
+    out = opts.pop("out")
+    check_out(out)
+    filters = Filters(
+        sources=tuple(opts.pop("sources")),
+        since=iso_date(opts.pop("since"), "--since"),
+        until=iso_date(opts.pop("until"), "--until"),
+        article_ids=tuple(pipeline.get_article(settings, a).id for a in opts.pop("article_ids")),
+    )
+    answer = pipeline.ask(settings, question, k=k, filters=filters)
+    if as_json:
+        render.emit(render.json_text(answer.model_dump(mode="json")), out, markdown=False)
+    else:
+        render.emit(render.answer_markdown(answer), out, markdown=True)
+
+
+@cli.command()
+@click.argument("kind", type=click.Choice(["summary", "claims"]))
+def schema(kind: str) -> None:
+    """Print the JSON schema of `summarize --json` or `claims --json` output (one article)."""
+    from summarizer import render
+    from summarizer.models import ClaimSet, Summary
+
+    model = Summary if kind == "summary" else ClaimSet
+    click.echo(render.json_text(model.model_json_schema()))

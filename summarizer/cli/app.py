@@ -1,0 +1,46 @@
+"""The `summarizer` command group: where SummarizerError becomes a one-line message and an exit
+status, never a traceback."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+INTERRUPTED = 130  # the exit status after Ctrl-C, as shells report SIGINT
+
+
+class Group(click.Group):
+    """Turns expected failures into one line on stderr and a non-zero exit, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        import sqlite3
+
+        from summarizer.errors import ConfigError, SummarizerError
+
+        try:
+            return super().invoke(ctx)
+        except SummarizerError as e:
+            message = f"error: {e.message}"
+            if e.hint:
+                message += f" ({e.hint})"
+            click.echo(message, err=True)
+            ctx.exit(2 if isinstance(e, ConfigError) else 1)
+        except sqlite3.Error as e:  # the catalog, the ledger or the reply cache
+            click.echo(
+                f"error: database: {e} (is the disk full, or the data dir read-only?)", err=True
+            )
+            ctx.exit(1)
+        except OSError as e:
+            where = f": {e.filename}" if e.filename else ""
+            click.echo(f"error: {e.strerror or e}{where}", err=True)
+            ctx.exit(1)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(INTERRUPTED)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="summarizer")
+def cli() -> None:
+    """Turn news articles into a searchable local corpus, with citations to the exact words."""

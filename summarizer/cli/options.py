@@ -1,0 +1,133 @@
+"""Options shared by the commands, and the Settings they make."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from summarizer.config import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def store_options(f: F) -> F:
+    """Options of every command that opens the corpus."""
+    f = click.option(
+        "--home",
+        type=click.Path(file_okay=False),
+        help="Data directory (default: the platform's user data dir; env SUMMARIZER_HOME).",
+    )(f)
+    f = click.option(
+        "--chroma-url",
+        metavar="URL",
+        help="Use a Chroma server (chroma run) instead of the embedded store "
+        "(env SUMMARIZER_CHROMA_URL).",
+    )(f)
+    f = click.option(
+        "--embedder",
+        metavar="NAME",
+        help="chroma:all-MiniLM-L6-v2 (default), ollama:MODEL, or hash:DIM "
+        "(env SUMMARIZER_EMBEDDER).",
+    )(f)
+    f = click.option(
+        "--ollama-host",
+        metavar="HOSTS",
+        help="Ollama host(s), comma-separated (env OLLAMA_HOST).",
+    )(f)
+    return f
+
+
+def json_option(f: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(f)
+
+
+def settings_from(opts: dict[str, Any]) -> Settings:
+    """Settings from the environment with the command's store options applied."""
+    from summarizer.config import Settings
+
+    return Settings.from_env(
+        home=opts.pop("home", None),
+        chroma_url=opts.pop("chroma_url", None),
+        embedder=opts.pop("embedder", None),
+        ollama_hosts=opts.pop("ollama_host", None),
+    )
+
+
+def model_options(f: F) -> F:
+    """Options of every command that asks the model."""
+    f = click.option("--model", metavar="NAME", help="Ollama chat model (env SUMMARIZER_MODEL).")(f)
+    f = click.option(
+        "--no-cache", is_flag=True, help="Ask the model again, even for a cached reply."
+    )(f)
+    f = click.option(
+        "--out", type=click.Path(dir_okay=False, writable=True), help="Write the output to FILE."
+    )(f)
+    f = click.option(
+        "--parallel",
+        type=click.IntRange(1, 64),
+        help="Requests in flight per Ollama host (env SUMMARIZER_PARALLEL, default 2; match the "
+        "server's OLLAMA_NUM_PARALLEL).",
+    )(f)
+    return f
+
+
+def check_out(out: str | None) -> None:
+    """Fail before any model work when the output file cannot be written."""
+    import os
+    from pathlib import Path
+
+    from summarizer.errors import ConfigError
+
+    if out is None:
+        return
+    parent = Path(out).expanduser().resolve().parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise ConfigError(f"--out {out}: the directory {parent} does not exist or is not writable")
+
+
+def length_option(f: F) -> F:
+    return click.option(
+        "--length",
+        type=click.Choice(["short", "medium", "long"]),
+        default="medium",
+        show_default=True,
+        help="Key points per summary: 3, 5 or 8.",
+    )(f)
+
+
+def keep_option(f: F) -> F:
+    return click.option(
+        "--keep-unverified",
+        is_flag=True,
+        help="Keep points and claims none of whose quotes is in the article, marked unverified.",
+    )(f)
+
+
+def model_settings(opts: dict[str, Any]) -> Settings:
+    """Settings with the store and model options applied (popped from `opts`)."""
+    from dataclasses import replace
+
+    model, parallel, no_cache = opts.pop("model"), opts.pop("parallel"), opts.pop("no_cache")
+    base = settings_from(opts)
+    return replace(
+        base,
+        model=model or base.model,
+        parallel=parallel or base.parallel,
+        use_cache=base.use_cache and not no_cache,
+    )
+
+
+def iso_date(value: str | None, option: str) -> str | None:
+    from datetime import date
+
+    from summarizer.errors import ConfigError
+
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise ConfigError(f"{option} {value!r} is not a date like 2022-03-01") from None

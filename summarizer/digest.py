@@ -1,0 +1,111 @@
+"""What `summarizer run` writes: its JSON lines, appended as they come, and the Markdown digest
+of its stories, rendered from the run's report."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from summarizer.feeds import EntryRow, RunReport
+
+
+def digest_markdown(report: RunReport, generated: str, *, max_claims: int = 5) -> str:
+    """The run's stories in Markdown, grouped by feed, each with its copies in other places."""
+    records = report.records
+    feeds: dict[str, list[dict[str, Any]]] = {}
+    for record in sorted(records, key=lambda r: (r["feed"], r["published"] or "", r["title"])):
+        feeds.setdefault(record["feed"], []).append(record)
+    copies = sum(len(c) for c in report.copies.values())
+    lines = [
+        "# Feed digest",
+        "",
+        f"*{generated} · {len(records)} stor{'y' if len(records) == 1 else 'ies'} from "
+        f"{len(feeds)} feed{'s' if len(feeds) != 1 else ''} · {copies} copies linked · "
+        f"{len(report.failures)} failed*",
+    ]
+    if not records:
+        lines += ["", "Nothing new."]
+    for feed, stories in feeds.items():
+        lines += ["", f"## {feed}"]
+        for r in stories:
+            lines += ["", *_digest_story(r, report.copies.get(r["entry_id"], []), max_claims)]
+    if report.failures:
+        lines += ["", "## Failed", ""]
+        lines += [f"- {label} — {reason}" for label, reason in report.failures]
+    return "\n".join(lines) + "\n"
+
+
+def _digest_story(r: dict[str, Any], copies: list[EntryRow], max_claims: int) -> list[str]:
+    s = r["summary"]
+    url = r["url"] or r["link"]
+    head = f"[{_md(s['headline'])}]({url})" if url else _md(s["headline"])
+    facts = [f"*{_md(r['title'])}*"]
+    if r["published"]:
+        facts.append(r["published"][:10])
+    facts.append(f"`{r['article_id']}`")
+    if r["content_from"] == "feed":
+        facts.append("from the feed's own text")
+    lines = [f"### {head}", "", " · ".join(facts), "", _md(s["summary"]), ""]
+    for point in s["key_points"]:
+        quote = point["citations"][0]["quote"] if point["citations"] else ""
+        cited = f" — “{_md(' '.join(quote.split()))}”" if quote else ""
+        lines.append(f"- {_md(point['text'])}{cited}")
+    claims = r["claims"][:max_claims]
+    if claims:
+        lines += ["", f"**Claims** ({len(r['claims'])}):", ""]
+        for c in claims:
+            who = c["asserted_by"]
+            lines.append(f"- {_md(c['statement'])} *({c['kind'].replace('_', ' ')}; {_md(who)})*")
+    if copies:
+        shown = ", ".join(
+            f"[{_md(c.feed)}: {_md(c.title)}]({c.link})"
+            if c.link
+            else f"{_md(c.feed)}: {_md(c.title)}"
+            for c in copies
+        )
+        lines += ["", f"*Also published as:* {shown}"]
+    return lines
+
+
+def _md(text: str) -> str:
+    """Plain text safe inside Markdown: no line breaks, brackets and emphasis escaped."""
+    text = " ".join(str(text).split())
+    for ch in "\\`*_[]<>#|":
+        text = text.replace(ch, "\\" + ch)
+    return text
+
+
+class JsonLines:
+    """Output lines appended to FILE (created if need be), or printed to stdout; each one
+    flushed as it is written, so that a killed run leaves only whole lines behind."""
+
+    def __init__(self, out: str | None) -> None:
+        self.out = out
+        self.count = 0
+        self._file: Any = None
+
+    def __enter__(self) -> JsonLines:
+        if self.out:
+            from summarizer.errors import ConfigError
+
+            try:
+                self._file = open(self.out, "a", encoding="utf-8")
+            except OSError as e:
+                raise ConfigError(f"cannot write {self.out}: {e.strerror or e}") from None
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._file is not None:
+            self._file.close()
+
+    def write(self, line: str) -> None:
+        if self._file is not None:
+            self._file.write(line + "\n")
+            self._file.flush()
+        else:
+            click.echo(line)
+            sys.stdout.flush()
+        self.count += 1

@@ -1,0 +1,40 @@
+"""Feed jobs: follow RSS, Atom and JSON feeds, and process every new entry once, resumably.
+
+In the order an entry travels: feed lists and names (lists) register feeds in the ledger
+(ledger, on its database db); a run (run) fetches each feed with a conditional GET and parses it
+(parse), records its new entries, then the entry job (job) fetches each entry's page or falls back
+to the feed's own text (entries), recognises copies of a story already seen (stories, over the
+shingle samples of dedupe), stores the article, summarises it and extracts its claims, and writes
+its output line (records). What a run is asked and what it did are in report.
+"""
+
+from summarizer.feeds.db import EntryRow, FeedRow
+from summarizer.feeds.ledger import Ledger
+from summarizer.feeds.lists import ListedFeed, read_feed_list
+from summarizer.feeds.parse import (
+    FeedEntry,
+    ParsedFeed,
+    drop_entity_declarations,
+    normalize_text,
+    parse_feed,
+)
+from summarizer.feeds.report import RunOptions, RunProgress, RunReport
+from summarizer.feeds.run import run, run_lock
+
+__all__ = [
+    "EntryRow",
+    "FeedEntry",
+    "FeedRow",
+    "Ledger",
+    "ListedFeed",
+    "ParsedFeed",
+    "RunOptions",
+    "RunProgress",
+    "RunReport",
+    "drop_entity_declarations",
+    "normalize_text",
+    "parse_feed",
+    "read_feed_list",
+    "run",
+    "run_lock",
+]

@@ -1,0 +1,65 @@
+"""What a feed run is asked to do, where it reports progress, and what it did."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from summarizer.feeds.db import EntryRow
+
+
+class RunProgress(Protocol):
+    """Where a run reports: a bar per stage, and error and warning lines."""
+
+    def begin(self, total: int, description: str) -> None: ...
+    def advance(self, label: str) -> None: ...
+    def note(self, message: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What to process: the named feeds (all when empty), failed entries too, entries published
+    since a date, at most `limit` entries; and how."""
+
+    feeds: tuple[str, ...] = ()
+    retry_failed: bool = False
+    since: str | None = None
+    limit: int | None = None
+    allow_private: bool = False
+    length: str = "medium"
+    keep_unverified: bool = False
+
+
+@dataclass
+class RunReport:
+    """What one run did; `records` are the output lines it wrote, as dicts."""
+
+    feeds: int = 0
+    not_modified: int = 0
+    feeds_failed: int = 0
+    new: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+    done: int = 0
+    failed: int = 0
+    pending: int = 0
+    model_calls: int = 0
+    cached_calls: int = 0
+    seconds: float = 0.0
+    records: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    copies: dict[int, list[EntryRow]] = field(default_factory=dict)
+
+    @property
+    def any_failed(self) -> bool:
+        return bool(self.failed or self.feeds_failed)
+
+    def summary_line(self) -> str:
+        feeds = f"{self.feeds} feed{'s' if self.feeds != 1 else ''}"
+        return (
+            f"run: {feeds} ({self.not_modified} not modified, {self.feeds_failed} failed); "
+            f"{self.new} new, {self.unchanged} unchanged, {self.duplicates} duplicates, "
+            f"{self.done} done, {self.failed} failed, {self.pending} left pending; "
+            f"{self.model_calls} model calls ({self.cached_calls} cached); {self.seconds:.1f} s"
+        )

@@ -1,0 +1,108 @@
+"""Progress on the terminal: a rich progress bar per stage on stderr when it is a terminal; in a
+pipe (or when quiet) only the notes (errors and warnings), as lines."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any, Self
+
+import click
+
+if TYPE_CHECKING:
+    from summarizer.ingest import ItemResult
+
+
+def console(stderr: bool = False) -> Any:
+    """A rich console that prints text as it is (no markup guessing, no wrapping)."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def clip(text: str, width: int) -> str:
+    """`text` cut to `width` characters, with an ellipsis when cut."""
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+def _failure_line(result: ItemResult) -> str:
+    item = f"{result.item}: " if result.item else ""
+    return f"error: {item}{result.reason}"
+
+
+class ProgressBar:
+    """A rich progress bar on a terminal; in a pipe (or when quiet) only the notes, as lines."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.tty = sys.stderr.isatty() and not quiet
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> Self:
+        if self.tty:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self._bar = Progress(
+                TextColumn("{task.description:<8}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("{task.fields[item]}", style="dim"),
+                console=console(stderr=True),
+                transient=True,
+            )
+            self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+
+    def stage(self, total: int, description: str) -> None:
+        """A new bar (the previous one hidden)."""
+        if self._bar is not None:
+            if self._task is not None:
+                self._bar.update(self._task, visible=False)
+            self._task = self._bar.add_task(description, total=total, item="")
+
+    def step(self, label: str) -> None:
+        if self._bar is not None and self._task is not None:
+            self._bar.update(self._task, advance=1, item=label)
+
+    def note(self, message: str) -> None:
+        if self._bar is not None:
+            self._bar.console.print(message, markup=False, highlight=False)
+        else:
+            click.echo(message, err=True)
+
+
+class IngestProgress(ProgressBar):
+    """Ingest's progress: one bar, a line per failed item."""
+
+    def begin(self, total: int) -> None:
+        self.stage(total, "ingest")
+
+    def advance(self, result: ItemResult) -> None:
+        if result.status == "failed":
+            self.note(_failure_line(result))
+        self.step(_shorten(result.item, 50))
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else "…" + text[-(width - 1) :]
+
+
+class BatchProgress(ProgressBar):
+    """`summarizer run`'s progress: a bar per stage (feeds, then entries) on a terminal; in a
+    pipe only the error and warning lines."""
+
+    def begin(self, total: int, description: str) -> None:
+        self.stage(total, description)
+
+    def advance(self, label: str) -> None:
+        self.step(clip(label, 50))
