@@ -4,20 +4,29 @@ keep only what the retrieved passages verifiably say."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from summarizer import prompts
+from summarizer.checking import (
+    Source,
+    Statement,
+    check_statements,
+    composed,
+    joined_support,
+    rules,
+)
 from summarizer.citing import Grounder, PointReply, QuoteRef
 from summarizer.errors import ContextOverflow
-from summarizer.grounding import locate
+from summarizer.grounding import locate, sentences
 from summarizer.models import (
     Answer,
     AnswerPoint,
     Citation,
     ClaimSet,
     Conflict,
+    Corroboration,
     RetrievedSource,
 )
 from summarizer.windows import CallLog, fenced, num_predict
@@ -86,11 +95,19 @@ class PassageGrounder(Grounder):
                 )
         return None
 
-    def point(self, reply: PointReply) -> AnswerPoint | None:
-        citations, _ = self.ground(reply.citations)
-        if not self.keep(citations, keep_unverified=False):
-            return None
-        return AnswerPoint(text=reply.text, citations=citations)
+    def sources(self) -> dict[str, Source]:
+        return {r.article.id: Source(r.article.text, r.article.title) for r in self.by_id.values()}
+
+
+def _statement(grounder: PassageGrounder, reply: PointReply) -> Statement:
+    citations, _ = grounder.ground(reply.citations)
+    return Statement(reply.text, citations)
+
+
+def _point(grounder: PassageGrounder, s: Statement) -> AnswerPoint | None:
+    if not grounder.keep(s.citations, keep_unverified=False, support=s.support):
+        return None
+    return AnswerPoint(text=s.text, citations=list(s.citations), support=s.support)
 
 
 def _fit(
@@ -142,15 +159,39 @@ def ask(
     retrieved = _fit(llm, prompt, retrieved, question=question)
     reply = calls.run(llm, AnswerReply, prompt, passages=_passages(retrieved), question=question)
     grounder = PassageGrounder(retrieved)
-    points = [p for p in (grounder.point(r) for r in reply.points) if p is not None]
+    points = [_statement(grounder, r) for r in reply.points]
+    sides = [[_statement(grounder, r) for r in c.sides] for c in reply.conflicts]
+    everything = sorted(
+        {(c.article_id, c.start, c.end): c for p in points for c in p.citations}.values(),
+        key=lambda c: (c.article_id, c.start),
+    )
+    said = [Statement(s, everything) for s in sentences(reply.answer)]
+    check_statements(
+        llm,
+        calls,
+        [*said, *points, *(s for group in sides for s in group)],
+        grounder.sources(),
+        llm.settings.support,
+    )
+    shown = [_point(grounder, p) for p in points]
+    kept = [p for p in shown if p is not None]
     conflicts = []
-    for c in reply.conflicts:
-        sides = [s for s in (grounder.point(r) for r in c.sides) if s is not None]
-        if len(sides) >= 2:  # one verified side is no disagreement
-            conflicts.append(Conflict(topic=c.topic, sides=sides))
-    found = reply.found and bool(points)
+    for c, group in zip(reply.conflicts, sides, strict=True):
+        verified = [s for s in (_point(grounder, x) for x in group) if s is not None]
+        if len(verified) >= 2:  # one verified side is no disagreement
+            conflicts.append(Conflict(topic=c.topic, sides=verified))
+    found = reply.found and bool(kept)
+    support = joined_support(said) if found else None
+    answer_source: Literal["model", "points"] = "model"
     if found:
         answer = reply.answer
+        if support is not None and support.verdict != "supported":
+            answer, answer_source = composed(kept), "points"
+            if not answer:
+                found = False
+                answer = (
+                    f"{NOT_FOUND} No statement of the model's answer is supported by its quotes."
+                )
     elif reply.found:
         answer = (
             f"{NOT_FOUND} The model's answer could not be verified against the retrieved passages."
@@ -163,7 +204,9 @@ def ask(
         **base,
         answer=answer,
         found=found,
-        points=points if found else [],
+        answer_source=answer_source,
+        answer_support=support,
+        points=kept if found else [],
         conflicts=conflicts if found else [],
         retrieved=[
             RetrievedSource(
@@ -221,8 +264,14 @@ def corroborate(llm: Ollama, retriever: Retriever, claims: ClaimSet) -> ClaimSet
                 key = (citation.article_id, citation.start, citation.end)
                 support.setdefault(s.claim, {})[key] = citation
     updated = []
+    sources, mode = grounder.sources(), llm.settings.support
     for i, claim in enumerate(claims.claims, 1):
-        found = list(support.get(i, {}).values())
+        # A passage counts as reporting the claim only when it backs the claim's words too.
+        found = []
+        for c in support.get(i, {}).values():
+            verdict = None if mode == "off" else rules(claim.statement, [c], sources)
+            if verdict is None or verdict.verdict != "unsupported":
+                found.append(Corroboration(**c.model_dump(), support=verdict))
         updated.append(
             claim.model_copy(
                 update={

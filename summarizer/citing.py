@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 
 from summarizer.grounding import cite
-from summarizer.models import Article, Chunk, Citation, Counts
+from summarizer.models import Article, Chunk, Citation, Counts, Support
 
 if TYPE_CHECKING:
     from summarizer.windows import Segment
@@ -62,17 +62,31 @@ class Grounder:
                 found.setdefault((citation.article_id, citation.start, citation.end), citation)
         return [found[k] for k in sorted(found)], missing
 
-    def keep(self, citations: list[Citation], keep_unverified: bool) -> bool:
-        """Count a point or claim; whether to keep it (with a verified citation, or if asked)."""
+    def keep(
+        self, citations: Sequence[Citation], keep_unverified: bool, support: Support | None = None
+    ) -> bool:
+        """Count a statement; whether to show it: with a verified citation and not unsupported
+        by it, or anyway when asked to keep the unverified (then marked)."""
         self.counts.produced += 1
-        if citations:
-            self.counts.verified += 1
-            return True
-        if keep_unverified:
-            self.counts.unverified_kept += 1
-            return True
-        self.counts.dropped += 1
-        return False
+        if not citations:
+            if keep_unverified:
+                self.counts.unverified_kept += 1
+                return True
+            self.counts.dropped += 1
+            return False
+        self.counts.verified += 1
+        verdict = support.verdict if support is not None else None
+        if verdict == "unsupported":
+            if keep_unverified:
+                self.counts.unsupported_kept += 1
+                return True
+            self.counts.unsupported += 1
+            return False
+        if verdict == "partial":
+            self.counts.partial += 1
+        elif verdict == "supported":
+            self.counts.supported += 1
+        return True
 
 
 class ArticleGrounder(Grounder):

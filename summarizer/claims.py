@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 
 from summarizer import prompts
+from summarizer.checking import Source, Statement, check_statements
 from summarizer.citing import ArticleGrounder, QuoteRef, cites
-from summarizer.models import Article, Chunk, Claim, ClaimKind, ClaimSet
+from summarizer.grounding import VERDICT_RANK
+from summarizer.models import Article, Chunk, Claim, ClaimKind, ClaimSet, Support
 from summarizer.windows import (
     CallLog,
     Segment,
@@ -78,18 +80,25 @@ def extract_claims(
     for _, reply in replies:
         for c in reply.claims:
             citations, missing = grounder.ground(c.citations)
-            if grounder.keep(citations, keep_unverified):
-                claims.append(
-                    Claim(
-                        **c.model_dump(exclude={"citations"}),
-                        citations=citations,
-                        verified=bool(citations),
-                        unverified_quotes=missing if keep_unverified else [],
-                    )
+            claims.append(
+                Claim(
+                    **c.model_dump(exclude={"citations"}),
+                    citations=citations,
+                    verified=bool(citations),
+                    unverified_quotes=missing if keep_unverified else [],
                 )
+            )
+    statements = [Statement(c.statement, c.citations) for c in claims]
+    sources = {article.id: Source(article.text, article.title)}
+    check_statements(llm, calls, statements, sources, llm.settings.support)
+    kept = [
+        c.model_copy(update={"support": s.support})
+        for c, s in zip(claims, statements, strict=True)
+        if grounder.keep(c.citations, keep_unverified, s.support)
+    ]
     return ClaimSet(
         **provenance(llm, article, prompt, calls, len(replies)),
-        claims=merge_claims(claims),
+        claims=merge_claims(kept),
         counts=grounder.counts,
     )
 
@@ -124,7 +133,15 @@ def merge_claims(claims: list[Claim]) -> list[Claim]:
             update={
                 "citations": [spans[k] for k in sorted(spans)],
                 "verified": twin.verified or claim.verified,
+                "support": _better(twin.support, claim.support),
             }
         )
         kept[kept.index(twin)] = merged
     return kept
+
+
+def _better(a: Support | None, b: Support | None) -> Support | None:
+    """The verdict of the better-backed twin: either one's quotes are now the claim's."""
+    if a is None or b is None:
+        return a or b
+    return a if VERDICT_RANK[a.verdict] >= VERDICT_RANK[b.verdict] else b

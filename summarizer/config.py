@@ -62,6 +62,9 @@ class Settings:
     num_ctx_cap: int | None = None
     use_cache: bool = True
     max_bytes: int = 10 * 1024 * 1024
+    # How statements are checked against their quotes: "model" (the code's check, then the
+    # model's), "rules" (the code's only) or "off".
+    support: str = "model"
 
     @property
     def catalog_path(self) -> Path:
@@ -92,6 +95,7 @@ class Settings:
             num_ctx_cap=_env_int("SUMMARIZER_NUM_CTX", None),
             use_cache=env.get("SUMMARIZER_NO_CACHE", "") in ("", "0"),
             max_bytes=_env_int("SUMMARIZER_MAX_BYTES", 10 * 1024 * 1024) or 10 * 1024 * 1024,
+            support=_support(env.get("SUMMARIZER_SUPPORT") or "model"),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         if isinstance(given.get("home"), str):
@@ -99,3 +103,12 @@ class Settings:
         if isinstance(given.get("ollama_hosts"), str):
             given["ollama_hosts"] = split_hosts(given["ollama_hosts"])
         return replace(settings, **given)
+
+
+SUPPORT_MODES = ("model", "rules", "off")
+
+
+def _support(value: str) -> str:
+    if value not in SUPPORT_MODES:
+        raise ConfigError(f"SUMMARIZER_SUPPORT={value!r} is not one of {', '.join(SUPPORT_MODES)}")
+    return value

@@ -49,16 +49,17 @@ def _digest_story(r: dict[str, Any], copies: list[EntryRow], max_claims: int) ->
     if r["content_from"] == "feed":
         facts.append("from the feed's own text")
     lines = [f"### {head}", "", " · ".join(facts), "", _md(s["summary"]), ""]
-    for point in s["key_points"]:
+    for n, point in enumerate(s["key_points"], 1):
         quote = point["citations"][0]["quote"] if point["citations"] else ""
         cited = f" — “{_md(' '.join(quote.split()))}”" if quote else ""
-        lines.append(f"- {_md(point['text'])}{cited}")
+        lines.append(f"{n}. {_md(point['text'])}{_mark(point)}{cited}")
     claims = r["claims"][:max_claims]
     if claims:
         lines += ["", f"**Claims** ({len(r['claims'])}):", ""]
         for c in claims:
             who = c["asserted_by"]
-            lines.append(f"- {_md(c['statement'])} *({c['kind'].replace('_', ' ')}; {_md(who)})*")
+            kind = c["kind"].replace("_", " ")
+            lines.append(f"- {_md(c['statement'])}{_mark(c)} *({kind}; {_md(who)})*")
     if copies:
         shown = ", ".join(
             f"[{_md(c.feed)}: {_md(c.title)}]({c.link})"
@@ -68,6 +69,16 @@ def _digest_story(r: dict[str, Any], copies: list[EntryRow], max_claims: int) ->
         )
         lines += ["", f"*Also published as:* {shown}"]
     return lines
+
+
+def _mark(item: dict[str, Any]) -> str:
+    """A statement's verdict, when it is not simply supported (as in the terminal view)."""
+    if not item.get("verified", True):
+        return " **(unverified)**"
+    verdict = (item.get("support") or {}).get("verdict")
+    if verdict == "partial":
+        return " **(partly supported)**"
+    return " **(unsupported)**" if verdict == "unsupported" else ""
 
 
 def _md(text: str) -> str:

@@ -84,13 +84,36 @@ class Citation(BaseModel):
     quote: str
 
 
+class Support(BaseModel):
+    """Whether a statement says what its quotes say: the code's check (`rules`), lowered by the
+    model's when it judged lower (`model`). `unbacked`: its words the quotes do not back."""
+
+    model_config = ConfigDict(frozen=True)
+
+    verdict: Literal["supported", "partial", "unsupported"]
+    method: Literal["rules", "model"] = "rules"
+    unbacked: list[str] = []
+    reasons: list[str] = []
+
+
+class Corroboration(Citation):
+    """A passage of another article that reports the same claim, with its support verdict."""
+
+    support: Support | None = None
+
+
 class Counts(BaseModel):
-    """What the model produced and what survived verification against the article."""
+    """What the model produced, what survived verification of its quotes against the article
+    (`verified`: statements with a quote found), and the support verdicts of what is shown."""
 
     produced: int = 0
     verified: int = 0
     dropped: int = 0
     unverified_kept: int = 0
+    supported: int = 0
+    partial: int = 0
+    unsupported: int = 0
+    unsupported_kept: int = 0
     quotes_produced: int = 0
     quotes_verified: int = 0
     quotes_dropped: int = 0
@@ -103,6 +126,7 @@ class KeyPoint(BaseModel):
     citations: list[Citation]
     verified: bool = True
     unverified_quotes: list[str] = []
+    support: Support | None = None
 
 
 ClaimKind = Literal["reported_fact", "statistic", "direct_quote", "prediction", "opinion"]
@@ -120,8 +144,9 @@ class Claim(BaseModel):
     citations: list[Citation]
     verified: bool = True
     unverified_quotes: list[str] = []
+    support: Support | None = None
     # With --corroborate: passages of other articles that report the same.
-    corroborations: list[Citation] = []
+    corroborations: list[Corroboration] = []
     corroborated_by: int = 0
 
 
@@ -152,6 +177,13 @@ class Summary(Provenance):
     length: Literal["short", "medium", "long"]
     headline: str
     summary: str
+    # "model": the model's own headline (summary), supported by the key points' quotes;
+    # "title" ("key_points"): it was not, so the article's title (the supported key points,
+    # each with its mark) is shown instead. None with --support off.
+    headline_source: Literal["model", "title"] = "model"
+    summary_source: Literal["model", "key_points"] = "model"
+    headline_support: Support | None = None
+    summary_support: Support | None = None
     key_points: list[KeyPoint]
     counts: Counts
 
@@ -168,6 +200,7 @@ class AnswerPoint(BaseModel):
 
     text: str
     citations: list[Citation]
+    support: Support | None = None
 
 
 class Conflict(BaseModel):
@@ -197,6 +230,10 @@ class Answer(BaseModel):
     question: str
     answer: str
     found: bool
+    # "points": the model's answer was not supported by its points' quotes, so the
+    # supported points are shown as the answer.
+    answer_source: Literal["model", "points"] = "model"
+    answer_support: Support | None = None
     points: list[AnswerPoint]
     conflicts: list[Conflict] = []
     retrieved: list[RetrievedSource] = []

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         Counts,
         SearchHit,
         Summary,
+        Support,
     )
 
 
@@ -101,11 +102,17 @@ def markdown(output: Summary | ClaimSet) -> str:
 
     lines = []
     if isinstance(output, Summary):
-        lines += [f"# {output.headline}", "", _provenance_line(output), "", output.summary, ""]
+        lines += [f"# {output.headline}", "", _provenance_line(output), ""]
+        if output.headline_source == "title":
+            why = _why(output.headline_support)
+            lines += [f"*The model's headline is not backed ({why}): the title is shown.*", ""]
+        if output.summary_source == "key_points":
+            why = _why(output.summary_support)
+            lines += [f"*The model's summary is not backed ({why}): the key points are.*", ""]
+        lines += [output.summary or "*(no summary: no key point is supported by its quotes)*", ""]
         lines += ["## Key points", ""]
         for n, point in enumerate(output.key_points, 1):
-            mark = "" if point.verified else " **(unverified)**"
-            lines.append(f"{n}. {point.text}{mark}")
+            lines.append(f"{n}. {point.text}{mark(point.verified, point.support)}")
             lines += _citation_lines(point.citations, point.unverified_quotes)
         what = "key points"
     else:
@@ -115,8 +122,8 @@ def markdown(output: Summary | ClaimSet) -> str:
             if claim.hedged:
                 facts.append("hedged")
             facts += [x for x in (claim.date, claim.place) if x]
-            mark = "" if claim.verified else " **(unverified)**"
-            lines.append(f"{n}. {claim.statement}{mark}  \n   *{'; '.join(facts)}*")
+            shown = mark(claim.verified, claim.support)
+            lines.append(f"{n}. {claim.statement}{shown}  \n   *{'; '.join(facts)}*")
             lines += _citation_lines(claim.citations, claim.unverified_quotes)
             if claim.corroborated_by:
                 others = "source" if claim.corroborated_by == 1 else "sources"
@@ -147,21 +154,56 @@ def _citation_lines(citations: list[Citation], unverified: list[str]) -> list[st
     return lines
 
 
+def mark(verified: bool, support: Support | None) -> str:
+    """What a reader must know about a statement shown: unverified, partial (and which of its
+    words the quotes do not back) or unsupported."""
+    if not verified:
+        return " **(unverified)**"
+    if support is None or support.verdict == "supported":
+        return ""
+    if support.verdict == "partial":
+        words = ", ".join(f"“{w}”" for w in support.unbacked[:6])
+        return f" **(partly supported{': not backed: ' + words if words else ''})**"
+    return f" **(unsupported: {_why(support)})**"
+
+
+def _why(support: Support | None) -> str:
+    if support is None or not support.reasons:
+        return "its quotes do not say it"
+    return "; ".join(support.reasons[:2])
+
+
 def _counts_line(c: Counts, what: str) -> str:
-    kept = f", {c.unverified_kept} kept unverified" if c.unverified_kept else ""
+    """ "5 claims: 3 supported, 1 partial, 1 dropped as unsupported; 12 quotes found, 2 not"."""
+    parts = [f"{c.supported} supported"] if c.supported or c.partial or c.unsupported else []
+    if c.partial:
+        parts.append(f"{c.partial} partial")
+    if c.unsupported:
+        parts.append(f"{c.unsupported} dropped as unsupported")
+    if c.unsupported_kept:
+        parts.append(f"{c.unsupported_kept} unsupported kept")
+    if c.dropped:
+        parts.append(f"{c.dropped} dropped without a quote found")
+    if c.unverified_kept:
+        parts.append(f"{c.unverified_kept} kept unverified")
+    if not parts:
+        parts.append(f"{c.verified} with a quote found (support not checked)")
     return (
-        f"*{c.verified} of {c.produced} {what} verified, {c.dropped} dropped{kept}; quotes: "
-        f"{c.quotes_produced} given, {c.quotes_verified} found in the article, "
-        f"{c.quotes_dropped} not found*"
+        f"*{c.produced} {what}: {', '.join(parts)}; quotes: {c.quotes_verified} found in the "
+        f"source, {c.quotes_dropped} not found*"
     )
 
 
 def answer_markdown(answer: Answer) -> str:
-    lines = [f"**Q:** {answer.question}", "", answer.answer, ""]
+    lines = [f"**Q:** {answer.question}", ""]
+    if answer.answer_source == "points":
+        why = _why(answer.answer_support)
+        lines += [f"*The model's answer is not backed ({why}): its points are.*", ""]
+    lines += [answer.answer, ""]
     if answer.found:
         titles = {r.article_id: r.title for r in answer.retrieved}
         for n, point in enumerate(answer.points, 1):
-            lines.append(f"{n}. {point.text}")
+            lines.append(f"{n}. {point.text}{mark(True, point.support)}")
             lines += [
                 f"   > “{' '.join(c.quote.split())}” — *{titles.get(c.article_id, c.article_id)}* "
                 f"`{c.article_id} [{c.start}:{c.end}]`"
@@ -170,17 +212,16 @@ def answer_markdown(answer: Answer) -> str:
         for conflict in answer.conflicts:
             lines += ["", f"**Sources disagree:** {conflict.topic}"]
             for side in conflict.sides:
-                lines.append(f"- {side.text}")
+                lines.append(f"- {side.text}{mark(True, side.support)}")
                 lines += [
                     f"  > “{' '.join(c.quote.split())}” `{c.article_id} [{c.start}:{c.end}]`"
                     for c in side.citations
                 ]
-    c = answer.counts
     lines += [
         "",
         f"*{len(answer.retrieved)} passages retrieved · model {answer.model} · prompt "
-        f"{answer.prompt_id}.v{answer.prompt_version} · {c.verified} of {c.produced} statements "
-        f"verified, {c.quotes_dropped} quotes not found in the passages*",
+        f"{answer.prompt_id}.v{answer.prompt_version}*",
+        _counts_line(answer.counts, "statements"),
     ]
     lines += [f"*warning: {w}*" for w in answer.warnings]
     return "\n".join(lines).rstrip()

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import zip_longest
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
 from summarizer import prompts
+from summarizer.checking import Source, Statement, check_statements, composed, joined_support
 from summarizer.citing import ArticleGrounder, PointReply
 from summarizer.errors import ContextOverflow
+from summarizer.grounding import sentences
 from summarizer.models import Article, Chunk, KeyPoint, Summary
 from summarizer.windows import (
     CallLog,
@@ -83,28 +86,77 @@ def summarize(
         per_part.append([])
         for p in reply.key_points:
             citations, missing = grounder.ground(p.citations)
-            if grounder.keep(citations, keep_unverified):
-                per_part[-1].append(
-                    KeyPoint(
-                        text=p.text,
-                        citations=citations,
-                        verified=bool(citations),
-                        unverified_quotes=missing if keep_unverified else [],
-                    )
+            per_part[-1].append(
+                KeyPoint(
+                    text=p.text,
+                    citations=citations,
+                    verified=bool(citations),
+                    unverified_quotes=missing if keep_unverified else [],
                 )
+            )
     # Round robin over the parts, so that a shortened list still speaks of the whole article.
     points = [p for rank in zip_longest(*per_part) for p in rank if p is not None]
     headline, summary = replies[0][1].headline, replies[0][1].summary
     if len(replies) > 1:
         headline, summary, points = _merge_summaries(llm, calls, article, replies, points, n_points)
+    checked = _check(llm, calls, article, headline, summary, points)
+    kept = [
+        p.model_copy(update={"support": s.support})
+        for p, s in zip(points, checked.points, strict=True)
+        if grounder.keep(p.citations, keep_unverified, s.support)
+    ][:n_points]
+    head, para = checked.headline.support, joined_support(checked.summary)
+    headline_source: Literal["model", "title"] = "model"
+    summary_source: Literal["model", "key_points"] = "model"
+    if head is not None and head.verdict != "supported":
+        headline, headline_source = article.title, "title"
+    if para is not None and para.verdict != "supported":
+        summary, summary_source = composed(kept), "key_points"
+        if not summary:
+            calls.note("no key point is supported by its quotes: there is no summary to show")
     return Summary(
         **provenance(llm, article, prompt, calls, len(replies)),
         length=length,
         headline=headline,
         summary=summary,
-        key_points=points[:n_points],
+        headline_source=headline_source,
+        summary_source=summary_source,
+        headline_support=head,
+        summary_support=para,
+        key_points=kept,
         counts=grounder.counts,
     )
+
+
+@dataclass
+class _Checked:
+    headline: Statement
+    summary: list[Statement]
+    points: list[Statement]
+
+
+def _check(
+    llm: Ollama,
+    calls: CallLog,
+    article: Article,
+    headline: str,
+    summary: str,
+    points: list[KeyPoint],
+) -> _Checked:
+    """Support verdicts for the points, the headline and each sentence of the summary, in one
+    model call; the headline and summary stand on the quotes of every point."""
+    everything = sorted(
+        {(c.start, c.end): c for p in points for c in p.citations}.values(), key=lambda c: c.start
+    )
+    checked = _Checked(
+        headline=Statement(headline, everything),
+        summary=[Statement(s, everything) for s in sentences(summary)],
+        points=[Statement(p.text, p.citations) for p in points],
+    )
+    statements = [checked.headline, *checked.summary, *checked.points]
+    sources = {article.id: Source(article.text, article.title)}
+    check_statements(llm, calls, statements, sources, llm.settings.support)
+    return checked
 
 
 def _merge_summaries(
@@ -150,15 +202,12 @@ def _merge_summaries(
                     "the headline and summary are those of the article's first part"
                 )
                 first = replies[0][1]
-                return first.headline, first.summary, points[:n_points]
+                return first.headline, first.summary, points
     chosen: list[KeyPoint] = []
     for pid in reply.point_ids:
         index = int(pid[1:]) - 1 if pid[:1] == "p" and pid[1:].isdigit() else -1
         if 0 <= index < len(points) and points[index] not in chosen:
             chosen.append(points[index])
-    for p in points:  # the model chose too few (or unknown ids): fill up in article order
-        if len(chosen) >= n_points:
-            break
-        if p not in chosen:
-            chosen.append(p)
-    return reply.headline, reply.summary, chosen[:n_points]
+    # Then the rest, in order: they stand in for chosen ones the support check drops.
+    chosen += [p for p in points if p not in chosen]
+    return reply.headline, reply.summary, chosen

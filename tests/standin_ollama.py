@@ -61,6 +61,9 @@ CONTENT_KINDS = frozenset(
     }
 )
 MODEL_ENDPOINTS = ("/api/chat", "/api/embed")
+# The schema title of the project's support check: content misbehaviours leave it alone unless
+# they name it (misbehave(..., schema=SUPPORT_SCHEMA)).
+SUPPORT_SCHEMA = "SupportReply"
 
 QUOTE_WORDS = ("quote", "excerpt", "evidence")
 SEGMENT_WORDS = ("segment", "chunk_id", "source_id")
@@ -179,6 +182,9 @@ class Rule:
     remaining: int | None
     params: dict[str, Any]
     fired: int = 0
+    # Content rules: only for replies in the schema of this title (None: any reply but the
+    # support check's, which is a second request beside the task's own).
+    schema: str | None = None
 
 
 @dataclass
@@ -540,6 +546,7 @@ class StandinOllama:
         times: int | None = 1,
         model: str | None = None,
         endpoint: str | None = None,
+        schema: str | None = None,
         **params: Any,
     ) -> Rule:
         """Misbehave `times` more times (None: until behave()) for `model` (None: any model).
@@ -549,7 +556,9 @@ class StandinOllama:
           ends at stop()), drop_connection (closes without an answer).
         Content kinds (on /api/chat): invalid_json, schema_violation, invented_quotes,
           unknown_segments, length (done_reason "length", the JSON cut in half),
-          reply (content: str | Callable[[dict], str]), stream_error (an error line mid-stream).
+          reply (content: str | Callable[[dict], str]), stream_error (an error line mid-stream);
+          they apply to the task's reply, or with `schema` to the reply of that schema title
+          (e.g. schema="SupportReply": the support check).
         """
         endpoints: tuple[str, ...]
         if kind in TRANSPORT_KINDS:
@@ -564,6 +573,7 @@ class StandinOllama:
             endpoints=(endpoint,) if endpoint else endpoints,
             remaining=times,
             params=params,
+            schema=schema,
         )
         with self._lock:
             self._rules.append(rule)
@@ -574,13 +584,17 @@ class StandinOllama:
         with self._lock:
             self._rules.clear()
 
-    def _take_rules(self, path: str, model: str) -> dict[str, Rule]:
+    def _take_rules(self, path: str, model: str, schema: str = "") -> dict[str, Rule]:
         taken: dict[str, Rule] = {}
         with self._lock:
             for rule in self._rules:
                 if rule.remaining == 0 or path not in rule.endpoints or rule.kind in taken:
                     continue
                 if rule.model is not None and rule.model != canonical(model):
+                    continue
+                if rule.kind in CONTENT_KINDS and (
+                    rule.schema != schema if rule.schema is not None else schema == SUPPORT_SCHEMA
+                ):
                     continue
                 if rule.remaining is not None:
                     rule.remaining -= 1
@@ -786,7 +800,9 @@ class StandinOllama:
             entry.model = name or None
             if not name:
                 raise _Reply(400, "model is required")
-            rules = self._take_rules(entry.path, name)
+            fmt = body.get("format")
+            title = str(fmt.get("title", "")) if isinstance(fmt, Mapping) else ""
+            rules = self._take_rules(entry.path, name, title)
             if "hang" in rules:
                 self._stopping.wait(float(rules["hang"].params.get("seconds", 60)))
             if "delay" in rules:

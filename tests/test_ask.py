@@ -4,6 +4,7 @@ filters and corroboration, against the stand-in Ollama server and the real store
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from summarizer.config import Settings
 from summarizer.embed import make_embedder
 from summarizer.retrieve import Filters, Retriever, terms
 from summarizer.store import Corpus
-from tests.standin_ollama import StandinOllama
+from tests.standin_ollama import SUPPORT_SCHEMA, StandinOllama
 
 QUESTION = "Which exchanges refused to freeze Russian accounts, and on what grounds?"
 
@@ -62,11 +63,12 @@ def test_answerable(env: StandinOllama) -> None:
     for r in data["retrieved"]:
         per_article[r["article_id"]] = per_article.get(r["article_id"], 0) + 1
     assert max(per_article.values()) <= 2
-    (request,) = [r.body for r in env.requests("/api/chat")]
-    user = request["messages"][1]["content"]
+    answer, check = [r.body for r in env.requests("/api/chat")]  # the answer, then its check
+    user = answer["messages"][1]["content"]
     assert "<passages>" in user and QUESTION in user
+    assert check["format"]["title"] == SUPPORT_SCHEMA
     text = run("ask", QUESTION).stdout
-    assert "**Q:**" in text and "statements verified" in text
+    assert "**Q:**" in text and re.search(r"\d+ statements: \d+ supported", text)
 
 
 def test_unanswerable_abstains(env: StandinOllama) -> None:
@@ -142,7 +144,7 @@ def test_conflicting_sources_show_both_sides(env: StandinOllama, corpus_copy: Pa
         "answer": "The sources differ.",
         "points": [
             {
-                "text": "31 exchanges were asked.",
+                "text": "A call was sent to 31 Japanese crypto exchanges.",
                 "citations": [{"segment_id": "c1", "quote": side_a}],
             }
         ],
@@ -151,11 +153,11 @@ def test_conflicting_sources_show_both_sides(env: StandinOllama, corpus_copy: Pa
                 "topic": "who was asked",
                 "sides": [
                     {
-                        "text": "Japan's exchanges",
+                        "text": "A call has been sent to 31 Japanese crypto exchanges.",
                         "citations": [{"segment_id": "c9", "quote": side_a}],
                     },
                     {
-                        "text": "Three exchanges",
+                        "text": "Binance, Kraken and KuCoin refused to blanket all Russian users.",
                         "citations": [{"segment_id": "c2", "quote": side_b}],
                     },
                 ],
@@ -206,8 +208,40 @@ def test_citation_outside_the_retrieved_passages_is_dropped(
     assert_cited_from_retrieved(data)
 
 
+def _careful_corroborator(body: dict[str, Any]) -> str:
+    """A model that pairs each claim with the passage sentence sharing most of its words."""
+    user = body["messages"][-1]["content"]
+    claims = re.findall(r"^Claim (\d+): (.+)$", user, re.MULTILINE)
+    passages = re.findall(r"^\[(c\d+)\] (.+)$", user, re.MULTILINE)
+    supports = []
+    for number, statement in claims:
+        words = set(re.findall(r"\w{4,}", statement.lower()))
+        best = max(
+            ((len(words & set(re.findall(r"\w{4,}", s.lower()))), sid, s)
+             for sid, text in passages for s in re.split(r"(?<=[.!?])\s+", text)),
+            default=None,
+        )  # fmt: skip
+        if best is not None and best[0] >= 3:
+            supports.append({"claim": int(number), "segment_id": best[1], "quote": best[2]})
+    return json.dumps({"supports": supports})
+
+
 def test_corroboration_across_the_samples(env: StandinOllama, corpus_copy: Path) -> None:
     binance = _article_id(corpus_copy, "002_797977910b246ba2.txt")
+    claim = {
+        "statement": "Binance will not unilaterally freeze the accounts of its Russian users.",
+        "kind": "reported_fact",
+        "asserted_by": "Binance",
+        "hedged": False,
+        "citations": [
+            {
+                "segment_id": "s1",
+                "quote": "it will not “unilaterally” freeze the accounts of its Russian users",
+            }
+        ],
+    }
+    env.misbehave("reply", times=None, schema="ClaimsReply", content=_reply({"claims": [claim]}))
+    env.misbehave("reply", times=None, schema="CorroborateReply", content=_careful_corroborator)
     result = run("claims", binance, "--corroborate", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)

@@ -16,6 +16,7 @@ from summarizer.grounding import (
     cite,
     locate,
 )
+from summarizer.grounding.guard import reversed_after
 from summarizer.models import Citation
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
@@ -65,6 +66,8 @@ def word_aligned(draw: st.DrawFn) -> tuple[str, str]:
     text = ARTICLES[key]
     quote = text[tokens[i][0] : tokens[j][1]]
     assume(any(ch.isalnum() for ch in quote))  # a quote of bare punctuation cites nothing
+    # A quote the article goes on to reverse ("will" | "not freeze") is cited with its clause.
+    assume(all(reversed_after(text, m.end()) is None for m in re.finditer(re.escape(quote), text)))
     return text, quote
 
 

@@ -4,6 +4,7 @@ real store, and grounding of every quote against the stored article."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from summarizer import pipeline
 from summarizer.cli import cli
 from summarizer.config import Settings
 from summarizer.models import ClaimSet, Summary
-from tests.standin_ollama import StandinOllama
+from tests.standin_ollama import SUPPORT_SCHEMA, StandinOllama
 
 BINANCE = "002_797977910b246ba2.txt"
 
@@ -52,7 +53,12 @@ def assert_grounded(output: dict[str, Any], items: str) -> None:
 
 
 def chat_requests(server: StandinOllama) -> list[dict[str, Any]]:
-    return [r.body for r in server.requests("/api/chat")]
+    """The task's own chat requests: not the support check's, which follows them."""
+    return [
+        r.body
+        for r in server.requests("/api/chat")
+        if (r.body or {}).get("format", {}).get("title") != SUPPORT_SCHEMA
+    ]
 
 
 def test_summary_good_path_json_matches_the_printed_schema(
@@ -67,7 +73,7 @@ def test_summary_good_path_json_matches_the_printed_schema(
     jsonschema.validate(data, json.loads(run("schema", "summary").stdout))
     assert data["prompt_id"] == "summarize" and data["prompt_version"] == 1
     assert data["model"] == "llama3.2" and data["model_digest"]
-    assert data["calls"] == 1 and data["windows"] == 1
+    assert data["calls"] == 2 and data["windows"] == 1  # the summary, then the support check
     assert 1 <= len(data["key_points"]) <= 3
     assert data["counts"]["verified"] == len(data["key_points"])
     assert_grounded(data, "key_points")
@@ -107,7 +113,7 @@ def test_markdown_output_and_out_file(env: tuple[StandinOllama, Path], tmp_path:
     assert result.exit_code == 0
     text = result.stdout
     assert text.startswith("# ") and "## Key points" in text
-    assert "key points verified" in text and "prompt summarize.v1" in text
+    assert re.search(r"\d key points: \d supported", text) and "prompt summarize.v1" in text
     out = tmp_path / "claims.json"
     result = run("claims", str(folder / BINANCE), "--json", "--out", str(out))
     assert result.exit_code == 0 and result.stdout == ""
@@ -149,7 +155,7 @@ def _reply_with_quotes(quotes: list[str]) -> Any:
             {
                 "claims": [
                     {
-                        "statement": f"Claim {i}",
+                        "statement": q,  # its own quote: only the quote is on trial
                         "kind": "reported_fact",
                         "asserted_by": "the publication",
                         "hedged": False,
@@ -157,7 +163,7 @@ def _reply_with_quotes(quotes: list[str]) -> Any:
                         "place": None,
                         "citations": [{"segment_id": "s1", "quote": q}],
                     }
-                    for i, q in enumerate(quotes)
+                    for q in quotes
                 ]
             }
         )
@@ -258,7 +264,7 @@ def test_long_article_windows_and_merge(
         assert result.exit_code == 0, result.output
         data = json.loads(result.stdout)
         assert data["windows"] > 1
-        assert data["calls"] == len(chat_requests(server))
+        assert data["calls"] == len(server.requests("/api/chat"))
         assert all(r["options"]["num_ctx"] == 3072 for r in chat_requests(server))
         assert data[items]
         assert_grounded(data, items)
@@ -273,7 +279,7 @@ def test_rerun_is_served_from_the_cache(env: tuple[StandinOllama, Path]) -> None
     n = len(chat_requests(server))
     again = json.loads(run("summarize", str(folder / BINANCE), "--json").stdout)
     assert len(chat_requests(server)) == n
-    assert again["cached_calls"] == again["calls"] == 1
+    assert again["cached_calls"] == again["calls"] == 2
     assert again["key_points"] == first["key_points"]
 
 
@@ -293,7 +299,7 @@ def test_cached_results_are_served_while_ollama_is_down(
     again = json.loads(offline.stdout)
     assert again["key_points"] == first["key_points"]
     assert again["model_digest"] == first["model_digest"]
-    assert again["cached_calls"] == again["calls"] == 1
+    assert again["cached_calls"] == again["calls"] == 2
     (warning,) = caplog.messages  # printed on stderr by the CLI
     assert warning.startswith(f"warning: Ollama is not reachable at {closed_ollama_url}")
     assert "only replies cached for llama3.2" in warning

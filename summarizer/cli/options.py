@@ -63,6 +63,13 @@ def model_options(f: F) -> F:
         "--no-cache", is_flag=True, help="Ask the model again, even for a cached reply."
     )(f)
     f = click.option(
+        "--support",
+        type=click.Choice(["model", "rules", "off"]),
+        help="How each statement is checked against its quotes: the code's check then one "
+        "model call per article (model, the default), the code's check only (rules), or not at "
+        "all (off) (env SUMMARIZER_SUPPORT).",
+    )(f)
+    f = click.option(
         "--out", type=click.Path(dir_okay=False, writable=True), help="Write the output to FILE."
     )(f)
     f = click.option(
@@ -111,12 +118,14 @@ def model_settings(opts: dict[str, Any]) -> Settings:
     from dataclasses import replace
 
     model, parallel, no_cache = opts.pop("model"), opts.pop("parallel"), opts.pop("no_cache")
+    support = opts.pop("support")
     base = settings_from(opts)
     return replace(
         base,
         model=model or base.model,
         parallel=parallel or base.parallel,
         use_cache=base.use_cache and not no_cache,
+        support=support or base.support,
     )
 
 

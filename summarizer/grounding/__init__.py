@@ -3,7 +3,8 @@
 `locate` finds a quote exactly, then after normalising both sides (folding), then by a guarded
 fuzzy alignment (fuzzy) that forgives spacing, punctuation, spelling slips and elisions but never a
 different number, date, name or negation (guard). `cite` turns what it found into a Citation whose
-quote is always `text[start:end]`: the article's own words, never the model's.
+quote is always `text[start:end]`: the article's own words, never the model's. `check_support`
+(support) then judges whether a statement says what its quotes say.
 """
 
 from summarizer.grounding.folding import fold_article
@@ -17,18 +18,34 @@ from summarizer.grounding.locate import (
     cite,
     locate,
 )
+from summarizer.grounding.support import (
+    VERDICT_RANK,
+    Evidence,
+    Verdict,
+    check_support,
+    sentence_around,
+    sentences,
+    worst_verdict,
+)
 
 __all__ = [
     "DEFAULT_THRESHOLD",
     "MAX_GAP",
+    "VERDICT_RANK",
+    "Evidence",
     "GroundingStats",
     "Located",
+    "Verdict",
+    "check_support",
     "chunk_for",
     "cite",
     "clear_caches",
     "facts",
     "fold_article",
     "locate",
+    "sentence_around",
+    "sentences",
+    "worst_verdict",
 ]
 
 

@@ -18,7 +18,7 @@ from summarizer.grounding.folding import (
     normal_hits,
     rank,
 )
-from summarizer.grounding.guard import agrees, edges_agree, facts, soft
+from summarizer.grounding.guard import agrees, edges_agree, facts, soft, substitution
 
 # How far apart two fragments of an elided quote ("a ... b") may be, in characters.
 MAX_GAP = 300
@@ -55,8 +55,10 @@ class Search:
             # loosely (say, without the "not" the quote dropped): it must not sneak through.
             if any(start < b and a < end for a, b in rejected):
                 continue
+            nspan = self.folded.text[nstart:nend]
             if not (
-                edges_agree(nquote, self.folded.text[nstart:nend])
+                edges_agree(nquote, nspan)
+                and substitution(nquote, nspan) is None
                 and agrees(quote, self.text[start:end], self.vocab)
             ):
                 rejected.append((start, end))

@@ -213,3 +213,90 @@ def edges_agree(nquote: str, nspan: str) -> bool:
 def vocabulary(text: str) -> frozenset[str]:
     """Words the article writes in lower case: capitalised at a sentence start, not a name."""
     return frozenset(_key(t) for t in set(WORD.findall(text)) if t[0].islower())
+
+
+# Words whose swap for another changes no checkable content: articles, pronouns, auxiliaries,
+# prepositions, conjunctions. Negations are not among them (`facts` keeps those), nor the words
+# of direction, order and degree: "before" is not "after", "up" not "down", "more" not "less".
+DIRECTIONAL = _wordset("before after up down over under off out more less most least above below")
+FUNCTION_WORDS = (_COMMON - DIRECTIONAL) | _wordset(
+    """am is are was were be been being have has had having do does did will would shall should
+    can could may might must us him them me your yours ours theirs whom whose where why how
+    into onto upon over under about than out up down off just very more less such only own same
+    each every any because since until though although whether said says say told"""
+) - DIRECTIONAL
+
+
+def _slip(a: str, b: str) -> bool:
+    """A spelling slip inside one word: the same first letter (a slip there makes another word:
+    enable/unable), one edit, or two in a long word whose first two letters agree."""
+    from rapidfuzz.distance import OSA
+
+    if a[:1] != b[:1] or min(len(a), len(b)) < 4:
+        return False
+    edits = OSA.distance(a, b, score_cutoff=2)
+    return edits <= 1 or (edits == 2 and min(len(a), len(b)) >= 9 and a[:2] == b[:2])
+
+
+def substitution(nquote: str, nspan: str) -> str | None:
+    """The first content word of the quote that stands where the article has a different word
+    (or that the article does not have at all), or None when the span only differs by spacing,
+    punctuation, slips inside words, elided words and swapped function words. Folded inputs."""
+    from difflib import SequenceMatcher
+
+    q = [_key(w) for w in _EDGE_WORD.findall(nquote)]
+    s = [_key(w) for w in _EDGE_WORD.findall(nspan)]
+    for op, i1, i2, j1, j2 in SequenceMatcher(None, q, s, autojunk=False).get_opcodes():
+        if op in ("equal", "insert"):  # an insert is an elision: the quote skipped words
+            continue
+        ours, theirs = q[i1:i2], s[j1:j2]
+        if op == "replace" and "".join(ours) == "".join(theirs):
+            continue  # spacing: "e-mail" / "email", "mil lions" / "millions"
+        if op == "replace" and len(ours) == len(theirs):
+            bad = [a for a, b in zip(ours, theirs, strict=True) if a != b and not _slip(a, b)]
+        else:
+            bad = [a for a in ours if not any(a == b or _slip(a, b) for b in theirs)]
+        bad = [w for w in bad if w not in FUNCTION_WORDS and not _checked_by_facts(w)]
+        if bad:
+            return bad[0]
+    return None
+
+
+_UNIT_WORDS = _wordset("m k b bn tn percent per cent thousand million billion trillion")
+
+
+def _checked_by_facts(word: str) -> bool:
+    """Figures, dates and negations: `facts` compares those exactly, forms aside ($10m, $10
+    million; hasn't, has not)."""
+    return (
+        any(ch.isdigit() for ch in word)
+        or word in _FACT_WORDS
+        or word in _UNIT_WORDS
+        or word in _NEGATIONS
+        or word.endswith("n't")
+    )
+
+
+# What reverses the words before it when it follows them in the same sentence.
+_REVERSING = re.compile(
+    r"(?:n['’]t\b|(?<=n)['’]t\b|\s*[,—–-]?\s*(?:not|never|no|none|nothing|nobody|nor|neither|hardly|barely"
+    r"|scarcely|no\s+longer|any\s+longer|anymore|denied|denies|deny|refused|refuses|declined"
+    r"|declines|failed|fails|rejected|rejects|false|untrue|wrong)\b)",
+    re.IGNORECASE,
+)
+_NOT_ONLY = re.compile(r"\s+(?:only|just|merely)\b", re.IGNORECASE)  # "not only A but B"
+_CLAUSE_END = re.compile(r"[,;:.!?\n()]|\s[—–]\s")
+CLAUSE_REACH = 200
+
+
+def reversed_after(text: str, end: int) -> int | None:
+    """Where a quote ending at `end` must end instead: when the sentence goes on, right after
+    it, with a word that reverses it ("it is" | "not a simple question"), the end of that
+    clause; None when it goes on without one; -1 when the clause runs on too long to cite."""
+    m = _REVERSING.match(text, end)
+    if m is None or _NOT_ONLY.match(text, m.end()):
+        return None
+    stop = _CLAUSE_END.search(text, m.end(), min(len(text), m.end() + CLAUSE_REACH))
+    if stop is None:
+        return len(text) if len(text) - m.end() <= CLAUSE_REACH else -1
+    return stop.start()

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal
 
+from summarizer.chunking import strip_span
 from summarizer.grounding.folding import (
     ELLIPSIS,
     MAX_OCCURRENCES,
@@ -29,7 +30,7 @@ from summarizer.grounding.folding import (
     strip_outer,
 )
 from summarizer.grounding.fuzzy import CANDIDATES, Search, chain
-from summarizer.grounding.guard import soft, vocabulary
+from summarizer.grounding.guard import reversed_after, soft, vocabulary
 from summarizer.models import Citation
 
 Method = Literal["exact", "normalized", "fuzzy"]
@@ -191,8 +192,15 @@ def _exact_hits(quote: str, text: str) -> Iterable[Hit]:
         i = text.find(quote, i + 1)
 
 
-def _located(text: str, hit: Hit, method: Method) -> Located:
+def _located(text: str, hit: Hit, method: Method) -> Located | None:
+    """The hit as a citation, taken on to the end of its clause when the article goes on with a
+    word that reverses it; None when that clause is too long to cite."""
     start, end = (hit.start, hit.end) if method == "exact" else _balance(text, hit.start, hit.end)
+    extended = reversed_after(text, end)
+    if extended == -1:
+        return None
+    if extended is not None:
+        end = strip_span(text, start, extended)[1]
     return Located(start, end, text[start:end], method, round(hit.score, 2))
 
 

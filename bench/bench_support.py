@@ -1,0 +1,291 @@
+"""The support check: does it accept statements their quotes back, and only those?
+
+Run from the repository root: python bench/bench_support.py [--articles N] [--model]
+
+1. Perturbations of real news sentences (`news/articles.jsonl` of the shared evaluation data):
+   each sentence is the quote, and the statement is the sentence itself, a shortened or lightly
+   reworded form (which must be kept), or the sentence with a number, date, name, negation or
+   antonym changed, a sentence of another article, or another sentence of the same article on
+   its topic (which must not be supported). Printed per kind: the share judged supported,
+   partial and unsupported by the code check alone, and its time per statement.
+2. The same sentences as quotes a model gives: one word swapped for its antonym, cut right before
+   a negation, or a fluent sentence spliced from two of the article: how many are still located
+   as a citation (and, for the cut ones, how many keep the negation in the cited span).
+3. WiCE (`claims/wice-dev.jsonl`): each claim against its gold supporting sentences (for a
+   not-supported claim, the sentences sharing most words with it) as quotes; the code check's
+   verdicts against the labels, and the precision of `supported`. With --model, the same with
+   the model's check added (needs OLLAMA_HOST and SUMMARIZER_MODEL of a running server).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import statistics
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from itertools import pairwise
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import EVAL, load_articles, require  # noqa: E402
+from summarizer.grounding import Evidence, check_support, locate  # noqa: E402
+
+SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“])")
+ANTONYMS = {
+    "rose": "fell",
+    "fell": "rose",
+    "increased": "decreased",
+    "decreased": "increased",
+    "won": "lost",
+    "lost": "won",
+    "approved": "rejected",
+    "rejected": "approved",
+    "allowed": "banned",
+    "banned": "allowed",
+    "higher": "lower",
+    "lower": "higher",
+    "more": "fewer",
+    "gained": "lost",
+    "rise": "fall",
+    "accepted": "refused",
+    "support": "oppose",
+    "agreed": "refused",
+    "before": "after",
+    "after": "before",
+    "first": "last",
+    "best": "worst",
+    "strong": "weak",
+    "open": "closed",
+    "up": "down",
+    "early": "late",
+    "guilty": "innocent",
+    "began": "ended",
+    "start": "end",
+}
+MONTHS = "January February March April June July August September October November December"
+AUX = re.compile(r"\b(is|are|was|were|will|would|can|could|has|have|had|should)\b (?!not)")
+VERDICTS = ("supported", "partial", "unsupported")
+POSITIVE = ("itself", "shortened", "reworded")
+NEGATIVE = ("number", "date", "name", "negation", "antonym", "other article", "same topic")
+
+
+def sentences_of(text: str) -> list[str]:
+    return [s.strip() for s in SENTENCE.split(text) if 10 <= len(s.split()) <= 40]
+
+
+def shortened(s: str, rng: random.Random) -> str | None:
+    parts = [p for p in re.split(r",\s+", s.rstrip(".")) if len(p.split()) >= 6]
+    if len(parts) >= 1 and parts[0] != s.rstrip("."):
+        return parts[0] + "."
+    words = s.split()
+    cut = max(8, len(words) * 2 // 3)
+    while cut < len(words) and re.search(r"\d|^per$", words[cut - 1]):  # not "13" of "13 per cent"
+        cut += 1
+    return " ".join(words[:cut]) if len(words) >= 14 else None
+
+
+def reworded(s: str, rng: random.Random) -> str | None:
+    m = re.match(r"^(.{15,}?), (\w+(?: \w+){0,3}) (said|says|added|told \w+)\.?$", s)
+    if m:  # "Y, X said." -> "X said that Y."
+        return f"{m.group(2)} said that {m.group(1)[0].lower()}{m.group(1)[1:]}."
+    out = re.sub(r"\b(also|very|really|still)\s", "", s)
+    out = re.sub(r"\bsaid that\b", "says", out)
+    out = re.sub(r"\bsaid\b", "says", out)
+    return out if out != s else None
+
+
+def number(s: str, rng: random.Random) -> str | None:
+    found = list(re.finditer(r"\b\d+(?:[.,]\d+)?\b", s))
+    if not found:
+        return None
+    m = rng.choice(found)
+    value = m.group().replace(",", "")
+    new = str(int(float(value)) + rng.choice((1, 2, 3, 10))) if "." not in value else value + "5"
+    return s[: m.start()] + new + s[m.end() :]
+
+
+def date(s: str, rng: random.Random) -> str | None:
+    months = MONTHS.split()
+    for month in months:
+        if month in s:
+            other = rng.choice([m for m in months if m != month])
+            return s.replace(month, other, 1)
+    for day in ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]:
+        if day in s:
+            return s.replace(day, "Sunday" if day != "Sunday" else "Monday", 1)
+    return None
+
+
+def name(s: str, rng: random.Random, names: list[str]) -> str | None:
+    words = list(re.finditer(r"(?<=[a-z,] )[A-Z][a-z]{3,}\b", s))
+    if not words:
+        return None
+    m = rng.choice(words)
+    other = rng.choice([n for n in names if n != m.group()])
+    return s[: m.start()] + other + s[m.end() :]
+
+
+def negation(s: str, rng: random.Random) -> str | None:
+    if re.search(r"\bnot\b", s):
+        return re.sub(r"\s?\bnot\b", "", s, count=1)
+    m = AUX.search(s)
+    return s[: m.end()] + "not " + s[m.end() :] if m else None
+
+
+def antonym(s: str, rng: random.Random) -> str | None:
+    for m in re.finditer(r"\b\w+\b", s):
+        if m.group() in ANTONYMS:
+            return s[: m.start()] + ANTONYMS[m.group()] + s[m.end() :]
+    return None
+
+
+def statements(articles: list[dict[str, str]], rng: random.Random) -> dict[str, list[tuple]]:
+    """kind -> [(statement, Evidence)]"""
+    per = [sentences_of(a["text"]) for a in articles]
+    names = sorted(
+        {w for ss in per for s in ss for w in re.findall(r"(?<=[a-z] )[A-Z][a-z]{4,}", s)}
+    )
+    out: dict[str, list[tuple]] = defaultdict(list)
+    for i, sents in enumerate(per):
+        for s in sents[:8]:
+            ev = Evidence(quote=s, sentence=s)
+            for kind in (*POSITIVE, *NEGATIVE):
+                made = perturbed(kind, s, i, sents, per, names, rng)
+                if made and (made != s or kind == "itself"):
+                    out[kind].append((made, ev))
+    return out
+
+
+def perturbed(
+    kind: str,
+    s: str,
+    i: int,
+    sents: list[str],
+    per: list[list[str]],
+    names: list[str],
+    rng: random.Random,
+) -> str | None:
+    """The statement of one kind made from sentence `s` of article `i`."""
+    if kind == "itself":
+        return s
+    if kind == "name":
+        return name(s, rng, names)
+    if kind == "other article":
+        other = per[(i + 1 + rng.randrange(len(per) - 1)) % len(per)]
+        return rng.choice(other) if other else None
+    if kind == "same topic":
+        return next((t for t in sents if t != s and _shared(s, t) >= 2), None)
+    makers: dict[str, Callable[[str, random.Random], str | None]] = {
+        "shortened": shortened,
+        "reworded": reworded,
+        "number": number,
+        "date": date,
+        "negation": negation,
+        "antonym": antonym,
+    }
+    return makers[kind](s, rng)
+
+
+def _shared(a: str, b: str) -> int:
+    words = lambda t: {w.lower() for w in re.findall(r"\w{5,}", t)}  # noqa: E731
+    return len(words(a) & words(b))
+
+
+def perturbations(articles: list[dict[str, str]]) -> None:
+    rng = random.Random(7)
+    print("1. statement vs quote (code check alone): supported / partial / unsupported")
+    times = []
+    for kind, pairs in statements(articles, rng).items():
+        verdicts: Counter[str] = Counter()
+        for statement, ev in pairs:
+            start = time.perf_counter()
+            verdicts[check_support(statement, [ev]).verdict] += 1
+            times.append((time.perf_counter() - start) * 1000)
+        n = len(pairs)
+        role = "keep" if kind in POSITIVE else "reject"
+        shares = "  ".join(f"{v} {verdicts[v] / n:6.1%}" for v in VERDICTS)
+        print(f"  {kind:<14} n={n:<4} {shares}   (must {role})")
+    print(
+        f"  time per statement: mean {statistics.fmean(times):.2f} ms, "
+        f"p95 {sorted(times)[len(times) * 95 // 100]:.2f} ms"
+    )
+
+
+def quotes(articles: list[dict[str, str]]) -> None:
+    rng = random.Random(11)
+    rows: dict[str, list[bool]] = defaultdict(list)
+    kept_negation = []
+    for a in articles:
+        text = a["text"]
+        sents = sentences_of(text)
+        for s in sents[:8]:
+            swapped = antonym(s, rng)
+            if swapped:
+                rows["antonym swapped"].append(locate(swapped, text) is not None)
+            m = re.search(r"\b(\w+) (not|never|no longer)\b|\b(\w+)n't\b", s)
+            if m and len(s[: m.start(2) if m.group(2) else m.end(3)].split()) >= 3:
+                cut = s[: m.start(2) - 1] if m.group(2) else s[: m.end(3)]
+                found = locate(cut, text)
+                rows["cut before a negation"].append(found is not None)
+                if found is not None:
+                    span = found.quote
+                    kept_negation.append(bool(re.search(r"not|never|n't|no longer", span)))
+        for x, y in pairwise(sents):
+            wx, wy = x.split(), y.split()
+            if len(wx) >= 10 and len(wy) >= 10:
+                spliced = " ".join(wx[: len(wx) // 2] + wy[len(wy) // 2 :])
+                rows["spliced sentence"].append(locate(spliced, text) is not None)
+    print("\n2. quotes a model gives: share still located as a citation")
+    for kind, got in rows.items():
+        print(f"  {kind:<22} n={len(got):<4} located {sum(got) / len(got):6.1%}")
+    if kept_negation:
+        share = sum(kept_negation) / len(kept_negation)
+        print(f"  of the cut ones located, the span keeps the negation: {share:.1%}")
+
+
+def wice(model: bool) -> None:
+    path = require(EVAL / "claims" / "wice-dev.jsonl")
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    print("\n3. WiCE dev: code check verdicts (rows) against the labels (columns)")
+    table: dict[str, Counter[str]] = defaultdict(Counter)
+    start = time.perf_counter()
+    for row in rows:
+        sents = row["evidence"]
+        if row["supporting_sentences"]:
+            idx = sorted({i for group in row["supporting_sentences"][:1] for i in group})
+        else:
+            idx = sorted(range(1, len(sents)), key=lambda i: -_shared(row["claim"], sents[i]))[:2]
+        ev = [Evidence(quote=sents[i], sentence=sents[i]) for i in idx if i < len(sents)]
+        table[check_support(row["claim"], ev).verdict][row["label"]] += 1
+    labels = ("supported", "partially_supported", "not_supported")
+    print(f"  {'':<12}" + "".join(f"{lab:>22}" for lab in labels))
+    for verdict in ("supported", "partial", "unsupported"):
+        print(f"  {verdict:<12}" + "".join(f"{table[verdict][lab]:>22}" for lab in labels))
+    said = sum(table["supported"].values())
+    if said:
+        print(f"  precision of supported: {table['supported']['supported'] / said:.1%} of {said}")
+    print(f"  {len(rows)} claims in {time.perf_counter() - start:.2f} s")
+    if model:
+        print("  (--model: see bench/bench_support_model.py)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--articles", type=int, default=120)
+    parser.add_argument("--model", action="store_true")
+    args = parser.parse_args()
+    articles = load_articles()[: args.articles]
+    perturbations(articles)
+    quotes(articles)
+    wice(args.model)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""Statements -> support verdicts. The code's check runs on every statement the tool shows
+(`grounding.support`); with `--support model` (the default) one more model call per article
+judges them all at once, and can lower a verdict, never raise it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, Field, create_model
+
+from summarizer import prompts
+from summarizer.errors import LLMError
+from summarizer.grounding import (
+    VERDICT_RANK,
+    Evidence,
+    check_support,
+    sentence_around,
+    worst_verdict,
+)
+from summarizer.models import AnswerPoint, Citation, KeyPoint, Support
+from summarizer.windows import fenced
+
+if TYPE_CHECKING:
+    from summarizer.llm import Ollama
+    from summarizer.windows import CallLog
+
+# Quotes per statement shown to the model, and their length: enough to judge, not a whole page.
+MODEL_QUOTES = 4
+MODEL_QUOTE_CHARS = 400
+OFF_WARNING = (
+    "the support check is off (--support off): statements are shown as the model wrote them, "
+    "checked only for quotes found in the article"
+)
+
+
+@dataclass(frozen=True)
+class Source:
+    """The text a statement's citations point into, and its title."""
+
+    text: str
+    title: str = ""
+
+
+@dataclass
+class Statement:
+    """A piece of model text the tool shows as coming from the sources, and its quotes."""
+
+    text: str
+    citations: Sequence[Citation]
+    support: Support | None = None
+
+
+class VerdictReply(BaseModel):
+    verdict: Literal["supported", "partial", "unsupported"]
+    unbacked: list[str] = Field(default_factory=list, json_schema_extra={"maxItems": 8})
+
+
+def rules(text: str, citations: Sequence[Citation], sources: Mapping[str, Source]) -> Support:
+    """The code's verdict: `text` against its quotes and the sentences they stand in."""
+    evidence = []
+    for c in citations:
+        source = sources.get(c.article_id)
+        sentence = sentence_around(source.text, c.start, c.end) if source else c.quote
+        evidence.append(Evidence(c.quote, sentence, source.title if source else ""))
+    found = check_support(text, evidence)
+    return Support(verdict=found.verdict, unbacked=found.unbacked, reasons=found.reasons)
+
+
+def check_statements(
+    llm: Ollama | None,
+    calls: CallLog | None,
+    statements: Sequence[Statement],
+    sources: Mapping[str, Source],
+    mode: str,
+) -> None:
+    """Set each statement's `support` (left None with mode "off"); warnings go to `calls`."""
+    if mode == "off":
+        if calls is not None and statements:
+            calls.note(OFF_WARNING)
+        return
+    for s in statements:
+        s.support = rules(s.text, s.citations, sources)
+    if mode == "model" and llm is not None and calls is not None:
+        judged = [s for s in statements if s.support and s.support.verdict != "unsupported"]
+        if judged:
+            _model_check(llm, calls, judged)
+
+
+def _model_check(llm: Ollama, calls: CallLog, statements: Sequence[Statement]) -> None:
+    prompt = prompts.load("support")
+    lines = []
+    for i, s in enumerate(statements, 1):
+        lines.append(f"[{i}] {fenced(' '.join(s.text.split()), 'statements')}")
+        for c in list(s.citations)[:MODEL_QUOTES]:
+            quote = " ".join(c.quote.split())[:MODEL_QUOTE_CHARS]
+            lines.append(f"> {fenced(quote, 'statements')}")
+    n = len(statements)
+    reply_model = create_model(
+        "SupportReply",
+        verdicts=(list[VerdictReply], Field(min_length=n, max_length=n)),
+    )
+    try:
+        reply = calls.run(llm, reply_model, prompt, statements="\n".join(lines), count=str(n))
+    except LLMError as e:
+        calls.note(f"the model's support check gave no usable verdicts ({e.message}): "
+                   "the code's verdicts stand")  # fmt: skip
+        return
+    verdicts: list[VerdictReply] = reply.verdicts  # type: ignore[attr-defined]
+    for s, judged in zip(statements, verdicts, strict=False):
+        assert s.support is not None
+        lowered = worst_verdict(s.support.verdict, judged.verdict)
+        if lowered != s.support.verdict:
+            s.support = Support(
+                verdict=lowered,
+                method="model",
+                unbacked=list(dict.fromkeys([*s.support.unbacked, *judged.unbacked])),
+                reasons=[*s.support.reasons, f"the model judged it {judged.verdict}"],
+            )
+
+
+def joined_support(parts: Sequence[Statement]) -> Support | None:
+    """One verdict for a paragraph (a summary, an answer): its weakest sentence's."""
+    found = [s.support for s in parts if s.support is not None]
+    if not parts:
+        return Support(verdict="unsupported", reasons=["the model gave no text"])
+    if not found:
+        return None
+    verdict = min((s.verdict for s in found), key=lambda v: VERDICT_RANK[v])
+    return Support(
+        verdict=verdict,
+        method="model" if any(s.method == "model" for s in found) else "rules",
+        unbacked=list(dict.fromkeys(w for s in found for w in s.unbacked)),
+        reasons=list(dict.fromkeys(r for s in found for r in s.reasons)),
+    )
+
+
+def composed(points: Sequence[KeyPoint | AnswerPoint]) -> str:
+    """A paragraph made of the supported points, each with the mark of its number."""
+    return " ".join(
+        f"{p.text.rstrip()} [{n}]"
+        for n, p in enumerate(points, 1)
+        if p.support is not None and p.support.verdict == "supported"
+    )

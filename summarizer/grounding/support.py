@@ -1,0 +1,387 @@
+"""Pure: does a statement say what its quotes say? The code check of support, always on.
+
+A statement the tool shows (a key point, a claim, an answer...) is checked against its verified
+quotes and the sentence each quote stands in:
+
+- every number, amount, percentage and date of the statement is in its quotes;
+- every name (person, organisation, place) is in its quotes, their sentences or the title;
+- each clause of the statement has the polarity of the quoted clause it matches best: "will
+  not freeze" is never backed by "will freeze", "refused to" is backed by "is not going to";
+- no content word of the statement stands in place of a different word of the quote it matches
+  ("prices rose" beside "prices fell");
+- it shares most of its content words with its quotes.
+
+Unsupported when a fact, a name, the polarity or a word swap fails, or when it shares almost no
+content words; partial when some content words are not backed (they are listed); else supported.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from summarizer.grounding.guard import (
+    _DATE_WORDS,
+    _NUMBER,
+    _UNITS,
+    DIRECTIONAL,
+    FUNCTION_WORDS,
+    WORD,
+    _key,
+    _names,
+    _partner,
+    soft,
+)
+
+Verdict = Literal["supported", "partial", "unsupported"]
+VERDICT_RANK: dict[str, int] = {"unsupported": 0, "partial": 1, "supported": 2}
+# Shares fewer of its content words than this with its quotes: it says something else.
+MIN_COVERAGE = 0.34
+# Backs fewer than this: partial, with the words that are not backed.
+FULL_COVERAGE = 0.75
+
+_NUMBER_NAMES = {
+    "zero": "0",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+    "ten": "10",
+    "eleven": "11",
+    "twelve": "12",
+    "twenty": "20",
+    "thirty": "30",
+    "forty": "40",
+    "fifty": "50",
+    "hundred": "100",
+    "dozen": "12",
+}
+_REVERSALS = frozenset(
+    [
+        "not",
+        "no",
+        "never",
+        "none",
+        "nobody",
+        "nothing",
+        "neither",
+        "nor",
+        "without",
+        "cannot",
+        "refuse",
+        "refused",
+        "refuses",
+        "refusing",
+        "decline",
+        "declined",
+        "declines",
+        "declining",
+        "deny",
+        "denied",
+        "denies",
+        "denying",
+        "reject",
+        "rejected",
+        "rejects",
+        "rejecting",
+        "fail",
+        "failed",
+        "fails",
+        "failing",
+        "unable",
+        "unwilling",
+    ]
+)
+# Verbs of saying: "X said Y", "Y, according to X" and "X told reporters Y" say the same.
+_SPEECH = frozenset(
+    [
+        "say",
+        "says",
+        "said",
+        "saying",
+        "tell",
+        "tells",
+        "told",
+        "state",
+        "states",
+        "stated",
+        "according",
+        "added",
+        "adds",
+        "noted",
+        "notes",
+        "explained",
+        "explains",
+        "wrote",
+        "writes",
+        "announced",
+        "announces",
+        "reported",
+        "reports",
+        "claimed",
+        "claims",
+        "argued",
+        "argues",
+    ]
+)
+# Words of direction, order and degree: one not in the quotes turns what they say around.
+_ORDER = DIRECTIONAL | frozenset(
+    [
+        "fewer",
+        "higher",
+        "lower",
+        "greater",
+        "smaller",
+        "larger",
+        "bigger",
+        "earlier",
+        "later",
+        "first",
+        "last",
+        "rise",
+        "rose",
+        "fall",
+        "fell",
+        "gain",
+        "gained",
+        "lose",
+        "lost",
+    ]
+)
+_CLAUSE = re.compile(
+    r"[,;:()]|\s[—–-]\s|\b(?:but|while|whereas|although|though|however|and|when|because|if"
+    r"|unless|which|who|where|that|so)\b",
+    re.IGNORECASE,
+)
+# Not negations: "none other than", "no doubt"; "not only A but B" is one word of its own.
+_NOT_NEGATIONS = re.compile(r"\b(?:none other|no doubt|nothing but)\b", re.IGNORECASE)
+_NOT_ONLY = re.compile(r"\bnot (?:only|just|merely)\b", re.IGNORECASE)
+
+
+def _plain(text: str) -> str:
+    return _NOT_ONLY.sub("notonly", soft(text))
+
+
+_SENTENCE = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+|\n+")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A verified quote, the sentence of the source it stands in, and the source's title."""
+
+    quote: str
+    sentence: str
+    title: str = ""
+
+
+@dataclass
+class Check:
+    """The code's verdict on one statement, with the words its quotes do not back and why."""
+
+    verdict: Verdict
+    unbacked: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+
+
+def sentence_around(text: str, start: int, end: int) -> str:
+    """The sentence(s) of `text` that hold `text[start:end]`."""
+    lo = 0
+    for m in _SENTENCE.finditer(text, 0, start):
+        lo = m.end()
+    after = _SENTENCE.search(text, end)
+    hi = after.start() if after else len(text)
+    return text[lo:hi]
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of a text (a summary paragraph), as written."""
+    return [s.strip() for s in _SENTENCE.split(text) if s.strip() and any(c.isalnum() for c in s)]
+
+
+def worst_verdict(a: Verdict, b: Verdict) -> Verdict:
+    return a if VERDICT_RANK[a] <= VERDICT_RANK[b] else b
+
+
+def stem(word: str) -> str:
+    """A light stem: "freezing", "freezes" and "freeze" meet; so do "users" and "user"."""
+    w = _key(word)
+    for suffix in ("ingly", "edly", "ing", "ied", "ies", "ed", "es", "ly", "s", "e"):
+        if len(w) - len(suffix) >= 4 and w.endswith(suffix):
+            w = w[: -len(suffix)]
+            break
+    return w
+
+
+def _content(text: str) -> list[str]:
+    """The content words of a text, in order: not function words, speech verbs or figures."""
+    words = []
+    for token in WORD.findall(_plain(text)):
+        key = _key(token)
+        if (
+            (key in FUNCTION_WORDS and key != "only")
+            or key in _SPEECH
+            or key in _REVERSALS
+            or key.endswith("n't")
+        ):
+            continue
+        if any(ch.isdigit() for ch in key) or key in _NUMBER_NAMES or len(key) < 2:
+            continue
+        words.append(key)
+    return words
+
+
+def _figures(text: str) -> list[tuple[str, str]]:
+    """Numbers, amounts, percentages and dates, normalised -> as written."""
+    text = soft(text)
+    found: list[tuple[str, str]] = []
+    for m in _NUMBER.finditer(text):
+        digits = re.sub(r",(?=\d{3}(?!\d))", "", m.group(2))
+        unit = (m.group(3) or m.group(4) or "").lower()
+        unit = _UNITS.get(re.sub(r"\s+", " ", unit), unit)
+        found.append((f"{m.group(1)}{digits}{unit}", m.group().strip()))
+    rest = _NUMBER.sub(lambda m: " " * len(m.group()), text)
+    for m in WORD.finditer(rest):
+        low = m.group().lower()
+        if low in _DATE_WORDS and low not in ("may", "today"):
+            found.append((low[:3], m.group()))
+        elif low in _NUMBER_NAMES:
+            found.append((_NUMBER_NAMES[low], m.group()))
+    return found
+
+
+def _polarity(text: str) -> int:
+    """Negations and reversals, counted modulo 2: "refused to not" cancels."""
+    text = _NOT_NEGATIONS.sub(" ", _plain(text))
+    n = 0
+    for token in WORD.findall(text):
+        low = token.lower().replace("’", "'")
+        if low in _REVERSALS or low.endswith("n't") or low == "cannot":
+            n += 1
+    return n % 2
+
+
+def _clauses(text: str) -> list[str]:
+    """The clauses of a text; a piece without content words ("it's not about me") joins the
+    clause before it, so that its negation still counts."""
+    out: list[str] = []
+    for piece in _CLAUSE.split(text):
+        if (out and not _content(piece)) or (out and not _content(out[-1])):
+            out[-1] += " " + piece
+        elif piece.strip():
+            out.append(piece)
+    return [c for c in out if _content(c)]
+
+
+def _matches(a: str, b: str) -> bool:
+    if a == b or stem(a) == stem(b):
+        return True
+    n = min(len(a), len(b))
+    return n >= 5 and a[:5] == b[:5] and abs(len(a) - len(b)) <= 3
+
+
+def _backed(word: str, pool: set[str]) -> bool:
+    return word in pool or any(_matches(word, w) for w in pool)
+
+
+def _swap(statement: list[str], quote: list[str]) -> str | None:
+    """A content word of the statement that stands, next to words both share, where the quote
+    has different words ("prices rose sharply" / "prices fell sharply")."""
+    from difflib import SequenceMatcher
+
+    a, b = [stem(w) for w in statement], [stem(w) for w in quote]
+    theirs = set(quote)
+    ops = SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+    for k, (op, i1, i2, _, _) in enumerate(ops):
+        if op != "replace":
+            continue
+        before = k > 0 and ops[k - 1][0] == "equal"
+        after = k < len(ops) - 1 and ops[k + 1][0] == "equal"
+        if before or after:
+            for word in statement[i1:i2]:
+                if not _backed(word, theirs):
+                    return word
+    return None
+
+
+def check_support(statement: str, evidence: Sequence[Evidence]) -> Check:
+    """The code's verdict on `statement` given the quotes it cites."""
+    if not evidence:
+        return Check("unsupported", reasons=["it cites no verified quote"])
+    quotes = " \n".join(e.quote for e in evidence)
+    context = " \n".join(dict.fromkeys(e.sentence or e.quote for e in evidence))
+    titles = " \n".join(dict.fromkeys(e.title for e in evidence if e.title))
+    reasons: list[str] = []
+    unbacked: list[str] = []
+    softer: list[str] = []  # words standing where the quote has others: a rewording, or not
+
+    have = Counter(norm for norm, _ in _figures(quotes))
+    for norm, written in _figures(statement):
+        have[norm] -= 1
+        if have[norm] < 0:
+            unbacked.append(written)
+            reasons.append(f"{written!r} is not in its quotes")
+
+    around = soft(f"{context}\n{titles}")
+    keys = frozenset(_key(t) for t in WORD.findall(around) if not t[0].islower())
+    lower = frozenset(
+        _key(t) for t in WORD.findall(f"{around} {soft(statement)}") if t[0].islower()
+    )
+    for name in dict.fromkeys(_names(soft(statement), lower)):
+        if _partner(name, keys) is None and name not in FUNCTION_WORDS:
+            unbacked.append(name)
+            reasons.append(f"the name {name!r} is not in its quotes")
+
+    pool = set(_content(context)) | set(_content(titles))
+    quoted = set(_content(quotes))
+    evidence_clauses = [c for e in evidence for c in _clauses(e.sentence or e.quote)]
+    for clause in _clauses(statement):
+        words = _content(clause)
+        overlap = [
+            (sum(1 for w in set(words) if _backed(w, set(_content(other)))), other)
+            for other in evidence_clauses
+        ]
+        most = max((n for n, _ in overlap), default=0)
+        if not most:
+            continue
+        # Of the quoted clauses it matches best, one with its polarity (and, then, its words).
+        best = [other for n, other in overlap if n == most]
+        same = [other for other in best if _polarity(other) == _polarity(clause)]
+        if not same:
+            unbacked.append(clause.strip())
+            reasons.append("its quotes say the opposite")
+            continue
+        swaps = [_swap(words, _content(other)) for other in same]
+        if all(swaps) and swaps[0] is not None:
+            softer.append(swaps[0])
+
+    words = list(dict.fromkeys(_content(statement)))
+    missing = [w for w in words if not _backed(w, pool)]
+    for word in missing:
+        if word in _ORDER:
+            unbacked.append(word)
+            reasons.append(f"{word!r} is not in its quotes")
+    coverage = 1 - len(missing) / len(words) if words else 0.0
+    in_quotes = sum(1 for w in words if _backed(w, quoted)) / len(words) if words else 0.0
+    if reasons:
+        return Check("unsupported", list(dict.fromkeys(unbacked + missing)), reasons)
+    if not words:
+        return Check("unsupported", reasons=["it says nothing its quotes could back"])
+    if coverage < MIN_COVERAGE or in_quotes < MIN_COVERAGE / 2:
+        return Check("unsupported", missing, ["it shares almost no words with its quotes"])
+    if softer:
+        swapped = ", ".join(repr(w) for w in softer)
+        return Check(
+            "partial",
+            list(dict.fromkeys(softer + missing)),
+            [f"{swapped} stand(s) where its quote has other words"],
+        )
+    if coverage < FULL_COVERAGE:
+        return Check("partial", missing, ["some of its words are not in its quotes"])
+    return Check("supported", missing)
