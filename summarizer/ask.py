@@ -15,6 +15,7 @@ from summarizer.checking import (
     check_statements,
     composed,
     joined_support,
+    recheck,
     rules,
 )
 from summarizer.citing import Grounder, PointReply, QuoteRef
@@ -181,6 +182,8 @@ def ask(
         if len(verified) >= 2:  # one verified side is no disagreement
             conflicts.append(Conflict(topic=c.topic, sides=verified))
     found = reply.found and bool(kept)
+    for statement in said:
+        recheck(statement, [c for p in kept for c in p.citations], grounder.sources())
     support = joined_support(said) if found else None
     answer_source: Literal["model", "points"] = "model"
     if found:

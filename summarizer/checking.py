@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from summarizer.llm import Ollama
     from summarizer.windows import CallLog
 
+# Sentences before a quote's own where the names of a statement may be found (its speaker).
+CONTEXT_SENTENCES = 2
 # Quotes per statement shown to the model, and their length: enough to judge, not a whole page.
 MODEL_QUOTES = 4
 MODEL_QUOTE_CHARS = 400
@@ -62,10 +64,28 @@ def rules(text: str, citations: Sequence[Citation], sources: Mapping[str, Source
     evidence = []
     for c in citations:
         source = sources.get(c.article_id)
-        sentence = sentence_around(source.text, c.start, c.end) if source else c.quote
-        evidence.append(Evidence(c.quote, sentence, source.title if source else ""))
+        if source is None:
+            evidence.append(Evidence(c.quote, c.quote))
+            continue
+        sentence = sentence_around(source.text, c.start, c.end)
+        before = sentence_around(source.text, c.start, c.end, before=CONTEXT_SENTENCES)
+        evidence.append(Evidence(c.quote, sentence, source.title, before))
     found = check_support(text, evidence)
     return Support(verdict=found.verdict, unbacked=found.unbacked, reasons=found.reasons)
+
+
+def recheck(
+    statement: Statement, citations: Sequence[Citation], sources: Mapping[str, Source]
+) -> None:
+    """Judge a statement again on other quotes (a summary on the key points that are shown),
+    keeping the model's lower verdict, if it gave one."""
+    if statement.support is None:
+        return
+    again = rules(statement.text, citations, sources)
+    earlier = statement.support
+    if earlier.method == "model" and VERDICT_RANK[earlier.verdict] < VERDICT_RANK[again.verdict]:
+        return
+    statement.support = again
 
 
 def check_statements(

@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, Field
 
 from summarizer import prompts
-from summarizer.checking import Source, Statement, check_statements, composed, joined_support
+from summarizer.checking import (
+    Source,
+    Statement,
+    check_statements,
+    composed,
+    joined_support,
+    recheck,
+)
 from summarizer.citing import ArticleGrounder, PointReply
 from summarizer.errors import ContextOverflow
 from summarizer.grounding import sentences
@@ -105,6 +112,11 @@ def summarize(
         for p, s in zip(points, checked.points, strict=True)
         if grounder.keep(p.citations, keep_unverified, s.support)
     ][:n_points]
+    # What is shown stands on the quotes that are shown: those of the points kept.
+    shown = [c for p in kept for c in p.citations]
+    sources = {article.id: Source(article.text, article.title)}
+    for statement in [checked.headline, *checked.summary]:
+        recheck(statement, shown, sources)
     head, para = checked.headline.support, joined_support(checked.summary)
     headline_source: Literal["model", "title"] = "model"
     summary_source: Literal["model", "key_points"] = "model"

@@ -58,8 +58,19 @@ CONTENT_KINDS = frozenset(
         "length",
         "reply",
         "stream_error",
+        # Statements that twist what their (real) quotes say:
+        "contradicting",  # the statement says the opposite of its quote ("not" added/removed)
+        "wrong_number",  # its figures changed
+        "unrelated_quote",  # the quote is another sentence than the one the statement says
+        "boilerplate_summary",  # the headline and summary are the prompt's own instructions
+        "truncated_quote",  # quote and statement stop right before the sentence's negation
     }
 )
+TWISTS = ("contradicting", "wrong_number", "unrelated_quote", "boilerplate_summary",
+          "truncated_quote")  # fmt: skip
+BOILERPLATE = "The article is given between [article_id] and ] as numbered segments to summarise"
+NEGATION = re.compile(r"\s(?:not(?! only)|never|no longer)\b|n't\b")
+AUXILIARY = re.compile(r"\b(is|are|was|were|will|would|can|could|has|have|had|does|did)\b ")
 MODEL_ENDPOINTS = ("/api/chat", "/api/embed")
 # The schema title of the project's support check: content misbehaviours leave it alone unless
 # they name it (misbehave(..., schema=SUPPORT_SCHEMA)).
@@ -233,10 +244,12 @@ class _Filler:
         *,
         invent_quotes: bool,
         unknown_segments: bool,
+        twist: str | None = None,
         overrides: Mapping[str, Any],
     ) -> None:
         self.root = root
         self.invent_quotes = invent_quotes
+        self.twist = twist
         self.unknown_segments = unknown_segments
         self.overrides = overrides
         self.cursor = 0
@@ -260,9 +273,36 @@ class _Filler:
         long_enough = [p for p in self.pool if len(p[1].split()) >= 3]
         self.pool = long_enough or self.pool or [(None, "The stand-in was given no text.")]
         self.source = source
+        if twist == "truncated_quote":
+            # Every item quotes the words before a negation: "Binance will" of "Binance will
+            # not freeze...", and says them as its statement.
+            cut = []
+            for sid, text in self.pool:
+                m = NEGATION.search(text)
+                if m and len(text[: m.start()].split()) >= 4:
+                    cut.append((sid, text[: m.start()].rstrip(" ,")))
+            self.pool = cut or self.pool
 
     def anchor(self, i: int) -> tuple[str | None, str]:
         return self.pool[i % len(self.pool)]
+
+    def twisted(self, sentence: str, anchor: int) -> str:
+        """The statement beside a real quote, as a misbehaving model writes it."""
+        if self.twist == "contradicting":
+            if NEGATION.search(sentence):
+                return NEGATION.sub("", sentence, count=1)
+            m = AUXILIARY.search(sentence)
+            return f"{sentence[: m.end()]}not {sentence[m.end() :]}" if m else f"No: {sentence}"
+        if self.twist == "wrong_number":
+            changed = re.sub(r"\d", lambda m: str((int(m.group()) + 1) % 10), sentence)
+            return changed if changed != sentence else f"{sentence.rstrip('.')} in 1987."
+        if self.twist == "unrelated_quote":
+            # The statement is another sentence than the one quoted.
+            for step in range(1, len(self.pool)):
+                other = self.anchor(anchor + step)[1]
+                if other != sentence:
+                    return other
+        return sentence
 
     def resolve(self, schema: Mapping[str, Any]) -> dict[str, Any]:
         schema = dict(schema)
@@ -356,13 +396,17 @@ class _Filler:
             text = self.segment_id(anchor)
         elif any(w in lname for w in QUOTE_WORDS):
             text = self.invented(anchor) if self.invent_quotes else sentence
+        elif self.twist == "boilerplate_summary" and any(
+            w in lname for w in ("headline", "summary", "answer")
+        ):
+            text = BOILERPLATE
         elif "headline" in lname or "title" in lname:
             text = " ".join(sentence.split()[:12]).rstrip(".,;:!?")
         elif "summary" in lname or "abstract" in lname:
             following = self.anchor(anchor + 1)[1]
             text = sentence if following == sentence else f"{sentence} {following}"
         elif any(w in lname for w in TEXT_WORDS):
-            text = sentence
+            text = self.twisted(sentence, anchor)
         elif s.get("format") == "date":
             text = "2025-06-01"
         elif s.get("format") == "date-time":
@@ -929,6 +973,7 @@ class StandinOllama:
             source,
             invent_quotes="invented_quotes" in rules,
             unknown_segments="unknown_segments" in rules,
+            twist=next((t for t in TWISTS if t in rules), None),
             overrides=self.field_values,
         )
         if isinstance(fmt, Mapping):

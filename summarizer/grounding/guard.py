@@ -279,8 +279,8 @@ def _checked_by_facts(word: str) -> bool:
 
 # What reverses the words before it when it follows them in the same sentence.
 _REVERSING = re.compile(
-    r"(?:n['’]t\b|(?<=n)['’]t\b|\s*[,—–-]?\s*(?:not|never|no|none|nothing|nobody|nor|neither|hardly|barely"
-    r"|scarcely|no\s+longer|any\s+longer|anymore|denied|denies|deny|refused|refuses|declined"
+    r"(?:n['’]t\b|(?<=n)['’]t\b|\s*[,—–-]?\s*(?:not|cannot|never|no|none|nothing|nobody|nor"
+    r"|neither|hardly|barely|scarcely|no\s+longer|any\s+longer|anymore|denied|denies|deny|refused|refuses|declined"
     r"|declines|failed|fails|rejected|rejects|false|untrue|wrong)\b)",
     re.IGNORECASE,
 )

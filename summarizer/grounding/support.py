@@ -33,6 +33,7 @@ from summarizer.grounding.guard import (
     _key,
     _names,
     _partner,
+    reversed_after,
     soft,
 )
 
@@ -155,6 +156,38 @@ _ORDER = DIRECTIONAL | frozenset(
         "lost",
     ]
 )
+# A statement ending on one of these stops mid-clause: "Binance said that it will" (| not ...).
+_DANGLING = frozenset(
+    [
+        "will",
+        "would",
+        "shall",
+        "should",
+        "can",
+        "could",
+        "may",
+        "might",
+        "must",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "has",
+        "have",
+        "had",
+        "do",
+        "does",
+        "did",
+        "to",
+        "that",
+        "the",
+        "a",
+        "an",
+        "of",
+    ]
+)
 _CLAUSE = re.compile(
     r"[,;:()]|\s[—–-]\s|\b(?:but|while|whereas|although|though|however|and|when|because|if"
     r"|unless|which|who|where|that|so)\b",
@@ -174,11 +207,13 @@ _SENTENCE = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+|\n+")
 
 @dataclass(frozen=True)
 class Evidence:
-    """A verified quote, the sentence of the source it stands in, and the source's title."""
+    """A verified quote, the sentence of the source it stands in, the source's title, and the
+    sentences just before it (where a quote's speaker is usually named)."""
 
     quote: str
     sentence: str
     title: str = ""
+    before: str = ""
 
 
 @dataclass
@@ -190,11 +225,10 @@ class Check:
     reasons: list[str] = field(default_factory=list)
 
 
-def sentence_around(text: str, start: int, end: int) -> str:
-    """The sentence(s) of `text` that hold `text[start:end]`."""
-    lo = 0
-    for m in _SENTENCE.finditer(text, 0, start):
-        lo = m.end()
+def sentence_around(text: str, start: int, end: int, before: int = 0) -> str:
+    """The sentence(s) of `text` that hold `text[start:end]`, with `before` more before them."""
+    starts = [0] + [m.end() for m in _SENTENCE.finditer(text, 0, start)]
+    lo = starts[max(0, len(starts) - 1 - before)]
     after = _SENTENCE.search(text, end)
     hi = after.start() if after else len(text)
     return text[lo:hi]
@@ -290,7 +324,7 @@ def _backed(word: str, pool: set[str]) -> bool:
     return word in pool or any(_matches(word, w) for w in pool)
 
 
-def _swap(statement: list[str], quote: list[str]) -> str | None:
+def _swap(statement: list[str], quote: list[str], names: set[str]) -> str | None:
     """A content word of the statement that stands, next to words both share, where the quote
     has different words ("prices rose sharply" / "prices fell sharply")."""
     from difflib import SequenceMatcher
@@ -305,8 +339,24 @@ def _swap(statement: list[str], quote: list[str]) -> str | None:
         after = k < len(ops) - 1 and ops[k + 1][0] == "equal"
         if before or after:
             for word in statement[i1:i2]:
-                if not _backed(word, theirs):
+                if word not in names and not _backed(word, theirs):
                     return word
+    return None
+
+
+def _cut_before_reversal(statement: str, evidence: Sequence[Evidence]) -> str | None:
+    """The words that reverse a statement which stops where its quoted sentence goes on with
+    them: "the crypto giant said that it will" | "not freeze the accounts"."""
+    tail = WORD.findall(soft(statement))[-3:]
+    if len(tail) < 2:
+        return None
+    pattern = re.compile(r"\W+".join(map(re.escape, tail)) + r"\b", re.IGNORECASE)
+    for e in evidence:
+        sentence = soft(e.sentence or e.quote)
+        for m in pattern.finditer(sentence):
+            end = reversed_after(sentence, m.end())
+            if end is not None:
+                return sentence[m.end() : end if end > 0 else None].strip()[:60]
     return None
 
 
@@ -328,11 +378,13 @@ def check_support(statement: str, evidence: Sequence[Evidence]) -> Check:
             unbacked.append(written)
             reasons.append(f"{written!r} is not in its quotes")
 
-    around = soft(f"{context}\n{titles}")
+    earlier = " \n".join(dict.fromkeys(e.before for e in evidence if e.before))
+    around = soft(f"{context}\n{earlier}\n{titles}")
     keys = frozenset(_key(t) for t in WORD.findall(around) if not t[0].islower())
     lower = frozenset(
         _key(t) for t in WORD.findall(f"{around} {soft(statement)}") if t[0].islower()
     )
+    names = set(_names(soft(statement), lower))
     for name in dict.fromkeys(_names(soft(statement), lower)):
         if _partner(name, keys) is None and name not in FUNCTION_WORDS:
             unbacked.append(name)
@@ -357,7 +409,7 @@ def check_support(statement: str, evidence: Sequence[Evidence]) -> Check:
             unbacked.append(clause.strip())
             reasons.append("its quotes say the opposite")
             continue
-        swaps = [_swap(words, _content(other)) for other in same]
+        swaps = [_swap(words, _content(other), names) for other in same]
         if all(swaps) and swaps[0] is not None:
             softer.append(swaps[0])
 
@@ -369,6 +421,10 @@ def check_support(statement: str, evidence: Sequence[Evidence]) -> Check:
             reasons.append(f"{word!r} is not in its quotes")
     coverage = 1 - len(missing) / len(words) if words else 0.0
     in_quotes = sum(1 for w in words if _backed(w, quoted)) / len(words) if words else 0.0
+    cut = _cut_before_reversal(statement, evidence)
+    if cut is not None:
+        unbacked.append(cut)
+        reasons.append(f"it stops where its source goes on with {cut!r}")
     if reasons:
         return Check("unsupported", list(dict.fromkeys(unbacked + missing)), reasons)
     if not words:

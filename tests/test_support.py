@@ -1,0 +1,256 @@
+"""Support verdicts: a statement shown as coming from the article is one its quotes back.
+
+Three layers: the quote (a fuzzy match never swaps a word, a quote stopping before a negation
+takes it in), the code's check of each statement against its quotes, and the model's check that
+can only lower a verdict. End to end through the CLI with the stand-in's twisted replies.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from summarizer import pipeline
+from summarizer.cli import cli
+from summarizer.config import Settings
+from summarizer.grounding import Evidence, check_support, locate
+from tests.standin_ollama import SUPPORT_SCHEMA, StandinOllama
+
+CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+BINANCE = "002_797977910b246ba2.txt"
+KRAKEN = "“I understand the rationale for this request but, despite my deep respect for the Ukrainian people, @krakenfx cannot freeze the accounts of our Russian clients without a legal requirement to do so,” wrote Jesse Powell."  # noqa: E501
+REFUSE = (CORPUS / "004_a1cf827bafe0670f.txt").read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def env(hash_embedder: str, ollama_env: StandinOllama, corpus_copy: Path) -> StandinOllama:
+    assert pipeline.ingest(Settings.from_env(), [str(corpus_copy)]).failed == 0
+    return ollama_env
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def verdict(statement: str, quote: str) -> str:
+    before = "A representative from the Binance team explained this saying: " + quote
+    return check_support(statement, [Evidence(quote, quote, before=before)]).verdict
+
+
+# -- quotes --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("real", "swapped"),
+    [
+        ("without a legal requirement", "with a legal requirement"),
+        ("deep respect for the Ukrainian people", "deep contempt for the Ukrainian people"),
+        ("will block the accounts of Russian", "will approve the accounts of Russian"),
+    ],
+)
+def test_a_quote_with_a_word_swapped_is_no_citation(real: str, swapped: str) -> None:
+    assert real in REFUSE
+    sentence = next(s for s in REFUSE.split("\n") if real in s)
+    quote = sentence.replace(real, swapped)
+    assert locate(sentence, REFUSE) is not None
+    assert locate(quote, REFUSE) is None
+
+
+def test_slips_inside_words_are_still_forgiven() -> None:
+    found = locate(
+        "We are not going to unilatarally freeze millions of inocent users accounts", REFUSE
+    )
+    assert found is not None and found.quote.startswith("We are not going to unilaterally")
+
+
+def test_a_quote_cut_before_a_negation_takes_in_its_clause() -> None:
+    found = locate("I understand the rationale for this request but, despite my deep", REFUSE)
+    assert found is not None  # nothing reverses it: cited as is
+    cut = "despite my deep respect for the Ukrainian people, @krakenfx"
+    found = locate(cut, REFUSE)
+    assert found is not None and found.quote.endswith(
+        "cannot freeze the accounts of our Russian clients without a legal requirement to do so"
+    )
+
+
+# -- the code's check ----------------------------------------------------------------------------
+
+QUOTE = "We are not going to unilaterally freeze millions of innocent users’ accounts"
+
+
+@pytest.mark.parametrize(
+    ("statement", "expected"),
+    [
+        (
+            "Binance is not going to unilaterally freeze millions of innocent users' accounts.",
+            "supported",
+        ),
+        (
+            "Binance refused to unilaterally freeze millions of innocent users' accounts.",
+            "supported",
+        ),
+        ("Binance will be freezing the accounts of its innocent users.", "unsupported"),
+        ("Binance is not going to unilaterally freeze 5 million accounts.", "unsupported"),
+        (
+            "Coinbase is not going to unilaterally freeze millions of innocent users' accounts.",
+            "unsupported",
+        ),
+        ("Kraken raised its fees for Russian customers in March.", "unsupported"),
+        (
+            "Binance will not unilaterally freeze millions of innocent users' accounts, "
+            "citing financial freedom and its global mission.",
+            "partial",
+        ),
+    ],
+)
+def test_statements_against_their_quote(statement: str, expected: str) -> None:
+    assert verdict(statement, QUOTE) == expected
+
+
+def test_the_unbacked_words_and_the_reason_are_given() -> None:
+    found = check_support("Binance froze 12 accounts in 2021.", [Evidence(QUOTE, QUOTE)])
+    assert found.verdict == "unsupported"
+    assert "12" in found.unbacked and "2021" in found.unbacked
+    assert any("not in its quotes" in r for r in found.reasons)
+
+
+def test_names_may_come_from_the_quoted_sentence_but_figures_only_from_the_quote() -> None:
+    sentence = "Jesse Powell said the exchange cannot freeze 40 accounts of Russian clients."
+    quote = "the exchange cannot freeze"
+    named = check_support(
+        "Jesse Powell said the exchange cannot freeze accounts.", [Evidence(quote, sentence)]
+    )
+    assert named.verdict != "unsupported"
+    counted = check_support("The exchange cannot freeze 40 accounts.", [Evidence(quote, sentence)])
+    assert counted.verdict == "unsupported" and "40" in counted.unbacked
+
+
+# -- end to end ----------------------------------------------------------------------------------
+
+
+def _shown(data: dict[str, Any], items: str, text: str) -> list[dict[str, Any]]:
+    return [i for i in data[items] if (i.get("support") or {}).get("verdict") == "supported"]
+
+
+@pytest.mark.parametrize(
+    "twist", ["contradicting", "wrong_number", "unrelated_quote", "truncated_quote"]
+)
+def test_twisted_claims_are_never_shown_as_supported(
+    env: StandinOllama, corpus_copy: Path, twist: str
+) -> None:
+    env.misbehave(twist, times=None)
+    result = run("claims", str(corpus_copy / BINANCE), "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["counts"]["produced"] > 0
+    assert data["counts"]["unsupported"] > 0
+    assert data["claims"] == [], [c["statement"] for c in data["claims"]]
+    text = run("claims", str(corpus_copy / BINANCE)).stdout
+    assert "dropped as unsupported" in text
+    # Kept on request, each is marked, never shown plain.
+    kept = json.loads(
+        run("claims", str(corpus_copy / BINANCE), "--json", "--keep-unverified").stdout
+    )
+    assert kept["claims"] and all(c["support"]["verdict"] == "unsupported" for c in kept["claims"])
+    assert "(unsupported" in run("claims", str(corpus_copy / BINANCE), "--keep-unverified").stdout
+
+
+@pytest.mark.parametrize("twist", ["contradicting", "wrong_number", "unrelated_quote"])
+def test_twisted_key_points_and_answers_are_dropped(
+    env: StandinOllama, corpus_copy: Path, twist: str
+) -> None:
+    env.misbehave(twist, times=None)
+    data = json.loads(run("summarize", str(corpus_copy / BINANCE), "--json").stdout)
+    assert data["key_points"] == [] and data["counts"]["unsupported"] > 0
+    # The model's summary (the article's own sentences here) has no shown quote to stand on.
+    assert data["summary_source"] == "key_points" and data["summary"] == ""
+    assert data["headline_source"] == "title"
+    answer = json.loads(
+        run("ask", "Will Binance freeze the accounts of Russian users?", "--json").stdout
+    )
+    assert not any(p["support"]["verdict"] == "supported" for p in answer["points"])
+    assert answer["answer_source"] == "points" or not answer["found"]
+
+
+def test_a_boilerplate_summary_is_replaced_by_the_supported_points(
+    env: StandinOllama, corpus_copy: Path
+) -> None:
+    env.misbehave("boilerplate_summary", times=None)
+    data = json.loads(run("summarize", str(corpus_copy / BINANCE), "--json").stdout)
+    assert data["key_points"] and "article is given between" not in data["summary"]
+    assert data["summary_source"] == "key_points" and data["headline_source"] == "title"
+    article = pipeline.get_article(Settings.from_env(), data["article_id"])
+    assert data["headline"] == article.title
+    supported = [p for p in data["key_points"] if p["support"]["verdict"] == "supported"]
+    for n, point in enumerate(data["key_points"], 1):
+        if point in supported:
+            assert f"{point['text'].rstrip()} [{n}]" in data["summary"]
+    text = run("summarize", str(corpus_copy / BINANCE)).stdout
+    assert "summary is not backed" in text and "article is given between" not in text
+
+
+def test_the_model_check_is_one_call_and_lowers_never_raises(
+    env: StandinOllama, corpus_copy: Path
+) -> None:
+    source = str(corpus_copy / BINANCE)
+    data = json.loads(run("claims", source, "--json").stdout)
+    checks = [
+        r for r in env.requests("/api/chat") if r.body["format"].get("title") == SUPPORT_SCHEMA
+    ]
+    assert len(checks) == 1 and data["calls"] == 2
+    assert all(c["support"] == {**c["support"], "method": "rules"} for c in data["claims"])
+    # A model that judges everything unsupported lowers every verdict: nothing is shown.
+    env.misbehave(
+        "reply",
+        times=None,
+        schema=SUPPORT_SCHEMA,
+        content=lambda body: json.dumps(
+            {
+                "verdicts": [{"verdict": "unsupported", "unbacked": ["all"]}]
+                * body["format"]["properties"]["verdicts"]["minItems"]
+            }
+        ),
+    )
+    lowered = json.loads(run("claims", source, "--json", "--no-cache").stdout)
+    assert (
+        lowered["claims"] == [] and lowered["counts"]["unsupported"] == data["counts"]["produced"]
+    )
+    kept = json.loads(run("claims", source, "--json", "--keep-unverified", "--no-cache").stdout)
+    assert all(c["support"]["verdict"] == "unsupported" for c in kept["claims"])
+    # What the code let through, the model lowered; and the code's own rejections stand.
+    assert {c["support"]["method"] for c in kept["claims"]} == {"model"} | {
+        c["support"]["method"] for c in data["claims"] if c["support"]["verdict"] == "unsupported"
+    }
+
+
+def test_a_useless_model_check_leaves_the_codes_verdicts(
+    env: StandinOllama, corpus_copy: Path
+) -> None:
+    env.misbehave("invalid_json", times=None, schema=SUPPORT_SCHEMA)
+    result = run("claims", str(corpus_copy / BINANCE), "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["claims"] and any(
+        "support check gave no usable verdicts" in w for w in data["warnings"]
+    )
+
+
+def test_support_modes(env: StandinOllama, corpus_copy: Path) -> None:
+    source = str(corpus_copy / BINANCE)
+    rules = json.loads(run("claims", source, "--json", "--support", "rules").stdout)
+    assert rules["calls"] == 1 and all(c["support"]["method"] == "rules" for c in rules["claims"])
+    off = json.loads(run("claims", source, "--json", "--support", "off").stdout)
+    assert all(c["support"] is None for c in off["claims"])
+    assert any("support check is off" in w for w in off["warnings"])
+    result = CliRunner().invoke(cli, ["claims", source, "--support", "maybe"])
+    assert result.exit_code == 2 and "maybe" in result.output
+
+
+def test_the_schema_describes_the_verdicts() -> None:
+    schema = json.loads(run("schema", "claims").stdout)
+    support = schema["$defs"]["Support"]
+    assert support["properties"]["verdict"]["enum"] == ["supported", "partial", "unsupported"]
