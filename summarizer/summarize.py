@@ -106,7 +106,8 @@ def summarize(
     headline, summary = replies[0][1].headline, replies[0][1].summary
     if len(replies) > 1:
         headline, summary, points = _merge_summaries(llm, calls, article, replies, points, n_points)
-    checked = _check(llm, calls, article, headline, summary, points)
+    sources = {article.id: Source(article.text, article.title)}
+    checked = _check(llm, calls, sources, headline, summary, points)
     kept = [
         p.model_copy(update={"support": s.support})
         for p, s in zip(points, checked.points, strict=True)
@@ -114,7 +115,6 @@ def summarize(
     ][:n_points]
     # What is shown stands on the quotes that are shown: those of the points kept.
     shown = [c for p in kept for c in p.citations]
-    sources = {article.id: Source(article.text, article.title)}
     for statement in [checked.headline, *checked.summary]:
         recheck(statement, shown, sources)
     head, para = checked.headline.support, joined_support(checked.summary)
@@ -150,7 +150,7 @@ class _Checked:
 def _check(
     llm: Ollama,
     calls: CallLog,
-    article: Article,
+    sources: dict[str, Source],
     headline: str,
     summary: str,
     points: list[KeyPoint],
@@ -166,7 +166,6 @@ def _check(
         points=[Statement(p.text, p.citations) for p in points],
     )
     statements = [checked.headline, *checked.summary, *checked.points]
-    sources = {article.id: Source(article.text, article.title)}
     check_statements(llm, calls, statements, sources, llm.settings.support)
     return checked
 

@@ -384,32 +384,34 @@ def check_support(statement: str, evidence: Sequence[Evidence]) -> Check:
     lower = frozenset(
         _key(t) for t in WORD.findall(f"{around} {soft(statement)}") if t[0].islower()
     )
-    names = set(_names(soft(statement), lower))
-    for name in dict.fromkeys(_names(soft(statement), lower)):
+    named = list(dict.fromkeys(_names(soft(statement), lower)))
+    names = set(named)
+    for name in named:
         if _partner(name, keys) is None and name not in FUNCTION_WORDS:
             unbacked.append(name)
             reasons.append(f"the name {name!r} is not in its quotes")
 
     pool = set(_content(context)) | set(_content(titles))
     quoted = set(_content(quotes))
-    evidence_clauses = [c for e in evidence for c in _clauses(e.sentence or e.quote)]
+    # Each quoted clause with its content words, read once for every clause of the statement.
+    evidence_clauses = [(c, _content(c)) for e in evidence for c in _clauses(e.sentence or e.quote)]
     for clause in _clauses(statement):
         words = _content(clause)
         overlap = [
-            (sum(1 for w in set(words) if _backed(w, set(_content(other)))), other)
-            for other in evidence_clauses
+            (sum(1 for w in set(words) if _backed(w, set(theirs))), other, theirs)
+            for other, theirs in evidence_clauses
         ]
-        most = max((n for n, _ in overlap), default=0)
+        most = max((n for n, _, _ in overlap), default=0)
         if not most:
             continue
         # Of the quoted clauses it matches best, one with its polarity (and, then, its words).
-        best = [other for n, other in overlap if n == most]
-        same = [other for other in best if _polarity(other) == _polarity(clause)]
+        best = [(other, theirs) for n, other, theirs in overlap if n == most]
+        same = [theirs for other, theirs in best if _polarity(other) == _polarity(clause)]
         if not same:
             unbacked.append(clause.strip())
             reasons.append("its quotes say the opposite")
             continue
-        swaps = [_swap(words, _content(other), names) for other in same]
+        swaps = [_swap(words, theirs, names) for theirs in same]
         if all(swaps) and swaps[0] is not None:
             softer.append(swaps[0])
 
