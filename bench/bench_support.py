@@ -1,6 +1,7 @@
 """The support check: does it accept statements their quotes back, and only those?
 
-Run from the repository root: python bench/bench_support.py [--articles N] [--model]
+Run from the repository root:
+    python bench/bench_support.py [--articles N] [--offset K] [--model N]
 
 1. Perturbations of real news sentences (`news/articles.jsonl` of the shared evaluation data):
    each sentence is the quote, and the statement is the sentence itself, a shortened or lightly
@@ -13,8 +14,8 @@ Run from the repository root: python bench/bench_support.py [--articles N] [--mo
    as a citation (and, for the cut ones, how many keep the negation in the cited span).
 3. WiCE (`claims/wice-dev.jsonl`): each claim against its gold supporting sentences (for a
    not-supported claim, the sentences sharing most words with it) as quotes; the code check's
-   verdicts against the labels, and the precision of `supported`. With --model, the same with
-   the model's check added (needs OLLAMA_HOST and SUMMARIZER_MODEL of a running server).
+   verdicts against the labels, and the precision of `supported`. With --model N, the same for N
+   claims with the model's check added, on the real small model the tests' real tier uses.
 """
 
 from __future__ import annotations
@@ -181,7 +182,7 @@ def perturbed(
         other = per[(i + 1 + rng.randrange(len(per) - 1)) % len(per)]
         return rng.choice(other) if other else None
     if kind == "same topic":
-        return next((t for t in sents if t != s and _shared(s, t) >= 2), None)
+        return next((t for t in sents if _shared(s, t) >= 2 and not _within(t, s)), None)
     makers: dict[str, Callable[[str, random.Random], str | None]] = {
         "shortened": shortened,
         "reworded": reworded,
@@ -191,6 +192,13 @@ def perturbed(
         "antonym": antonym,
     }
     return makers[kind](s, rng)
+
+
+def _within(t: str, s: str) -> bool:
+    """Whether most of sentence t is in s (or s in t): sentences split where a page lost its
+    spaces ("...the stunt 'This guy is...") state each other, they are not "about the topic"."""
+    a, b = set(re.findall(r"\w+", t.lower())), set(re.findall(r"\w+", s.lower()))
+    return len(a & b) >= 0.6 * min(len(a), len(b))
 
 
 def _shared(a: str, b: str) -> int:
@@ -250,38 +258,107 @@ def quotes(articles: list[dict[str, str]]) -> None:
         print(f"  of the cut ones located, the span keeps the negation: {share:.1%}")
 
 
-def wice(model: bool) -> None:
+def wice(model_claims: int) -> None:
     path = require(EVAL / "claims" / "wice-dev.jsonl")
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
     print("\n3. WiCE dev: code check verdicts (rows) against the labels (columns)")
     table: dict[str, Counter[str]] = defaultdict(Counter)
     start = time.perf_counter()
     for row in rows:
-        sents = row["evidence"]
-        if row["supporting_sentences"]:
-            idx = sorted({i for group in row["supporting_sentences"][:1] for i in group})
-        else:
-            idx = sorted(range(1, len(sents)), key=lambda i: -_shared(row["claim"], sents[i]))[:2]
-        ev = [Evidence(quote=sents[i], sentence=sents[i]) for i in idx if i < len(sents)]
+        ev = [Evidence(quote=q, sentence=q) for q in _wice_quotes(row)]
         table[check_support(row["claim"], ev).verdict][row["label"]] += 1
+    _confusion(table)
+    print(f"  {len(rows)} claims in {time.perf_counter() - start:.2f} s")
+    if model_claims:
+        _wice_model(rows, model_claims)
+
+
+def _wice_quotes(row: dict) -> list[str]:
+    """The gold supporting sentences (the first set), or for a claim with none, the two
+    sentences sharing most words with it."""
+    sents = row["evidence"]
+    if row["supporting_sentences"]:
+        idx = sorted({i for group in row["supporting_sentences"][:1] for i in group})
+    else:
+        idx = sorted(range(1, len(sents)), key=lambda i: -_shared(row["claim"], sents[i]))[:2]
+    return [sents[i] for i in idx if i < len(sents)]
+
+
+def _confusion(table: dict[str, Counter[str]]) -> None:
     labels = ("supported", "partially_supported", "not_supported")
     print(f"  {'':<12}" + "".join(f"{lab:>22}" for lab in labels))
-    for verdict in ("supported", "partial", "unsupported"):
+    for verdict in VERDICTS:
         print(f"  {verdict:<12}" + "".join(f"{table[verdict][lab]:>22}" for lab in labels))
     said = sum(table["supported"].values())
     if said:
         print(f"  precision of supported: {table['supported']['supported'] / said:.1%} of {said}")
-    print(f"  {len(rows)} claims in {time.perf_counter() - start:.2f} s")
-    if model:
-        print("  (--model: see bench/bench_support_model.py)")
+
+
+def _wice_model(rows: list[dict], n: int) -> None:
+    """n claims the code's check did not reject, through `--support model` on the real model:
+    one model call per claim, which may lower the code's verdict, never raise it."""
+    import tempfile
+
+    from summarizer.checking import Source, Statement, check_statements
+    from summarizer.config import Settings
+    from summarizer.llm import Ollama
+    from summarizer.models import Citation
+    from summarizer.windows import CallLog
+    from tests.real_model import MODEL, served, unavailable
+
+    why = unavailable()
+    if why:
+        print(f"  --support model: skipped: {why}")
+        return
+    # The model judges only what the code did not reject: those claims, each label in turn.
+    by_label: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        ev = [Evidence(quote=q, sentence=q) for q in _wice_quotes(row)]
+        if check_support(row["claim"], ev).verdict != "unsupported":
+            by_label[row["label"]].append(row)
+    picked = [r for group in zip(*by_label.values(), strict=False) for r in group][:n]
+    table: dict[str, Counter[str]] = defaultdict(Counter)
+    lowered = failed = 0
+    times = []
+    with tempfile.TemporaryDirectory() as home, served() as url:
+        settings = Settings(home=Path(home), ollama_hosts=[url], model=MODEL, use_cache=False)
+        with Ollama(settings) as llm:
+            for i, row in enumerate(picked):
+                quotes = _wice_quotes(row)
+                text = "\n".join(quotes)
+                cites, at = [], 0
+                for q in quotes:
+                    cites.append(Citation(article_id="w", chunk_id="w", start=at,
+                                          end=at + len(q), quote=q))  # fmt: skip
+                    at += len(q) + 1
+                statement = Statement(row["claim"], cites)
+                calls = CallLog()
+                began = time.perf_counter()
+                check_statements(llm, calls, [statement], {"w": Source(text)}, "model")
+                times.append(time.perf_counter() - began)
+                assert statement.support is not None
+                lowered += statement.support.method == "model"
+                failed += bool(calls.warnings)
+                table[statement.support.verdict][row["label"]] += 1
+                print(f"    {i + 1}/{len(picked)} {times[-1]:.1f} s", end="\r", flush=True)
+    print(f"\n  --support model on the real model ({MODEL}): {len(picked)} claims not rejected")
+    _confusion(table)
+    print(
+        f"  lowered by the model: {lowered}; calls with no usable verdict: {failed}; "
+        f"time per claim: median {statistics.median(times):.1f} s"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--articles", type=int, default=120)
-    parser.add_argument("--model", action="store_true")
+    parser.add_argument("--articles", type=int, default=120, help="articles perturbed")
+    parser.add_argument("--offset", type=int, default=0, help="first article (120: held out)")
+    parser.add_argument(
+        "--model", type=int, default=0, metavar="N",
+        help="also judge N WiCE claims with --support model on the real small model",
+    )  # fmt: skip
     args = parser.parse_args()
-    articles = load_articles()[: args.articles]
+    articles = load_articles()[args.offset : args.offset + args.articles]
     perturbations(articles)
     quotes(articles)
     wice(args.model)

@@ -129,6 +129,38 @@ def test_names_may_come_from_the_quoted_sentence_but_figures_only_from_the_quote
     assert counted.verdict == "unsupported" and "40" in counted.unbacked
 
 
+@pytest.mark.parametrize(
+    ("quote", "statement"),
+    [
+        # a word of the quote said twice, in place of another word of it
+        (
+            "In Aintree's crowded unsaddling area, the former England captain was waiting.",
+            "In England's crowded unsaddling area, the former England captain was waiting.",
+        ),
+        (
+            "If the taxes go up, we will pay more, if they go down, we will pay less.",
+            "If the taxes go down, we will pay more, if they go down, we will pay less.",
+        ),
+        (
+            "If you look at everything they have won, also look at what they have lost.",
+            "If you look at everything they have lost, also look at what they have lost.",
+        ),
+        # "not just" taken out, or put in
+        (
+            "Sterling's stand-off with Liverpool over a new contract is not just to do with him.",
+            "Sterling's stand-off with Liverpool over a new contract is just to do with him.",
+        ),
+        (
+            "On Wednesday Khanal had just undergone surgery and was resting with his family.",
+            "On Wednesday Khanal had not just undergone surgery and was resting with his family.",
+        ),
+    ],
+)
+def test_a_swap_within_the_quotes_own_words_is_not_supported(quote: str, statement: str) -> None:
+    assert check_support(statement, [Evidence(quote, quote)]).verdict != "supported"
+    assert check_support(quote, [Evidence(quote, quote)]).verdict == "supported"
+
+
 # -- end to end ----------------------------------------------------------------------------------
 
 

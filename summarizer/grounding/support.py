@@ -154,6 +154,8 @@ _ORDER = DIRECTIONAL | frozenset(
         "gained",
         "lose",
         "lost",
+        "only",
+        "notonly",
     ]
 )
 # A statement ending on one of these stops mid-clause: "Binance said that it will" (| not ...).
@@ -196,6 +198,9 @@ _CLAUSE = re.compile(
 # Not negations: "none other than", "no doubt"; "not only A but B" is one word of its own.
 _NOT_NEGATIONS = re.compile(r"\b(?:none other|no doubt|nothing but)\b", re.IGNORECASE)
 _NOT_ONLY = re.compile(r"\bnot (?:only|just|merely)\b", re.IGNORECASE)
+
+
+_ONLY = re.compile(r"\b(?:only|just|merely)\b", re.IGNORECASE)
 
 
 def _plain(text: str) -> str:
@@ -324,23 +329,51 @@ def _backed(word: str, pool: set[str]) -> bool:
     return word in pool or any(_matches(word, w) for w in pool)
 
 
-def _swap(statement: list[str], quote: list[str], names: set[str]) -> str | None:
+def _similarity(a: list[str], b: list[str]) -> float:
+    from difflib import SequenceMatcher
+
+    return SequenceMatcher(None, [stem(w) for w in a], [stem(w) for w in b]).ratio()
+
+
+def _swap(
+    statement: list[str],
+    quote: list[str],
+    names: set[str],
+    keys: frozenset[str],
+    word_for_word: bool = False,
+) -> tuple[str, bool] | None:
     """A content word of the statement that stands, next to words both share, where the quote
-    has different words ("prices rose sharply" / "prices fell sharply")."""
+    has a different word ("prices rose sharply" / "prices fell sharply"), and whether the swap
+    changes the meaning for sure: a name for another name, a direction for another ("go down"
+    where the quote has "go up", though "down" is in it further on). `word_for_word`: only
+    those, not the words a rewording puts in place of others."""
     from difflib import SequenceMatcher
 
     a, b = [stem(w) for w in statement], [stem(w) for w in quote]
-    theirs = set(quote)
+    theirs, ours = set(quote), set(statement)
+    # A word the statement says more often than its quote does stands, once, for another one.
+    extra = Counter(a) - Counter(b)
     ops = SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
-    for k, (op, i1, i2, _, _) in enumerate(ops):
+    for k, (op, i1, i2, j1, j2) in enumerate(ops):
         if op != "replace":
             continue
         before = k > 0 and ops[k - 1][0] == "equal"
         after = k < len(ops) - 1 and ops[k + 1][0] == "equal"
-        if before or after:
-            for word in statement[i1:i2]:
-                if word not in names and not _backed(word, theirs):
-                    return word
+        if not (before or after):
+            continue
+        if i2 - i1 == j2 - j1:  # word for word: a name or a direction for another is a swap
+            for word, other in zip(statement[i1:i2], quote[j1:j2], strict=True):
+                if _backed(other, ours) or not _backed(word, theirs) or not extra[stem(word)]:
+                    continue
+                if word in names and other in keys:
+                    return word, True
+                if word in _ORDER and other in _ORDER:
+                    return word, True
+                if other not in FUNCTION_WORDS:
+                    return word, False  # a word of the quote said twice, in place of another
+        for word in statement[i1:i2]:
+            if not word_for_word and word not in names and not _backed(word, theirs):
+                return word, False
     return None
 
 
@@ -370,6 +403,7 @@ def check_support(statement: str, evidence: Sequence[Evidence]) -> Check:
     reasons: list[str] = []
     unbacked: list[str] = []
     softer: list[str] = []  # words standing where the quote has others: a rewording, or not
+    swaps: list[tuple[str, bool] | None] = []
 
     have = Counter(norm for norm, _ in _figures(quotes))
     for norm, written in _figures(statement):
@@ -411,9 +445,25 @@ def check_support(statement: str, evidence: Sequence[Evidence]) -> Check:
             unbacked.append(clause.strip())
             reasons.append("its quotes say the opposite")
             continue
-        swaps = [_swap(words, theirs, names) for theirs in same]
-        if all(swaps) and swaps[0] is not None:
-            softer.append(swaps[0])
+        # A swap counts when every one of them has it; "not only" in the closest of them.
+        found = [_swap(words, theirs, names, keys) for theirs in same]
+        swaps.append(found[0] if all(found) else None)
+        closest = max(same, key=lambda theirs: _similarity(words, theirs))
+        if "notonly" in closest and "notonly" not in words and _ONLY.search(clause):
+            unbacked.append(clause.strip())  # "is just about him" / "is not just about him"
+            reasons.append("its quote says 'not only'")
+    # And in the whole quote closest to the whole statement: "won ... lost" said as "lost ...
+    # lost" shares both of its clauses' words with one clause of the quote or the other.
+    whole = _content(statement)
+    quoted_words = [_content(e.quote) for e in evidence]
+    closest = max(quoted_words, key=lambda q: _similarity(whole, q))
+    swaps.append(_swap(whole, closest, names, keys, word_for_word=True))
+    for word, hard in dict.fromkeys(s for s in swaps if s is not None):
+        if hard:
+            unbacked.append(word)
+            reasons.append(f"{word!r} stands where its quote has another word")
+        else:
+            softer.append(word)
 
     words = list(dict.fromkeys(_content(statement)))
     missing = [w for w in words if not _backed(w, pool)]
