@@ -21,6 +21,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from typing import Literal
 
 from summarizer.grounding.guard import (
@@ -197,10 +198,8 @@ _CLAUSE = re.compile(
 )
 # Not negations: "none other than", "no doubt"; "not only A but B" is one word of its own.
 _NOT_NEGATIONS = re.compile(r"\b(?:none other|no doubt|nothing but)\b", re.IGNORECASE)
-_NOT_ONLY = re.compile(r"\bnot (?:only|just|merely)\b", re.IGNORECASE)
-
-
 _ONLY = re.compile(r"\b(?:only|just|merely)\b", re.IGNORECASE)
+_NOT_ONLY = re.compile(rf"\bnot {_ONLY.pattern[2:]}", re.IGNORECASE)
 
 
 def _plain(text: str) -> str:
@@ -330,8 +329,6 @@ def _backed(word: str, pool: set[str]) -> bool:
 
 
 def _similarity(a: list[str], b: list[str]) -> float:
-    from difflib import SequenceMatcher
-
     return SequenceMatcher(None, [stem(w) for w in a], [stem(w) for w in b]).ratio()
 
 
@@ -347,8 +344,6 @@ def _swap(
     changes the meaning for sure: a name for another name, a direction for another ("go down"
     where the quote has "go up", though "down" is in it further on). `word_for_word`: only
     those, not the words a rewording puts in place of others."""
-    from difflib import SequenceMatcher
-
     a, b = [stem(w) for w in statement], [stem(w) for w in quote]
     theirs, ours = set(quote), set(statement)
     # A word the statement says more often than its quote does stands, once, for another one.
@@ -426,7 +421,8 @@ def check_support(statement: str, evidence: Sequence[Evidence]) -> Check:
             reasons.append(f"the name {name!r} is not in its quotes")
 
     pool = set(_content(context)) | set(_content(titles))
-    quoted = set(_content(quotes))
+    quoted_words = [_content(e.quote) for e in evidence]
+    quoted = {w for q in quoted_words for w in q}
     # Each quoted clause with its content words, read once for every clause of the statement.
     evidence_clauses = [(c, _content(c)) for e in evidence for c in _clauses(e.sentence or e.quote)]
     for clause in _clauses(statement):
@@ -445,17 +441,17 @@ def check_support(statement: str, evidence: Sequence[Evidence]) -> Check:
             unbacked.append(clause.strip())
             reasons.append("its quotes say the opposite")
             continue
-        # A swap counts when every one of them has it; "not only" in the closest of them.
+        # A swap counts when every one of them has it; "not only" is looked for in the closest.
         found = [_swap(words, theirs, names, keys) for theirs in same]
         swaps.append(found[0] if all(found) else None)
-        closest = max(same, key=lambda theirs: _similarity(words, theirs))
-        if "notonly" in closest and "notonly" not in words and _ONLY.search(clause):
-            unbacked.append(clause.strip())  # "is just about him" / "is not just about him"
-            reasons.append("its quote says 'not only'")
+        if "notonly" not in words and _ONLY.search(clause):
+            nearest = max(same, key=lambda theirs: _similarity(words, theirs))
+            if "notonly" in nearest:  # "is just about him" / "is not just about him"
+                unbacked.append(clause.strip())
+                reasons.append("its quote says 'not only'")
     # And in the whole quote closest to the whole statement: "won ... lost" said as "lost ...
     # lost" shares both of its clauses' words with one clause of the quote or the other.
     whole = _content(statement)
-    quoted_words = [_content(e.quote) for e in evidence]
     closest = max(quoted_words, key=lambda q: _similarity(whole, q))
     swaps.append(_swap(whole, closest, names, keys, word_for_word=True))
     for word, hard in dict.fromkeys(s for s in swaps if s is not None):
