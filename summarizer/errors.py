@@ -73,6 +73,10 @@ class InvalidReply(LLMError):
     """The model's reply did not match the schema, even after one retry that said what was wrong."""
 
 
+class DegenerateReply(LLMError):
+    """The model repeated itself (the same words again and again) in a reply and its retry."""
+
+
 class OutputTruncated(LLMError):
     """The model's reply was cut at num_predict and the context had no room for a longer one."""
 

@@ -420,7 +420,9 @@ class _Filler:
         return text.ljust(int(s.get("minLength", 0)), "x")
 
     def invented(self, anchor: int) -> str:
-        text = f"The minister promised {400 + anchor} new hospitals before the end of the decade."
+        # A number every few words: invented quotes differ from each other, as a model's do.
+        n = 400 + anchor
+        text = f"The minister promised {n} new hospitals in {n % 7 + 3} years, {n * 3} beds."
         return text if text not in self.source else f"Officials denied it {anchor} times."
 
 

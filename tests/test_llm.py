@@ -29,6 +29,8 @@ from summarizer.errors import (
 )
 from summarizer.llm import (
     DEFAULT_SEED,
+    REPEAT_LAST_N,
+    REPEAT_PENALTY,
     Ollama,
     estimate_messages,
     estimate_tokens,
@@ -127,7 +129,7 @@ def test_structured_reply_is_validated_and_recorded(
     )
     (request,) = chats(ollama_standin)
     body = request.body
-    assert body["stream"] is False
+    assert body["stream"] is True  # read as it streams: a loop is stopped early
     assert body["format"] == Summary.model_json_schema()
     assert body["messages"] == [
         {"role": "system", "content": SYSTEM},
@@ -135,6 +137,8 @@ def test_structured_reply_is_validated_and_recorded(
     ]
     # num_ctx: min(the model's 131072, the default cap); the reply gets a quarter, at most 1024.
     assert body["options"] == {
+        "repeat_penalty": REPEAT_PENALTY,
+        "repeat_last_n": REPEAT_LAST_N,
         "num_ctx": 8192,
         "num_predict": 1024,
         "temperature": 0.0,
@@ -149,6 +153,8 @@ def test_caller_options_cannot_override_the_budget(
     summarize(llm, options={"num_ctx": 999_999, "top_k": 5}, temperature=0.3, seed=7)
     options = chats(ollama_standin)[0].body["options"]
     assert options == {
+        "repeat_penalty": REPEAT_PENALTY,
+        "repeat_last_n": REPEAT_LAST_N,
         "num_ctx": 8192,
         "num_predict": 1024,
         "temperature": 0.3,

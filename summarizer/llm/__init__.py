@@ -25,7 +25,7 @@ if TYPE_CHECKING:
         estimate_tokens,
         truncation_warning,
     )
-    from summarizer.llm.client import DEFAULT_SEED, Ollama
+    from summarizer.llm.client import DEFAULT_SEED, REPEAT_LAST_N, REPEAT_PENALTY, Ollama
     from summarizer.llm.hosts import (
         START_HINT,
         canonical_model,
@@ -40,7 +40,7 @@ _PARTS = {
         "DEFAULT_NUM_CTX Budget context_length_from_info estimate_messages estimate_tokens "
         "truncation_warning"
     ),
-    "client": "DEFAULT_SEED Ollama",
+    "client": "DEFAULT_SEED REPEAT_LAST_N REPEAT_PENALTY Ollama",
     "hosts": "START_HINT canonical_model host_url is_loopback pull_command",
     "records": "CallRecord LLMStats Structured json_schema",
 }
@@ -59,6 +59,8 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "DEFAULT_NUM_CTX",
     "DEFAULT_SEED",
+    "REPEAT_LAST_N",
+    "REPEAT_PENALTY",
     "START_HINT",
     "Budget",
     "CallRecord",

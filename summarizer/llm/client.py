@@ -18,6 +18,7 @@ from summarizer.config import Settings
 from summarizer.errors import (
     ConfigError,
     ContextOverflow,
+    DegenerateReply,
     InvalidReply,
     LLMError,
     OllamaUnreachable,
@@ -35,6 +36,7 @@ from summarizer.llm.budget import (
     truncation_warning,
 )
 from summarizer.llm.cache import CACHE_FILE, ReplyCache, cache_key
+from summarizer.llm import stream
 from summarizer.llm.hosts import HostPool, canonical_model
 from summarizer.llm.records import (
     CallRecord,
@@ -50,8 +52,14 @@ T = TypeVar("T", bound=BaseModel)
 V = TypeVar("V")
 
 DEFAULT_SEED = 42
-# A reply cut by done_reason "length" is retried with twice the room, at most this many times.
+# A reply cut by done_reason "length" while still making progress is retried with twice the
+# room, at most this many times.
 MAX_GROWTH = 2
+# Repetition penalty suited to JSON: Ollama's 1.1, but over the last 16 tokens rather than 64, so
+# that a loop of a few words is damped while a quote may still repeat the words of the statement
+# it backs (said a line earlier) and the keys of every item stay free to recur.
+REPEAT_PENALTY = 1.1
+REPEAT_LAST_N = 16
 REPAIR_ECHO_CHARS = 2000
 
 
@@ -311,6 +319,8 @@ class Ollama:
             )
         # Caller options first: num_ctx and the sampling settings are this layer's to set.
         opts: dict[str, Any] = {
+            "repeat_penalty": REPEAT_PENALTY,
+            "repeat_last_n": REPEAT_LAST_N,
             **(options or {}),
             "num_ctx": budget.num_ctx,
             "num_predict": budget.num_predict,
@@ -386,19 +396,41 @@ class Ollama:
         record: CallRecord,
         text_estimate: int,
     ) -> tuple[T, str]:
-        """Chat until a complete, schema-valid reply: one repair retry, and more room if cut."""
+        """Chat until a complete, schema-valid reply: one repair retry, one retry with another
+        seed for a reply that loops, and more room for one cut while still making progress."""
         conversation = list(base)
         num_predict = budget.num_predict
-        repaired = False
+        repaired = reseeded = False
         grown = 0
         while True:
-            resp = self._chat(record, conversation, schema, {**opts, "num_predict": num_predict})
-            if record.attempts == 1:
+            got = self._chat(record, conversation, schema, {**opts, "num_predict": num_predict})
+            if record.attempts == 1 and got.stopped is None:
                 # Only the first attempt: later ones re-send a prefix Ollama may serve from its
                 # prompt cache, which lowers prompt_eval_count without any truncation.
-                self._check_truncation(record, resp.prompt_eval_count or 0, text_estimate)
-            content = resp.message.content or ""
-            if resp.done_reason == "length":
+                self._check_truncation(record, got.prompt_tokens, text_estimate)
+            content = got.content
+            loop = got.stopped
+            cut = got.done_reason == "length"
+            if loop is None and cut and not stream.making_progress(content, got.prompt):
+                loop = f"cut at {num_predict} tokens while saying the same things again"
+            if loop is not None:
+                record.degenerate += 1
+                self._count(degenerate_replies=1, degenerate_tokens=got.output_tokens)
+                if reseeded:
+                    raise DegenerateReply(
+                        f"{record.model} repeated itself in both replies to {record.prompt_id} "
+                        f"{record.prompt_version} ({loop}; stopped after {got.output_tokens} "
+                        "tokens)",
+                        hint="run again, or try a larger model with --model",
+                    )
+                reseeded = True
+                record.warnings.append(
+                    f"reply stopped after {got.output_tokens} tokens: {loop}; "
+                    "asked again with another seed"
+                )
+                opts = {**opts, "seed": int(opts.get("seed", DEFAULT_SEED)) + 1}
+                continue
+            if got.done_reason == "length":
                 room = budget.num_ctx - estimate_messages(conversation)
                 larger = min(num_predict * 2, room)
                 if grown < MAX_GROWTH and larger > num_predict:
@@ -435,27 +467,31 @@ class Ollama:
         messages: list[dict[str, str]],
         schema: dict[str, Any],
         options: dict[str, Any],
-    ) -> ollama.ChatResponse:
+    ) -> stream.Streamed:
+        """One chat request, streamed: stopped early when it loops; a read timeout counts from
+        the last token received."""
         name = record.model
-        resp, url = self.pool.call(
+        what = f"{record.prompt_id} v{record.prompt_version}"
+        given = "\n".join(m["content"] for m in messages if m["role"] != "assistant")
+        got, url = self.pool.call(
             f"chat with {name}",
             name,
-            lambda c: c.chat(
-                model=name, messages=messages, format=schema, options=options, stream=False
+            lambda c: stream.read(
+                c.chat(model=name, messages=messages, format=schema, options=options, stream=True),
+                what,
+                name,
+                given,
             ),
         )
-        prompt_tokens, output_tokens = resp.prompt_eval_count or 0, resp.eval_count or 0
-        self._count(chat_calls=1, prompt_tokens=prompt_tokens, output_tokens=output_tokens)
+        self._count(chat_calls=1, prompt_tokens=got.prompt_tokens, output_tokens=got.output_tokens)
         record.attempts += 1
         record.host = url
-        record.done_reason = resp.done_reason
-        record.prompt_eval_count += prompt_tokens
-        record.eval_count += output_tokens
-        record.total_duration_ns += resp.total_duration or 0
-        record.load_duration_ns += resp.load_duration or 0
-        record.prompt_eval_duration_ns += resp.prompt_eval_duration or 0
-        record.eval_duration_ns += resp.eval_duration or 0
-        return resp
+        record.done_reason = "repeat" if got.stopped else got.done_reason
+        record.prompt_eval_count += got.prompt_tokens
+        record.eval_count += got.output_tokens
+        for field in ("total_duration", "load_duration", "prompt_eval_duration", "eval_duration"):
+            setattr(record, f"{field}_ns", getattr(record, f"{field}_ns") + got.counter(field))
+        return got
 
     def _check_truncation(
         self, record: CallRecord, prompt_eval_count: int, text_estimate: int

@@ -44,6 +44,8 @@ class CallRecord:
     wall_seconds: float = 0.0
     done_reason: str | None = None
     truncated: bool = False
+    # Replies stopped because they repeated themselves (or were cut while doing so).
+    degenerate: int = 0
     warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -76,6 +78,8 @@ class LLMStats:
     cache_misses: int = 0
     prompt_tokens: int = 0
     output_tokens: int = 0
+    degenerate_replies: int = 0  # stopped early as loops, or cut while looping
+    degenerate_tokens: int = 0  # output tokens those replies had cost when stopped
 
 
 @functools.lru_cache(maxsize=128)

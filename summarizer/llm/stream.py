@@ -1,0 +1,190 @@
+"""Replies read as the server streams them: a reply that repeats itself is stopped early, not paid
+for to num_predict, and whoever watches (a person at a terminal) sees each call alive."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+# The same run of NGRAM words said REPEATS times under one key of the reply is a loop.
+NGRAM = 8
+REPEATS = 5
+# This many characters without a letter or digit (white space, brackets, dots): a loop too.
+BLANK_RUN = 160
+# The text is looked at every CHECK_EVERY pieces (tokens) received.
+CHECK_EVERY = 16
+# A reply cut at num_predict was still making progress when at least this share of the
+# n-grams of its last third are new to it.
+PROGRESS_SHARE = 0.5
+
+WORD = re.compile(r"\w+")
+# A key and its string value in (possibly unfinished) JSON text; the last value may be open.
+FIELD = re.compile(r'"((?:[^"\\]|\\.)*)"\s*:\s*"((?:[^"\\]|\\.)*)"?')
+BLANK_TAIL = re.compile(r"[^\w]{%d,}\Z" % BLANK_RUN)
+
+
+def looping(text: str, prompt: str = "") -> str | None:
+    """How `text` repeats itself, if it does: a blank run, or the same words again and again
+    under one key of the JSON (REPEATS times each time the prompt says them).
+
+    Counted per key: a sentence said as a headline, a point and a quote is no loop; the same
+    point again and again, or one string that goes round in circles, is.
+    """
+    if BLANK_TAIL.search(text):
+        return f"{BLANK_RUN} characters without a word"
+    counts: Counter[tuple[str, tuple[str, ...]]] = Counter()
+    for key, value in FIELD.findall(text) or [("", text)]:
+        counts.update((key, gram) for gram in _grams(value))
+    given: Counter[tuple[str, ...]] | None = None
+    for (key, gram), n in counts.most_common():
+        if n < REPEATS:
+            return None
+        if given is None:
+            given = Counter(_grams(prompt))
+        if n >= REPEATS * max(1, given[gram]):
+            where = f" in {key!r}" if key else ""
+            return f"the same words {n} times{where} ({' '.join(dict.fromkeys(gram))!r})"
+    return None
+
+
+def _grams(text: str) -> list[tuple[str, ...]]:
+    words = WORD.findall(text.lower())
+    return [tuple(words[i : i + NGRAM]) for i in range(len(words) - NGRAM + 1)]
+
+
+def making_progress(text: str, prompt: str = "") -> bool:
+    """Whether the last third of a cut reply still says new things: at least PROGRESS_SHARE of
+    its n-grams not said before in the reply more often than the prompt says them."""
+    grams = _grams(text)
+    if len(grams) < 3:
+        return True
+    cut = len(grams) * 2 // 3
+    earlier = Counter(grams[:cut])
+    given = Counter(_grams(prompt))
+    tail = grams[cut:]
+    new = sum(earlier[g] <= max(1, given[g]) for g in tail)
+    return new >= PROGRESS_SHARE * len(tail)
+
+
+@dataclass
+class Activity:
+    """One model call as it streams, for whoever watches."""
+
+    call: int
+    what: str  # e.g. "summarize v3"
+    model: str
+    started: float
+    tokens: int = 0
+    first_token: float | None = None
+    done: bool = False
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    @property
+    def rate(self) -> float:
+        """Output tokens per second since the first token."""
+        if self.first_token is None or self.tokens < 2:
+            return 0.0
+        spent = time.monotonic() - self.first_token
+        return (self.tokens - 1) / spent if spent > 0 else 0.0
+
+    def line(self) -> str:
+        if not self.tokens:
+            return f"{self.model} {self.what}: reading the prompt, {self.elapsed:.0f} s"
+        return (
+            f"{self.model} {self.what}: {self.tokens} tokens, {self.rate:.1f} tokens/s, "
+            f"{self.elapsed:.0f} s"
+        )
+
+
+Listener = Callable[[Activity], None]
+_listeners: list[Listener] = []
+_lock = threading.Lock()
+_calls = 0
+
+
+@contextmanager
+def watching(listener: Listener) -> Iterator[None]:
+    """Call `listener` with every model call's Activity while it streams (from any thread)."""
+    with _lock:
+        _listeners.append(listener)
+    try:
+        yield
+    finally:
+        with _lock:
+            _listeners.remove(listener)
+
+
+def _tell(activity: Activity) -> None:
+    for listener in list(_listeners):
+        listener(activity)
+
+
+@dataclass
+class Streamed:
+    """What a streamed reply came to: its text, and the final message's fields (or, when it was
+    stopped early, why)."""
+
+    content: str
+    prompt: str = ""  # what the model was given, to tell its own loops from repeated input
+    done_reason: str | None = None
+    stopped: str | None = None  # why the reply was stopped before its end
+    pieces: int = 0
+    final: object = None  # the last ChatResponse, with the counters
+
+    def counter(self, name: str) -> int:
+        return int(getattr(self.final, name, None) or 0)
+
+    @property
+    def prompt_tokens(self) -> int:
+        return self.counter("prompt_eval_count")
+
+    @property
+    def output_tokens(self) -> int:
+        """eval_count; for a reply stopped before its end, the pieces received."""
+        return self.counter("eval_count") if self.final is not None else self.pieces
+
+
+def read(parts: Iterable[object], what: str, model: str, prompt: str = "") -> Streamed:
+    """Read a streamed chat reply (ollama ChatResponse parts), stopping it once it loops (says
+    the same words far more often than `prompt`, what the model was given, does)."""
+    global _calls
+    with _lock:
+        _calls += 1
+        activity = Activity(_calls, what, model, time.monotonic())
+    out = Streamed("", prompt)
+    chunks: list[str] = []
+    _tell(activity)
+    try:
+        for part in parts:
+            message = getattr(part, "message", None)
+            piece = (getattr(message, "content", None) or "") if message is not None else ""
+            if piece:
+                chunks.append(piece)
+                out.pieces += 1
+                activity.tokens += 1
+                if activity.first_token is None:
+                    activity.first_token = time.monotonic()
+                if out.pieces % CHECK_EVERY == 0:
+                    _tell(activity)
+                    out.stopped = looping("".join(chunks), prompt)
+                    if out.stopped is not None:
+                        break
+            if getattr(part, "done", False):
+                out.final = part
+                out.done_reason = getattr(part, "done_reason", None)
+    finally:
+        close = getattr(parts, "close", None)
+        if close is not None:
+            close()  # a reply stopped early: its connection closed, the server stops generating
+        activity.done = True
+        _tell(activity)
+    out.content = "".join(chunks)
+    return out
