@@ -18,7 +18,8 @@ from summarizer.checking import (
     recheck,
     rules,
 )
-from summarizer.citing import Grounder, PointReply, QuoteRef
+from summarizer.citing import Grounder, PointReply, QuoteRef, at_most
+from summarizer.claims import MAX_CLAIMS
 from summarizer.errors import ContextOverflow
 from summarizer.grounding import locate, sentences
 from summarizer.models import (
@@ -38,18 +39,20 @@ if TYPE_CHECKING:
 
 NOT_FOUND = "The corpus does not say."
 CORROBORATION_PASSAGES = 3
+# The answer's lists, at most (bounds in the reply schema).
+MAX_POINTS, MAX_CONFLICTS, MAX_SIDES = 6, 3, 3
 
 
 class ConflictReply(BaseModel):
     topic: str
-    sides: list[PointReply]
+    sides: list[PointReply] = at_most(MAX_SIDES)
 
 
 class AnswerReply(BaseModel):
     found: bool
     answer: str
-    points: list[PointReply]
-    conflicts: list[ConflictReply] = Field(default_factory=list)
+    points: list[PointReply] = at_most(MAX_POINTS)
+    conflicts: list[ConflictReply] = at_most(MAX_CONFLICTS, optional=True)
 
 
 class SupportReply(BaseModel):
@@ -59,7 +62,7 @@ class SupportReply(BaseModel):
 
 
 class CorroborateReply(BaseModel):
-    supports: list[SupportReply]
+    supports: list[SupportReply] = at_most(MAX_CLAIMS * CORROBORATION_PASSAGES)
 
 
 def _passages(retrieved: Sequence[Retrieved]) -> str:

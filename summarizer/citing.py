@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 # A citation quotes at least this many words: shorter ones support nothing checkable.
 MIN_QUOTE_WORDS = 3
+# Quotes asked for per statement, at most: a bound in every reply schema, against loops.
+MAX_CITATIONS = 3
 
 
 class QuoteRef(BaseModel):
@@ -25,7 +27,16 @@ class QuoteRef(BaseModel):
 
 def cites() -> Any:
     # minItems guides the model; a point with no citation is dropped in code, not re-asked.
-    return Field(default_factory=list, json_schema_extra={"minItems": 1})
+    return Field(default_factory=list, json_schema_extra={"minItems": 1, "maxItems": MAX_CITATIONS})
+
+
+def at_most(n: int, *, optional: bool = False) -> Any:
+    """A list field of a reply schema with at most `n` items: a model that would go on (a small
+    one repeating an item until num_predict) is held to it by the server's grammar; longer
+    lists are still accepted, and cut in code. Required unless `optional`."""
+    if optional:
+        return Field(default_factory=list, json_schema_extra={"maxItems": n})
+    return Field(json_schema_extra={"maxItems": n})
 
 
 class PointReply(BaseModel):

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from summarizer import prompts
 from summarizer.checking import Source, Statement, check_statements
-from summarizer.citing import ArticleGrounder, QuoteRef, cites
+from summarizer.citing import ArticleGrounder, QuoteRef, at_most, cites
 from summarizer.grounding import VERDICT_RANK
 from summarizer.models import Article, Chunk, Claim, ClaimKind, ClaimSet, Support
 from summarizer.windows import (
@@ -46,7 +46,7 @@ class ClaimReply(BaseModel):
 
 
 class ClaimsReply(BaseModel):
-    claims: list[ClaimReply]
+    claims: list[ClaimReply] = at_most(MAX_CLAIMS)
 
 
 def extract_claims(

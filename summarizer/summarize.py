@@ -7,13 +7,14 @@ that do not fit the model's context are processed in windows of segments and mer
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import zip_longest
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
 from summarizer import prompts
 from summarizer.checking import (
@@ -24,7 +25,7 @@ from summarizer.checking import (
     joined_support,
     recheck,
 )
-from summarizer.citing import ArticleGrounder, PointReply
+from summarizer.citing import ArticleGrounder, PointReply, at_most
 from summarizer.errors import ContextOverflow
 from summarizer.grounding import sentences
 from summarizer.models import Article, Chunk, KeyPoint, Summary
@@ -42,6 +43,7 @@ from summarizer.windows import (
 if TYPE_CHECKING:
     from summarizer.llm import Ollama
 
+R = TypeVar("R", bound=BaseModel)
 Length = Literal["short", "medium", "long"]
 # Key points and summary sentences by --length.
 LENGTHS: dict[str, tuple[int, int]] = {"short": (3, 2), "medium": (5, 3), "long": (8, 5)}
@@ -57,6 +59,15 @@ class MergeReply(BaseModel):
     headline: str
     summary: str
     point_ids: list[str] = Field(description='ids of the key points to keep, like "p2"')
+
+
+@functools.cache
+def bounded(reply_model: type[R], field: str, n: int) -> type[R]:
+    """`reply_model` with at most `n` items in its list `field` (the schema's maxItems, from
+    --length), under the same name."""
+    annotation: Any = reply_model.model_fields[field].annotation
+    fields: dict[str, Any] = {field: (annotation, at_most(n))}
+    return create_model(reply_model.__name__, __base__=reply_model, **fields)
 
 
 def summarize(
@@ -77,10 +88,12 @@ def summarize(
     windows = plan_article_windows(llm, prompt, segments, points=str(n_points), **base)
     points_each = n_points if len(windows) == 1 else max(2, math.ceil(n_points / len(windows)) + 1)
 
+    reply_model: type[SummaryReply] = bounded(SummaryReply, "key_points", points_each)
+
     def run(window: list[Segment]) -> SummaryReply:
         return calls.run(
             llm,
-            SummaryReply,
+            reply_model,
             prompt,
             segments=render_segments(window),
             points=str(points_each),
@@ -192,7 +205,7 @@ def _merge_summaries(
         try:
             reply = calls.run(
                 llm,
-                MergeReply,
+                bounded(MergeReply, "point_ids", n_points),
                 prompt,
                 title=fenced(article.title, "parts"),
                 parts="\n".join(parts),

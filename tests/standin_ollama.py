@@ -64,6 +64,9 @@ CONTENT_KINDS = frozenset(
         "unrelated_quote",  # the quote is another sentence than the one the statement says
         "boilerplate_summary",  # the headline and summary are the prompt's own instructions
         "truncated_quote",  # quote and statement stop right before the sentence's negation
+        # A small model's loops, to num_predict: the first item of the reply's first list
+        # again and again (style="item"), or one string saying the same phrase (style="phrase").
+        "loop",
     }
 )
 TWISTS = ("contradicting", "wrong_number", "unrelated_quote", "boilerplate_summary",
@@ -210,6 +213,8 @@ class LoggedRequest:
     concurrency: int = 0
     status: int = 0
     model: str | None = None
+    # Lines of a streamed reply written before it ended (or the client hung up).
+    pieces_sent: int = 0
 
 
 class _Reply(Exception):
@@ -424,6 +429,25 @@ class _Filler:
         n = 400 + anchor
         text = f"The minister promised {n} new hospitals in {n % 7 + 3} years, {n * 3} beds."
         return text if text not in self.source else f"Officials denied it {anchor} times."
+
+
+def _looped(value: Any, style: str) -> Any:
+    """`value` with its first list made endless (the first item over and over), or with its
+    first long string going round in circles; num_predict then cuts it, as it does a model."""
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            if style == "phrase" and isinstance(sub, str) and len(sub.split()) >= 3:
+                return {**value, key: " ".join([*sub.split()[:3]] * 2000)}
+            looped = _looped(sub, style)
+            if looped is not sub:
+                return {**value, key: looped}
+    elif isinstance(value, list) and value:
+        if style == "item":
+            return [value[0]] * 2000
+        looped = _looped(value[0], style)
+        if looped is not value[0]:
+            return [looped, *value[1:]]
+    return value
 
 
 class _Server(ThreadingHTTPServer):
@@ -750,6 +774,7 @@ class StandinOllama:
             data = (json.dumps(obj, ensure_ascii=False) + "\n").encode("utf-8")
             handler.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
             handler.wfile.flush()
+            entry.pieces_sent += 1
             if self.token_delay:
                 self._stopping.wait(self.token_delay)
         handler.wfile.write(b"0\r\n\r\n")
@@ -982,6 +1007,8 @@ class StandinOllama:
             value = filler.value(fmt, "", 0)
             if "schema_violation" in rules:
                 value = {"note": "a reply that ignores the schema"}
+            if "loop" in rules:
+                value = _looped(value, rules["loop"].params.get("style", "item"))
             text = json.dumps(value, ensure_ascii=False)
         elif fmt == "json":
             text = json.dumps({"response": filler.anchor(0)[1]}, ensure_ascii=False)

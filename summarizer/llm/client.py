@@ -25,6 +25,7 @@ from summarizer.errors import (
     OutputTruncated,
     PromptTruncated,
 )
+from summarizer.llm import stream
 from summarizer.llm.budget import (
     DEFAULT_NUM_CTX,
     FALLBACK_CONTEXT_LENGTH,
@@ -36,7 +37,6 @@ from summarizer.llm.budget import (
     truncation_warning,
 )
 from summarizer.llm.cache import CACHE_FILE, ReplyCache, cache_key
-from summarizer.llm import stream
 from summarizer.llm.hosts import HostPool, canonical_model
 from summarizer.llm.records import (
     CallRecord,

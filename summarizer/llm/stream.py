@@ -25,7 +25,7 @@ PROGRESS_SHARE = 0.5
 WORD = re.compile(r"\w+")
 # A key and its string value in (possibly unfinished) JSON text; the last value may be open.
 FIELD = re.compile(r'"((?:[^"\\]|\\.)*)"\s*:\s*"((?:[^"\\]|\\.)*)"?')
-BLANK_TAIL = re.compile(r"[^\w]{%d,}\Z" % BLANK_RUN)
+BLANK_TAIL = re.compile(rf"[^\w]{{{BLANK_RUN},}}\Z")
 
 
 def looping(text: str, prompt: str = "") -> str | None:
@@ -57,17 +57,29 @@ def _grams(text: str) -> list[tuple[str, ...]]:
     return [tuple(words[i : i + NGRAM]) for i in range(len(words) - NGRAM + 1)]
 
 
+def _keyed_grams(text: str) -> list[tuple[int, str, tuple[str, ...]]]:
+    """(offset, key, n-gram) of the reply's string values (of the whole text if not JSON)."""
+    fields = [(m.start(2), m.group(1), m.group(2)) for m in FIELD.finditer(text)]
+    out = []
+    for start, key, value in fields or [(0, "", text)]:
+        words = list(WORD.finditer(value.lower()))
+        for i in range(len(words) - NGRAM + 1):
+            gram = tuple(w.group() for w in words[i : i + NGRAM])
+            out.append((start + words[i].start(), key, gram))
+    return out
+
+
 def making_progress(text: str, prompt: str = "") -> bool:
     """Whether the last third of a cut reply still says new things: at least PROGRESS_SHARE of
-    its n-grams not said before in the reply more often than the prompt says them."""
-    grams = _grams(text)
+    its n-grams not said before under the same key (as often as the prompt says them)."""
+    grams = _keyed_grams(text)
     if len(grams) < 3:
         return True
-    cut = len(grams) * 2 // 3
-    earlier = Counter(grams[:cut])
+    cut = len(text) * 2 // 3
+    earlier = Counter((key, gram) for at, key, gram in grams if at < cut)
+    tail = [(key, gram) for at, key, gram in grams if at >= cut]
     given = Counter(_grams(prompt))
-    tail = grams[cut:]
-    new = sum(earlier[g] <= max(1, given[g]) for g in tail)
+    new = sum(earlier[k, g] < max(1, given[g]) for k, g in tail)
     return new >= PROGRESS_SHARE * len(tail)
 
 

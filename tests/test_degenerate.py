@@ -1,0 +1,194 @@
+"""Replies that go wrong the way small local models' do: loops stopped early and asked again once,
+cut replies grown only while making progress, liveness while a reply streams."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from summarizer.config import Settings
+from summarizer.errors import DegenerateReply, OutputTruncated
+from summarizer.llm import DEFAULT_SEED, Ollama
+from summarizer.llm.stream import Activity, looping, making_progress, watching
+from tests.standin_ollama import StandinOllama
+from tests.test_llm import SEGMENTS, chats, make, summarize
+
+SENTENCE = "Binance will not freeze the accounts of ordinary Russian users, it said on Monday."
+
+
+@pytest.fixture
+def llm(ollama_settings: Settings) -> Iterator[Ollama]:
+    with make(ollama_settings) as client:
+        yield client
+
+
+def test_legitimate_replies_are_not_loops() -> None:
+    # One sentence as headline, summary, point and quote: said four times, under four keys.
+    reply = {
+        "headline": SENTENCE,
+        "summary": SENTENCE,
+        "key_points": [{"text": SENTENCE, "citations": [{"segment_id": "s1", "quote": SENTENCE}]}],
+    }
+    assert looping(json.dumps(reply), SENTENCE) is None
+    # Repetitive input copied faithfully is no loop of the model's.
+    table = " ".join(["Bitcoin closed the day at a price lower than on Friday."] * 30)
+    assert looping(json.dumps({"quote": table}), table) is None
+    assert making_progress(json.dumps({"quote": table}), table)
+
+
+def test_loops_are_told() -> None:
+    item = {"statement": SENTENCE, "quote": SENTENCE}
+    said = looping(json.dumps({"claims": [item] * 5}), SENTENCE)
+    assert said is not None and "5 times in 'statement'" in said
+    assert looping(json.dumps({"claims": [item] * 4}), SENTENCE) is None
+    phrase = looping('{"summary": "' + "the exchange said " * 20, SENTENCE)
+    assert phrase is not None and "in 'summary'" in phrase
+    assert looping('{"summary": "x' + " \n" * 100, "") == "160 characters without a word"
+    # A reply cut while it said its earlier words again is not making progress.
+    assert not making_progress(json.dumps({"claims": [item] * 4}), SENTENCE)
+    assert making_progress(json.dumps({"claims": [item]}), SENTENCE)
+
+
+@pytest.mark.parametrize("style", ["item", "phrase"])
+def test_a_loop_is_stopped_early_and_asked_again_with_another_seed(
+    ollama_settings: Settings, ollama_standin: StandinOllama, style: str
+) -> None:
+    ollama_standin.token_delay = 0.002
+    ollama_standin.misbehave("loop", style=style)
+    with make(ollama_settings) as llm:
+        result = summarize(llm, num_predict=1500)
+        stats = llm.stats
+    first, second = chats(ollama_standin)
+    # Stopped long before num_predict: the connection closed, the server stopped sending.
+    assert first.pieces_sent < 600
+    assert first.body["options"]["seed"] == DEFAULT_SEED
+    assert second.body["options"]["seed"] == DEFAULT_SEED + 1
+    assert result.record.attempts == 2 and result.record.degenerate == 1
+    assert result.record.done_reason == "stop"
+    (warning,) = result.record.warnings
+    assert "the same words" in warning and "asked again with another seed" in warning
+    assert stats.degenerate_replies == 1 and 0 < stats.degenerate_tokens < 600
+
+
+def test_a_model_that_loops_twice_gets_a_clear_error(
+    ollama_settings: Settings, ollama_standin: StandinOllama
+) -> None:
+    ollama_standin.misbehave("loop", times=None)
+    with make(ollama_settings) as llm, pytest.raises(DegenerateReply) as e:
+        summarize(llm, num_predict=1500)
+    assert len(chats(ollama_standin)) == 2
+    message = str(e.value)
+    assert "\n" not in message
+    assert message.startswith("llama3.2 repeated itself in both replies to summarize v1")
+    assert e.value.hint is not None and "try a larger model" in e.value.hint
+
+
+def test_a_cut_reply_that_is_looping_is_not_given_more_room(
+    ollama_settings: Settings, ollama_standin: StandinOllama
+) -> None:
+    # The loop fills num_predict before the check sees it (a check every 16 tokens): the cut,
+    # not the stream, tells it; no larger num_predict is asked for a loop.
+    looped = json.dumps({"headline": "h", "points": [{"text": SENTENCE, "citations": []}] * 6})
+    ollama_standin.misbehave("reply", times=None, content=looped)
+    ollama_standin.misbehave("length", times=None)
+    with make(ollama_settings) as llm, pytest.raises(DegenerateReply) as e:
+        summarize(llm, num_predict=80)
+    assert [r.body["options"]["num_predict"] for r in chats(ollama_standin)] == [80, 80]
+    assert "cut at 80 tokens while saying the same things again" in str(e.value)
+
+
+def test_a_cut_reply_making_progress_still_grows(
+    ollama_settings: Settings, ollama_standin: StandinOllama
+) -> None:
+    ollama_standin.misbehave("length", times=1)
+    with make(ollama_settings) as llm:
+        result = summarize(llm, num_predict=300)
+    assert [r.body["options"]["num_predict"] for r in chats(ollama_standin)] == [300, 600]
+    assert "reply cut at 300 output tokens; asked again with 600" in result.record.warnings
+
+
+def test_the_read_timeout_counts_from_the_last_token(
+    ollama_settings: Settings, ollama_standin: StandinOllama
+) -> None:
+    # About 3 s of reply at 0.1 s per token, with a 1 s read timeout: alive all along.
+    ollama_standin.token_delay = 0.1
+    with make(replace(ollama_settings, read_timeout=1.0)) as llm:
+        result = summarize(llm)
+    assert result.record.eval_count > 20 and result.record.attempts == 1
+
+
+def test_a_streaming_call_tells_who_watches_that_it_is_alive(
+    llm: Ollama, ollama_standin: StandinOllama
+) -> None:
+    ollama_standin.token_delay = 0.002
+    seen: list[tuple[int, bool, str]] = []
+
+    def listener(activity: Activity) -> None:
+        seen.append((activity.tokens, activity.done, activity.line()))
+
+    with watching(listener):
+        result = summarize(llm, user=SEGMENTS * 4)
+    summarize(llm, user=SEGMENTS * 5)  # after watching: nobody told
+    tokens = [t for t, _, _ in seen]
+    assert tokens == sorted(tokens) and tokens[-1] == result.record.eval_count
+    assert seen[0][2].startswith("llama3.2 summarize") and "reading the prompt" in seen[0][2]
+    assert seen[-1][1] is True and [done for _, done, _ in seen].count(True) == 1
+    assert any("tokens/s" in line for _, _, line in seen)
+
+
+def _options(requests: list[Any]) -> list[dict[str, Any]]:
+    return [r.body["options"] for r in requests]
+
+
+def test_the_options_damp_repetition(llm: Ollama, ollama_standin: StandinOllama) -> None:
+    summarize(llm)
+    (options,) = _options(chats(ollama_standin))
+    assert options["repeat_penalty"] > 1.0 and 0 < options["repeat_last_n"] < 64
+
+
+def test_a_reply_still_cut_is_an_error_not_a_loop(
+    ollama_settings: Settings, ollama_standin: StandinOllama
+) -> None:
+    ollama_standin.misbehave("length", times=None)
+    with make(ollama_settings) as llm, pytest.raises(OutputTruncated):
+        summarize(llm, num_predict=2000)
+
+
+def _arrays(node: Any, where: str = "") -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    if isinstance(node, dict):
+        if node.get("type") == "array":
+            found.append((where, node))
+        for key, sub in node.items():
+            found += _arrays(sub, f"{where}.{key}")
+    elif isinstance(node, list):
+        for sub in node:
+            found += _arrays(sub, where)
+    return found
+
+
+def test_every_list_in_the_reply_schemas_is_bounded() -> None:
+    from summarizer.ask import AnswerReply, CorroborateReply
+    from summarizer.claims import ClaimsReply
+    from summarizer.summarize import LENGTHS, MergeReply, SummaryReply, bounded
+
+    for length, (n_points, _) in LENGTHS.items():
+        schema = bounded(SummaryReply, "key_points", n_points).model_json_schema()
+        assert schema["properties"]["key_points"]["maxItems"] == n_points, length
+        assert "key_points" in schema["required"]
+    replies = [
+        bounded(SummaryReply, "key_points", 5),
+        bounded(MergeReply, "point_ids", 5),
+        ClaimsReply,
+        AnswerReply,
+        CorroborateReply,
+    ]
+    for reply in replies:
+        arrays = _arrays(reply.model_json_schema())
+        assert arrays, reply.__name__
+        for where, array in arrays:
+            assert 0 < array.get("maxItems", 0) <= 45, f"{reply.__name__}{where}"
