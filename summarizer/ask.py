@@ -18,7 +18,7 @@ from summarizer.checking import (
     recheck,
     rules,
 )
-from summarizer.citing import Grounder, PointReply, QuoteRef, at_most
+from summarizer.citing import Grounder, PointReply, QuoteRef, at_most, outcome
 from summarizer.claims import MAX_CLAIMS
 from summarizer.errors import ContextOverflow
 from summarizer.grounding import locate, sentences
@@ -29,6 +29,7 @@ from summarizer.models import (
     ClaimSet,
     Conflict,
     Corroboration,
+    Outcome,
     RetrievedSource,
 )
 from summarizer.windows import CallLog, fenced, num_predict
@@ -159,6 +160,7 @@ def ask(
             + (" and the filters." if filters is not None and filters.active else "."),
             found=False,
             points=[],
+            outcome="not_in_corpus",
         )
     retrieved = _fit(llm, prompt, retrieved, question=question)
     reply = calls.run(llm, AnswerReply, prompt, passages=_passages(retrieved), question=question)
@@ -206,6 +208,12 @@ def ask(
     else:
         # The model's own words are not verified: the plain statement is all that is shown.
         answer = NOT_FOUND
+    came_to: Outcome = "ok"
+    message = None
+    if not found:
+        came_to, message = outcome(grounder.counts, "statements", "the retrieved passages support")
+        if not reply.found or came_to == "ok":  # the model itself said the corpus does not
+            came_to, message = "not_in_corpus", None
     return Answer(
         **base,
         answer=answer,
@@ -233,6 +241,8 @@ def ask(
         cached_calls=calls.cached,
         counts=grounder.counts,
         warnings=list(dict.fromkeys(calls.warnings or [])),
+        outcome=came_to,
+        outcome_message=message,
     )
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 
 from summarizer.grounding import cite
-from summarizer.models import Article, Chunk, Citation, Counts, Support
+from summarizer.models import Article, Chunk, Citation, Counts, Outcome, Support
 
 if TYPE_CHECKING:
     from summarizer.windows import Segment
@@ -18,6 +18,30 @@ if TYPE_CHECKING:
 MIN_QUOTE_WORDS = 3
 # Quotes asked for per statement, at most: a bound in every reply schema, against loops.
 MAX_CITATIONS = 3
+
+
+def outcome(
+    counts: Counts, what: str, backed_by: str = "the article supports"
+) -> tuple[Outcome, str | None]:
+    """ "ok" when a statement backed by its quotes is shown; else what the model gave instead,
+    in one line: "the model gave no claims that the article supports: 3 given, 3 without a
+    quote found; quotes: 0 found, 4 not found"."""
+    usable = counts.verified - counts.unsupported - counts.unsupported_kept
+    if usable > 0:
+        return "ok", None
+    if counts.produced == 0:
+        return "nothing_given", f"the model gave no {what}"
+    parts = [f"{counts.produced} given"]
+    without = counts.dropped + counts.unverified_kept
+    if without:
+        parts.append(f"{without} without a quote found")
+    unsupported = counts.unsupported + counts.unsupported_kept
+    if unsupported:
+        parts.append(f"{unsupported} not backed by {'its' if unsupported == 1 else 'their'} quotes")
+    return "nothing_supported", (
+        f"the model gave no {what} that {backed_by}: {', '.join(parts)}; quotes: "
+        f"{counts.quotes_verified} found, {counts.quotes_dropped} not found"
+    )
 
 
 class QuoteRef(BaseModel):

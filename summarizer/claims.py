@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from summarizer import prompts
 from summarizer.checking import Source, Statement, check_statements
-from summarizer.citing import ArticleGrounder, QuoteRef, at_most, cites
+from summarizer.citing import ArticleGrounder, QuoteRef, at_most, cites, outcome
 from summarizer.grounding import VERDICT_RANK
 from summarizer.models import Article, Chunk, Claim, ClaimKind, ClaimSet, Support
 from summarizer.windows import (
@@ -96,10 +96,13 @@ def extract_claims(
         for c, s in zip(claims, statements, strict=True)
         if grounder.keep(c.citations, keep_unverified, s.support)
     ]
+    said, message = outcome(grounder.counts, "claims")
     return ClaimSet(
         **provenance(llm, article, prompt, calls, len(replies)),
         claims=merge_claims(kept),
         counts=grounder.counts,
+        outcome=said,
+        outcome_message=message,
     )
 
 

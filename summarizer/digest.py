@@ -48,7 +48,12 @@ def _digest_story(r: dict[str, Any], copies: list[EntryRow], max_claims: int) ->
     facts.append(f"`{r['article_id']}`")
     if r["content_from"] == "feed":
         facts.append("from the feed's own text")
-    lines = [f"### {head}", "", " · ".join(facts), "", _md(s["summary"]), ""]
+    lines = [f"### {head}", "", " · ".join(facts), ""]
+    for said in (s.get("outcome_message"), r.get("claims_outcome_message")):
+        if said:
+            lines += [f"*Nothing to show: {_md(said)}.*", ""]
+    if s["summary"]:
+        lines += [_md(s["summary"]), ""]
     for n, point in enumerate(s["key_points"], 1):
         quote = point["citations"][0]["quote"] if point["citations"] else ""
         cited = f" — “{_md(' '.join(quote.split()))}”" if quote else ""

@@ -150,6 +150,12 @@ class Claim(BaseModel):
     corroborated_by: int = 0
 
 
+# What a task came to: "ok" (at least one statement its quotes back is shown); "nothing_given"
+# (the model gave no statements) and "nothing_supported" (none of them is backed by a quote
+# found in the source), each with a one-line outcome_message; for answers also "not_in_corpus".
+Outcome = Literal["ok", "nothing_given", "nothing_supported", "not_in_corpus"]
+
+
 class Provenance(BaseModel):
     """Which article (by content hash), model and prompt an output comes from."""
 
@@ -169,6 +175,8 @@ class Provenance(BaseModel):
     prompt_tokens: int = 0
     output_tokens: int = 0
     warnings: list[str] = []
+    outcome: Outcome = "ok"
+    outcome_message: str | None = None
 
 
 class Summary(Provenance):
@@ -245,3 +253,5 @@ class Answer(BaseModel):
     cached_calls: int = 0
     counts: Counts = Counts()
     warnings: list[str] = []
+    outcome: Outcome = "ok"
+    outcome_message: str | None = None

@@ -1,15 +1,23 @@
-"""Progress on the terminal: a rich progress bar per stage on stderr when it is a terminal; in a
-pipe (or when quiet) only the notes (errors and warnings), as lines."""
+"""Progress on the terminal: a rich progress bar per stage on stderr when it is a terminal, and a
+line per model call in flight (tokens received, tokens/s, elapsed); in a pipe (or when quiet)
+only the notes (errors and warnings), as lines."""
 
 from __future__ import annotations
 
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Self
 
 import click
 
 if TYPE_CHECKING:
     from summarizer.ingest import ItemResult
+    from summarizer.llm.stream import Activity
+
+# Model calls shown at once; more are summed up in one line.
+SHOWN_CALLS = 3
 
 
 def console(stderr: bool = False) -> Any:
@@ -36,6 +44,8 @@ class ProgressBar:
         self.tty = sys.stderr.isatty() and not quiet
         self._bar: Any = None
         self._task: Any = None
+        self._calls: dict[int, Activity] = {}
+        self._calls_lock = threading.Lock()
 
     def __enter__(self) -> Self:
         if self.tty:
@@ -46,8 +56,19 @@ class ProgressBar:
                 TextColumn,
                 TimeElapsedColumn,
             )
+            from rich.text import Text
 
-            self._bar = Progress(
+            calls = self._call_lines
+
+            class _Progress(Progress):
+                # The bars, then a line per model call, redrawn with them (elapsed keeps ticking).
+                def get_renderables(self) -> Any:
+                    yield self.make_tasks_table(self.tasks)
+                    lines = calls()
+                    if lines:
+                        yield Text("\n".join(lines), style="dim")
+
+            self._bar = _Progress(
                 TextColumn("{task.description:<8}"),
                 BarColumn(),
                 MofNCompleteColumn(),
@@ -73,6 +94,32 @@ class ProgressBar:
     def step(self, label: str) -> None:
         if self._bar is not None and self._task is not None:
             self._bar.update(self._task, advance=1, item=label)
+
+    @contextmanager
+    def model_calls(self) -> Iterator[None]:
+        """While inside, each model call in flight is shown under the bars (on a terminal)."""
+        if self._bar is None:
+            yield
+            return
+        from summarizer.llm.stream import watching
+
+        def seen(activity: Activity) -> None:
+            with self._calls_lock:
+                if activity.done:
+                    self._calls.pop(activity.call, None)
+                else:
+                    self._calls[activity.call] = activity
+
+        with watching(seen):
+            yield
+
+    def _call_lines(self) -> list[str]:
+        with self._calls_lock:
+            calls = sorted(self._calls.values(), key=lambda a: a.call)
+        lines = [a.line() for a in calls[:SHOWN_CALLS]]
+        if len(calls) > SHOWN_CALLS:
+            lines.append(f"and {len(calls) - SHOWN_CALLS} more model calls")
+        return lines
 
     def note(self, message: str) -> None:
         if self._bar is not None:

@@ -109,6 +109,7 @@ def markdown(output: Summary | ClaimSet) -> str:
         if output.summary_source == "key_points":
             why = _why(output.summary_support)
             lines += [f"*The model's summary is not backed ({why}): the key points are.*", ""]
+        lines += _outcome_lines(output.outcome_message)
         lines += [output.summary or "*(no summary: no key point is supported by its quotes)*", ""]
         lines += ["## Key points", ""]
         for n, point in enumerate(output.key_points, 1):
@@ -117,6 +118,7 @@ def markdown(output: Summary | ClaimSet) -> str:
         what = "key points"
     else:
         lines += [f"# Claims: {output.title}", "", _provenance_line(output), ""]
+        lines += _outcome_lines(output.outcome_message)
         for n, claim in enumerate(output.claims, 1):
             facts = [claim.kind.replace("_", " "), f"asserted by {claim.asserted_by}"]
             if claim.hedged:
@@ -137,6 +139,10 @@ def markdown(output: Summary | ClaimSet) -> str:
     for warning in output.warnings:
         lines.append(f"*warning: {warning}*")
     return "\n".join(lines).rstrip()
+
+
+def _outcome_lines(message: str | None) -> list[str]:
+    return [f"**Nothing to show: {message}.**", ""] if message else []
 
 
 def _provenance_line(o: Summary | ClaimSet) -> str:
@@ -200,6 +206,7 @@ def answer_markdown(answer: Answer) -> str:
         why = _why(answer.answer_support)
         lines += [f"*The model's answer is not backed ({why}): its points are.*", ""]
     lines += [answer.answer, ""]
+    lines += _outcome_lines(answer.outcome_message)
     if answer.found:
         titles = {r.article_id: r.title for r in answer.retrieved}
         for n, point in enumerate(answer.points, 1):

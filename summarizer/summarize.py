@@ -25,7 +25,7 @@ from summarizer.checking import (
     joined_support,
     recheck,
 )
-from summarizer.citing import ArticleGrounder, PointReply, at_most
+from summarizer.citing import ArticleGrounder, PointReply, at_most, outcome
 from summarizer.errors import ContextOverflow
 from summarizer.grounding import sentences
 from summarizer.models import Article, Chunk, KeyPoint, Summary
@@ -137,8 +137,7 @@ def summarize(
         headline, headline_source = article.title, "title"
     if para is not None and para.verdict != "supported":
         summary, summary_source = composed(kept), "key_points"
-        if not summary:
-            calls.note("no key point is supported by its quotes: there is no summary to show")
+    said, message = outcome(grounder.counts, "key points")
     return Summary(
         **provenance(llm, article, prompt, calls, len(replies)),
         length=length,
@@ -150,6 +149,8 @@ def summarize(
         summary_support=para,
         key_points=kept,
         counts=grounder.counts,
+        outcome=said,
+        outcome_message=message,
     )
 
 

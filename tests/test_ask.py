@@ -33,9 +33,9 @@ def run(*args: str) -> Result:
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
-def ask_json(*args: str) -> dict[str, Any]:
+def ask_json(*args: str, exit_code: int = 0) -> dict[str, Any]:
     result = run("ask", *args, "--json")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == exit_code, result.output
     data: dict[str, Any] = json.loads(result.stdout)
     return data
 
@@ -80,10 +80,18 @@ def test_unanswerable_abstains(env: StandinOllama) -> None:
 
 def test_an_unverifiable_answer_is_not_shown(env: StandinOllama) -> None:
     env.misbehave("invented_quotes", times=None)
-    data = ask_json(QUESTION)
+    data = ask_json(QUESTION, exit_code=1)
     assert data["found"] is False and data["points"] == []
     assert data["answer"].startswith("The corpus does not say.")
     assert data["counts"]["quotes_verified"] == 0
+    assert data["outcome"] == "nothing_supported"
+    assert data["outcome_message"].startswith(
+        "the model gave no statements that the retrieved passages support: "
+    )
+    result = run("ask", QUESTION)
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [f"error: {data['outcome_message']}"]
+    assert "**Nothing to show: the model gave no statements" in result.stdout
 
 
 def test_nothing_retrieved_needs_no_model_call(
@@ -91,6 +99,7 @@ def test_nothing_retrieved_needs_no_model_call(
 ) -> None:
     data = ask_json(QUESTION, "--source", "no-such-site.example")
     assert data["found"] is False and data["calls"] == 0
+    assert data["outcome"] == "not_in_corpus" and data["outcome_message"] is None
     assert env.requests("/api/chat") == []
     monkeypatch.setenv("OLLAMA_HOST", closed_ollama_url)  # not even a server is needed
     assert ask_json(QUESTION, "--source", "no-such-site.example")["found"] is False

@@ -192,3 +192,89 @@ def test_every_list_in_the_reply_schemas_is_bounded() -> None:
         assert arrays, reply.__name__
         for where, array in arrays:
             assert 0 < array.get("maxItems", 0) <= 45, f"{reply.__name__}{where}"
+
+
+def _cli(*args: str) -> Any:
+    from click.testing import CliRunner
+
+    from summarizer.cli import cli
+
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_claims_the_model_did_not_give_are_said_not_to_be_there(
+    hash_embedder: str, ollama_env: StandinOllama, corpus_copy: Any
+) -> None:
+    article = str(sorted(corpus_copy.glob("*.txt"))[0])
+    ollama_env.misbehave("reply", times=None, content='{"claims": []}')
+    result = _cli("claims", article, "--json")
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert data["claims"] == [] and data["outcome"] == "nothing_given"
+    assert result.stderr.splitlines() == [f"error: {article}: the model gave no claims"]
+
+
+def test_a_summary_without_a_quote_found_is_not_a_summary(
+    hash_embedder: str, ollama_env: StandinOllama, corpus_copy: Any
+) -> None:
+    article = str(sorted(corpus_copy.glob("*.txt"))[0])
+    ollama_env.misbehave("invented_quotes", times=None)
+    result = _cli("summarize", article)
+    assert result.exit_code == 1
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"error: {article}: the model gave no key points that the article ")
+    assert "without a quote found; quotes: 0 found," in line
+    assert "**Nothing to show: the model gave no key points" in result.stdout
+
+
+def test_a_model_that_loops_fails_the_article_in_one_line(
+    hash_embedder: str, ollama_env: StandinOllama, corpus_copy: Any
+) -> None:
+    first, second = sorted(corpus_copy.glob("*.txt"))[:2]
+    ollama_env.misbehave("loop", times=2)  # both replies for the first article's one call
+    result = _cli("summarize", str(first), str(second), "--json", "--parallel", "1")
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "repeated itself in both replies to summarize" in errors[0]
+    assert "Traceback" not in result.output
+    (done,) = json.loads(result.stdout)  # the other article is summarised all the same
+    assert done["outcome"] == "ok" and done["key_points"]
+
+
+def test_a_terminal_sees_each_model_call_alive(
+    hash_embedder: str, ollama_env: StandinOllama, corpus_copy: Any
+) -> None:
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+
+    article = str(sorted(corpus_copy.glob("*.txt"))[0])
+    ollama_env.token_delay = 0.01  # a few seconds of reply: several redraws
+    master, slave = pty.openpty()
+    env = {**os.environ, "COLUMNS": "160", "TERM": "xterm"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "summarizer", "summarize", article, "--support", "rules"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave, env=env,
+    )  # fmt: skip
+    os.close(slave)
+    seen = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], 60)
+        if not ready:
+            break
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # the other end closed
+            break
+        if not data:
+            break
+        seen += data
+    assert proc.stdout is not None
+    out = proc.stdout.read().decode()
+    assert proc.wait(timeout=60) == 0
+    os.close(master)
+    text = seen.decode(errors="replace")
+    assert "llama3.2 summarize v" in text and "tokens/s" in text, text[-2000:]
+    assert "## Key points" in out  # the summary itself goes to stdout, not the terminal line

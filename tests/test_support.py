@@ -176,11 +176,19 @@ def test_twisted_claims_are_never_shown_as_supported(
 ) -> None:
     env.misbehave(twist, times=None)
     result = run("claims", str(corpus_copy / BINANCE), "--json")
-    assert result.exit_code == 0, result.output
+    # Nothing checkable is left: said on stderr and in the JSON, and the command fails.
+    assert result.exit_code == 1, result.output
     data = json.loads(result.stdout)
     assert data["counts"]["produced"] > 0
     assert data["counts"]["unsupported"] > 0
     assert data["claims"] == [], [c["statement"] for c in data["claims"]]
+    assert data["outcome"] == "nothing_supported"
+    (line,) = result.stderr.splitlines()
+    assert (
+        line.startswith("error: ")
+        and "the model gave no claims that the article supports: " in line
+    )
+    assert f"{data['counts']['unsupported']} not backed by" in line
     text = run("claims", str(corpus_copy / BINANCE)).stdout
     assert "dropped as unsupported" in text
     # Kept on request, each is marked, never shown plain.

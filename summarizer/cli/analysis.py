@@ -22,23 +22,28 @@ from summarizer.cli.options import (
 
 def _analyze(task: str, sources: tuple[str, ...], as_json: bool, opts: dict[str, Any]) -> None:
     from summarizer import pipeline, render
+    from summarizer.progress import ProgressBar
 
     out, keep = opts.pop("out"), opts.pop("keep_unverified")
     check_out(out)
     length = opts.pop("length", "medium")
     corroborate = opts.pop("corroborate", False)
     settings = model_settings(opts)
-    results = pipeline.analyze(
-        settings,
-        list(sources),
-        task,
-        length=length,
-        keep_unverified=keep,
-        corroborate=corroborate,
-    )
+    with ProgressBar() as progress, progress.model_calls():
+        results = pipeline.analyze(
+            settings,
+            list(sources),
+            task,
+            length=length,
+            keep_unverified=keep,
+            corroborate=corroborate,
+        )
     for r in results:
         if r.error:
             click.echo(f"error: {r.source}: {r.error}", err=True)
+        elif r.output is not None and r.output.outcome_message:
+            # A task that came to nothing checkable fails, with what the model gave instead.
+            click.echo(f"error: {r.source}: {r.output.outcome_message}", err=True)
     done = [r.output for r in results if r.output is not None]
     if as_json:
         data = [o.model_dump(mode="json") for o in done]
@@ -46,7 +51,7 @@ def _analyze(task: str, sources: tuple[str, ...], as_json: bool, opts: dict[str,
     else:
         text = "\n\n".join(render.markdown(o) for o in done)
     render.emit(text, out, markdown=not as_json)
-    if any(r.error for r in results):
+    if any(r.error or (r.output is not None and r.output.outcome != "ok") for r in results):
         sys.exit(1)
 
 
@@ -122,6 +127,7 @@ def ask(question: str, k: int, as_json: bool, **opts: Any) -> None:
     answers from them, and only quotes found in those passages are kept as citations.
     """
     from summarizer import pipeline, render
+    from summarizer.progress import ProgressBar
     from summarizer.retrieve import Filters
 
     settings = model_settings(opts)
@@ -133,11 +139,16 @@ def ask(question: str, k: int, as_json: bool, **opts: Any) -> None:
         until=iso_date(opts.pop("until"), "--until"),
         article_ids=tuple(pipeline.get_article(settings, a).id for a in opts.pop("article_ids")),
     )
-    answer = pipeline.ask(settings, question, k=k, filters=filters)
+    with ProgressBar() as progress, progress.model_calls():
+        answer = pipeline.ask(settings, question, k=k, filters=filters)
     if as_json:
         render.emit(render.json_text(answer.model_dump(mode="json")), out, markdown=False)
     else:
         render.emit(render.answer_markdown(answer), out, markdown=True)
+    if answer.outcome_message:
+        # "The corpus does not say" is an answer; a reply with nothing checkable in it is not.
+        click.echo(f"error: {answer.outcome_message}", err=True)
+        sys.exit(1)
 
 
 @cli.command()

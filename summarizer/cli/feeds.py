@@ -184,7 +184,7 @@ def run(**opts: Any) -> None:
         raise ConfigError(f"cannot write the digest {digest}: no such directory")
     if max_bytes is not None:
         settings = replace(settings, max_bytes=max_bytes)
-    with JsonLines(out) as lines, BatchProgress() as progress:
+    with JsonLines(out) as lines, BatchProgress() as progress, progress.model_calls():
         report = run_feeds(settings, options, emit=lines.write, progress=progress)
     failed = report.any_failed
     if digest:

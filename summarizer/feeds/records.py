@@ -10,6 +10,12 @@ if TYPE_CHECKING:
     from summarizer.models import Article, ClaimSet, Summary
 
 
+# What a `run` line keeps of the summary.
+SUMMARY_FIELDS = {
+    "headline", "summary", "key_points", "length", "counts", "outcome", "outcome_message",
+}  # fmt: skip
+
+
 def entry_record(
     entry: EntryRow,
     article: Article,
@@ -35,11 +41,11 @@ def entry_record(
         "content_from": content_from,
         "content_hash": article.content_hash,
         "warnings": list(warnings),
-        "summary": summary.model_dump(
-            mode="json", include={"headline", "summary", "key_points", "length", "counts"}
-        ),
+        "summary": summary.model_dump(mode="json", include=SUMMARY_FIELDS),
         "claims": [c.model_dump(mode="json") for c in claims.claims],
         "claim_counts": claims.counts.model_dump(mode="json"),
+        "claims_outcome": claims.outcome,
+        "claims_outcome_message": claims.outcome_message,
         "model": summary.model,
         "model_digest": summary.model_digest,
         "prompts": {
