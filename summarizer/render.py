@@ -101,7 +101,12 @@ def markdown(output: Summary | ClaimSet) -> str:
     from summarizer.models import Summary
 
     lines = []
-    if isinstance(output, Summary):
+    if isinstance(output, Summary) and output.outcome_message:
+        # Nothing checkable: the title, what the model gave instead, the counts.
+        lines += [f"# {output.headline}", "", _provenance_line(output), ""]
+        lines += _outcome_lines(output.outcome_message)
+        what = "key points"
+    elif isinstance(output, Summary):
         lines += [f"# {output.headline}", "", _provenance_line(output), ""]
         if output.headline_source == "title":
             why = _why(output.headline_support)
@@ -109,7 +114,6 @@ def markdown(output: Summary | ClaimSet) -> str:
         if output.summary_source == "key_points":
             why = _why(output.summary_support)
             lines += [f"*The model's summary is not backed ({why}): the key points are.*", ""]
-        lines += _outcome_lines(output.outcome_message)
         lines += [output.summary or "*(no summary: no key point is supported by its quotes)*", ""]
         lines += ["## Key points", ""]
         for n, point in enumerate(output.key_points, 1):

@@ -83,7 +83,7 @@ def test_a_model_that_loops_twice_gets_a_clear_error(
     assert len(chats(ollama_standin)) == 2
     message = str(e.value)
     assert "\n" not in message
-    assert message.startswith("llama3.2 repeated itself in both replies to summarize v1")
+    assert message.startswith("llama3.2 repeated itself in both replies to the summarize.vv1 ")
     assert e.value.hint is not None and "try a larger model" in e.value.hint
 
 
@@ -235,7 +235,7 @@ def test_a_model_that_loops_fails_the_article_in_one_line(
     result = _cli("summarize", str(first), str(second), "--json", "--parallel", "1")
     assert result.exit_code == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and "repeated itself in both replies to summarize" in errors[0]
+    assert len(errors) == 1 and "repeated itself in both replies to the summarize.v" in errors[0]
     assert "Traceback" not in result.output
     (done,) = json.loads(result.stdout)  # the other article is summarised all the same
     assert done["outcome"] == "ok" and done["key_points"]

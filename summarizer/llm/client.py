@@ -418,9 +418,9 @@ class Ollama:
                 self._count(degenerate_replies=1, degenerate_tokens=got.output_tokens)
                 if reseeded:
                     raise DegenerateReply(
-                        f"{record.model} repeated itself in both replies to {record.prompt_id} "
-                        f"{record.prompt_version} ({loop}; stopped after {got.output_tokens} "
-                        "tokens)",
+                        f"{record.model} repeated itself in both replies to the "
+                        f"{record.prompt_id}.v{record.prompt_version} prompt ({loop}; stopped "
+                        f"after {got.output_tokens} tokens)",
                         hint="run again, or try a larger model with --model",
                     )
                 reseeded = True
