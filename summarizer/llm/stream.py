@@ -94,10 +94,11 @@ class Activity:
     tokens: int = 0
     first_token: float | None = None
     done: bool = False
+    ended: float | None = None
 
     @property
     def elapsed(self) -> float:
-        return time.monotonic() - self.started
+        return (self.ended or time.monotonic()) - self.started
 
     @property
     def rate(self) -> float:
@@ -197,6 +198,7 @@ def read(parts: Iterable[object], what: str, model: str, prompt: str = "") -> St
         if close is not None:
             close()  # a reply stopped early: its connection closed, the server stops generating
         activity.done = True
+        activity.ended = time.monotonic()
         _tell(activity)
     out.content = "".join(chunks)
     return out

@@ -1,0 +1,263 @@
+"""The real small model against the scripted stand-in: what the model layer makes of its replies.
+
+Run from the repository root:
+    python bench/bench_real_model.py [--articles N] [--questions N] [--standin-only]
+
+On the five sample articles and N (default 20) articles of `news/articles.jsonl` of the shared
+evaluation data (the first with 1,500-4,000 characters), `summarize` and `claims` per article, and
+`ask` for 10 questions written about the sample corpus; once on the real model (SmolLM2-135M
+behind the Ollama protocol, as the tests' real tier runs it) and once on the stand-in. Printed per
+task: the share of model calls whose reply parsed on the first try, after the repair retry, or
+never; calls stopped as loops (and whether any ran to num_predict in a loop); quotes produced and
+verified; statements shown, and supported; outcomes; wall time and output tokens per article;
+and wall time against one clean generation of the final replies (the same calls had each reply
+come at once: the sum of the last request of each call).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import load_articles  # noqa: E402
+from summarizer import pipeline  # noqa: E402
+from summarizer.config import Settings  # noqa: E402
+from summarizer.errors import DegenerateReply, InvalidReply, LLMError  # noqa: E402
+from summarizer.llm.stream import Activity, watching  # noqa: E402
+
+QUESTIONS = [
+    "Which exchanges refused to freeze the accounts of Russian users?",
+    "What did Japan ask its crypto exchanges to do about Russia?",
+    "Is Chinese crypto mining equipment reaching Russia?",
+    "Why did Binance say it would not freeze Russian accounts?",
+    "Who asked crypto exchanges to block Russian users?",
+    "What sanctions were placed on Russia after the invasion of Ukraine?",
+    "Can cryptocurrency be used to evade sanctions on Russia?",
+    "What did Coinbase say about sanctioned Russian users?",
+    "Which miners have ties with Russia?",
+    "What did the Ukrainian Vice Prime Minister ask for?",
+]
+
+
+@dataclass
+class Call:
+    task: str
+    result: str  # "first", "repaired", "never" (schema), "loop" (degenerate twice), "error"
+    degenerate: int = 0
+    looped_to_limit: bool = False
+    output_tokens: int = 0
+    last_request: float = 0.0
+
+
+@dataclass
+class Tally:
+    calls: list[Call] = field(default_factory=list)
+    walls: list[float] = field(default_factory=list)
+    clean: list[float] = field(default_factory=list)
+    tokens: list[int] = field(default_factory=list)
+    quotes: int = 0
+    verified: int = 0
+    shown: int = 0
+    supported: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    failed: int = 0
+
+
+class Tracer:
+    """Wraps `llm.structured` to see each call's fate and its requests' times."""
+
+    def __init__(self, llm: Any) -> None:
+        self.llm = llm
+        self.calls: list[Call] = []
+        self._requests: list[Activity] = []
+        self.task = ""
+        original = llm.structured
+
+        def traced(*args: Any, **kwargs: Any) -> Any:
+            before = len(self._requests)
+            call = Call(self.task, "first")
+            self.calls.append(call)
+            try:
+                out = original(*args, **kwargs)
+            except DegenerateReply as e:
+                call.result, call.degenerate = "loop", 2
+                call.looped_to_limit = "saying the same things" in e.message
+                raise
+            except InvalidReply:
+                call.result = "never"
+                raise
+            except LLMError:
+                call.result = "error"
+                raise
+            finally:
+                mine = self._requests[before:]
+                call.last_request = mine[-1].elapsed if mine else 0.0
+                call.output_tokens = sum(a.tokens for a in mine)
+            record = out.record
+            call.degenerate = record.degenerate
+            call.looped_to_limit = any("saying the same things" in w for w in record.warnings)
+            if any(w.startswith("reply rejected") for w in record.warnings):
+                call.result = "repaired"
+            return out
+
+        llm.structured = traced
+
+    def seen(self, activity: Activity) -> None:
+        if activity.done:
+            self._requests.append(activity)
+
+
+@contextmanager
+def model_server(real: bool) -> Iterator[str]:
+    if real:
+        from tests.real_model import served, unavailable
+
+        why = unavailable()
+        if why:
+            sys.exit(f"the real model is not available: {why}")
+        with served() as url:
+            yield url
+    else:
+        from tests.standin_ollama import StandinOllama
+
+        with StandinOllama() as server:
+            yield server.url
+
+
+def _articles(n: int, folder: Path) -> list[Path]:
+    paths = sorted((ROOT / "corpus").glob("*.txt"))
+    chosen = [a for a in load_articles() if 1500 <= len(a["text"]) <= 4000][:n]
+    for a in chosen:
+        path = folder / f"{a['dataset']}-{a['id'][:12]}.txt"
+        path.write_text(f"{a['dataset']} article {a['id'][:12]}\n\n{a['text']}\n", encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def run(real: bool, n_articles: int, n_questions: int) -> dict[str, Tally]:
+    from summarizer.ask import ask
+    from summarizer.claims import extract_claims
+    from summarizer.embed import minilm_available
+    from summarizer.llm import Ollama
+    from summarizer.summarize import summarize
+
+    tallies: dict[str, Tally] = defaultdict(Tally)
+    with tempfile.TemporaryDirectory() as tmp, model_server(real) as url:
+        model = "smollm2:135m" if real else "llama3.2"
+        embedder = "default" if minilm_available() else "hash:256"
+        settings = replace(
+            Settings.from_env(), home=Path(tmp) / "data", ollama_hosts=[url], model=model,
+            embedder=embedder, use_cache=False, read_timeout=600.0,
+        )  # fmt: skip
+        paths = _articles(n_articles, Path(tmp))
+        report = pipeline.ingest(settings, [str(p) for p in paths])
+        if report.failed:
+            sys.exit(f"ingest failed: {[r.reason for r in report.results if r.reason]}")
+        with pipeline.open_corpus(settings) as corpus, Ollama(settings) as llm:
+            tracer = Tracer(llm)
+            articles = corpus.catalog.articles()
+            jobs: list[tuple[str, Callable[[], Any]]] = []
+            for a in articles:
+                chunks = corpus.catalog.chunks(a)
+                jobs.append(("summarize", lambda a=a, c=chunks: summarize(llm, a, c)))
+                jobs.append(("claims", lambda a=a, c=chunks: extract_claims(llm, a, c)))
+            retriever = pipeline._retriever(settings, corpus)
+            for q in QUESTIONS[:n_questions]:
+                jobs.append(("ask", lambda q=q: ask(llm, retriever, q)))
+            with watching(tracer.seen):
+                for i, (task, job) in enumerate(jobs, 1):
+                    tally = tallies[task]
+                    tracer.task = task
+                    before = len(tracer.calls)
+                    started = time.perf_counter()
+                    try:
+                        output = job()
+                    except LLMError as e:
+                        output = None
+                        tally.failed += 1
+                        tally.outcomes["failed: " + type(e).__name__] += 1
+                    wall = time.perf_counter() - started
+                    mine = tracer.calls[before:]
+                    tally.calls += mine
+                    tally.walls.append(wall)
+                    tally.clean.append(sum(c.last_request for c in mine))
+                    tally.tokens.append(sum(c.output_tokens for c in mine))
+                    if output is not None:
+                        _count(tally, task, output)
+                    print(f"  [{'real' if real else 'stand-in'} {i}/{len(jobs)}] {task}: "
+                          f"{wall:.1f} s", file=sys.stderr, flush=True)  # fmt: skip
+            retriever.close()
+    return tallies
+
+
+def _count(tally: Tally, task: str, output: Any) -> None:
+    counts = output.counts
+    tally.quotes += counts.quotes_produced
+    tally.verified += counts.quotes_verified
+    items = {"summarize": "key_points", "claims": "claims", "ask": "points"}[task]
+    shown = getattr(output, items)
+    tally.shown += len(shown)
+    tally.supported += sum(1 for s in shown if s.support and s.support.verdict == "supported")
+    tally.outcomes[output.outcome] += 1
+
+
+def _share(n: int, total: int) -> str:
+    return f"{n / total:.0%}" if total else "-"
+
+
+def report(name: str, tallies: dict[str, Tally]) -> None:
+    print(f"\n## {name}\n")
+    print("| task | calls | parsed 1st | after repair | never | loop stops | looped twice | "
+          "ran to num_predict in a loop | quotes verified | shown (supported) | outcomes | "
+          "wall/article median (max) | output tokens/article | wall / clean |")  # fmt: skip
+    print("|" + "---|" * 14)
+    for task in ("summarize", "claims", "ask"):
+        t = tallies.get(task)
+        if t is None:
+            continue
+        results = Counter(c.result for c in t.calls)
+        n = len(t.calls)
+        stops = sum(c.degenerate for c in t.calls)
+        to_limit = sum(c.looped_to_limit for c in t.calls)
+        outcomes = ", ".join(f"{k} {v}" for k, v in sorted(t.outcomes.items()))
+        ratio = [w / c for w, c in zip(t.walls, t.clean, strict=True) if c > 0]
+        print(
+            f"| {task} | {n} | {_share(results['first'], n)} | {_share(results['repaired'], n)} "
+            f"| {_share(results['never'], n)} | {stops} | {results['loop']} | {to_limit} | "
+            f"{t.verified}/{t.quotes} | {t.shown} ({t.supported}) | {outcomes} | "
+            f"{statistics.median(t.walls):.2f} s ({max(t.walls):.2f} s) | "
+            f"{statistics.median(t.tokens):.0f} | "
+            f"{statistics.median(ratio):.2f}x median, {max(ratio):.2f}x max |"
+            if ratio
+            else f"| {task} | {n} | - |"
+        )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--articles", type=int, default=20, help="eval articles beside the 5 samples")
+    ap.add_argument("--questions", type=int, default=10)
+    ap.add_argument("--standin-only", action="store_true", help="skip the real model")
+    args = ap.parse_args()
+    print(f"# Real model vs stand-in: {5 + args.articles} articles, {args.questions} questions")
+    standin = run(False, args.articles, args.questions)
+    report("stand-in (scripted)", standin)
+    if not args.standin_only:
+        real = run(True, args.articles, args.questions)
+        report("real model (SmolLM2-135M on llama.cpp)", real)
+
+
+if __name__ == "__main__":
+    main()
