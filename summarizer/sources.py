@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import glob
+import fnmatch
 import os
 import re
 from collections.abc import Iterator
@@ -71,6 +71,71 @@ def _walk(root: str, seen_dirs: set[tuple[int, int]]) -> Iterator[str]:
             continue
 
 
+def _glob(pattern: str) -> list[str]:
+    """What glob.glob(pattern, recursive=True) matches, sorted, but each directory entered once:
+    a symlink loop under `**` (glob follows it round and round) is walked once."""
+    parts = pattern.split(os.sep)
+    first = next(i for i, part in enumerate(parts) if _GLOB_MAGIC.search(part))
+    base = os.sep.join(parts[:first]) or (os.sep if pattern.startswith(os.sep) else "")
+    found: dict[str, None] = {}
+    entered: set[tuple[int, int]] = set()
+
+    def entries(folder: str) -> list[os.DirEntry[str]]:
+        try:
+            with os.scandir(folder or ".") as it:
+                return sorted(it, key=lambda e: e.name)
+        except OSError:
+            return []
+
+    def visit(folder: str, rest: list[str]) -> None:
+        if not rest:
+            found.setdefault(folder)
+            return
+        head, tail = rest[0], rest[1:]
+        if head == "**":
+            try:
+                st = os.stat(folder or ".")
+                entered.add((st.st_dev, st.st_ino))
+            except OSError:
+                return
+            visit(folder, tail)  # no directory at all
+            for entry in entries(folder):
+                if entry.name.startswith(".") or not _is_dir(entry):
+                    continue
+                key = _inode(entry)
+                if key is not None and key not in entered:
+                    entered.add(key)
+                    visit(entry.path if folder else entry.name, rest)
+            return
+        for entry in entries(folder):
+            hidden = entry.name.startswith(".") and not head.startswith(".")
+            if hidden or not fnmatch.fnmatchcase(entry.name, head):
+                continue
+            path = entry.path if folder else entry.name
+            if not tail:
+                found.setdefault(path)
+            elif _is_dir(entry):
+                visit(path, tail)
+
+    visit(base, [p for p in parts[first:] if p])
+    return sorted(found)
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _inode(entry: os.DirEntry[str]) -> tuple[int, int] | None:
+    try:
+        st = entry.stat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
 def _expand_one(spec: str, seen_dirs: set[tuple[int, int]]) -> Iterator[str | SourceError]:
     match = _SCHEME.match(spec)
     if match:
@@ -102,7 +167,7 @@ def _expand_one(spec: str, seen_dirs: set[tuple[int, int]]) -> Iterator[str | So
     if not _GLOB_MAGIC.search(spec):
         yield SpecError(spec, "no such file or directory")
         return
-    matches = sorted(glob.glob(os.path.expanduser(spec), recursive=True))
+    matches = _glob(os.path.expanduser(spec))
     if not matches:
         yield SpecError(spec, "glob matched no files")
         return
@@ -137,12 +202,31 @@ def expand(specs: list[str], max_files: int | None = None) -> Iterator[str | Sou
             key = item if _SCHEME.match(item) else os.path.realpath(item)
             if key in seen:
                 continue
+            if not _SCHEME.match(item) and not _utf8(key):
+                # Its id, its source and every line naming it are text: a name that is not
+                # UTF-8 (bytes the file system kept as they were) cannot be one.
+                seen.add(key)
+                yield SpecError(printable(key), "the file name is not valid UTF-8; rename it")
+                continue
             seen.add(key)
             if max_files is not None and count >= max_files:
                 yield SpecError(spec, f"more than {max_files} files; stopped there")
                 return
             count += 1
             yield key
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable(name: str) -> str:
+    """A file name as it can be printed: bytes that are not UTF-8 shown as \\xff."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 def _kind_for_suffix(path: Path) -> Literal["text", "html"]:

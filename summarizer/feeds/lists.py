@@ -6,13 +6,16 @@ optionally followed by a name; lines starting with # are comments.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from summarizer.errors import FeedError
 from summarizer.feeds.parse import clean_text, drop_entity_declarations
 
 MAX_NAME_CHARS = 100
+_BARE_AMPERSAND = re.compile(rb"&(?!#[0-9]+;|#x[0-9a-fA-F]+;|[A-Za-z_][\w.-]*;)")
 
 
 def check_feed_url(url: str) -> str:
@@ -75,20 +78,41 @@ def _read_opml(data: bytes, source: str) -> Iterator[ListedFeed | FeedError]:
     import xml.etree.ElementTree as ET
 
     data, dropped = drop_entity_declarations(data)
+    # The commonest slip by far, a bare & (in "News & Politics", in a URL's query), means just
+    # that: read as &amp;.
+    data = _BARE_AMPERSAND.sub(b"&amp;", data)
+    lines = False
+    root: Any
     try:
         root = ET.fromstring(data)
     except ET.ParseError as e:
-        why = " (its entity declarations are refused)" if dropped else ""
-        yield FeedError(f"{source}: not well-formed OPML: {e}{why}")
-        return
-    outlines = [o for o in root.iter() if o.tag.rsplit("}", 1)[-1] == "outline"]
+        # Hand-edited OPML is often not well-formed (a bare & in a title): a recovering parser
+        # reads what it can, and each place it had to skip or mend is reported by its line.
+        # Not a file that declared entities, though: those are refused, not worked around.
+        from lxml import etree  # type: ignore[import-untyped]
+
+        parser = etree.XMLParser(recover=True, resolve_entities=False, no_network=True)
+        try:
+            root = None if dropped else etree.fromstring(data, parser)
+        except etree.XMLSyntaxError:
+            root = None
+        if root is None:
+            why = " (its entity declarations are refused)" if dropped else ""
+            yield FeedError(f"{source}: not well-formed OPML: {e}{why}")
+            return
+        for error in parser.error_log:
+            yield FeedError(f"{source}:{error.line}: not well-formed OPML: {error.message}")
+        lines = True
+    outlines = [
+        o for o in root.iter() if isinstance(o.tag, str) and o.tag.rsplit("}", 1)[-1] == "outline"
+    ]
     found = False
     for n, outline in enumerate(outlines, 1):
         url = outline.get("xmlUrl") or outline.get("xmlurl")
         if not url:
             continue
         found = True
-        where = f"{source}: outline {n}"
+        where = f"{source}:{outline.sourceline}" if lines else f"{source}: outline {n}"
         name = outline.get("title") or outline.get("text")
         try:
             yield ListedFeed(check_feed_url(url), clean_text(name), where)

@@ -11,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, TypeVar
 
-import ollama
 from pydantic import BaseModel, ValidationError
 
 from summarizer.config import Settings
@@ -26,6 +25,7 @@ from summarizer.errors import (
     PromptTruncated,
 )
 from summarizer.llm import stream
+from summarizer.llm._ollama import ollama
 from summarizer.llm.budget import (
     DEFAULT_NUM_CTX,
     FALLBACK_CONTEXT_LENGTH,

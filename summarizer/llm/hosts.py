@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Literal, TypeVar
 
 import httpx
-import ollama
 from pydantic import ValidationError
 
 from summarizer.errors import (
@@ -25,6 +24,7 @@ from summarizer.errors import (
     OllamaUnreachable,
     one_line,
 )
+from summarizer.llm._ollama import ollama
 
 R = TypeVar("R")
 

@@ -1,0 +1,101 @@
+"""What broke when the tool was tried as a new user and as an attacker would: each case as it was
+met, which failed before its fix."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from summarizer.cli import cli
+from tests.standin_ollama import StandinOllama
+
+BODY = "Some body text of the article, long enough to be kept as an article in the store.\n"
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def command(
+    *args: str, env: dict[str, str], timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "summarizer", *args],
+        capture_output=True, text=True, env={**os.environ, **env}, timeout=timeout, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("sep", [",", ", "])
+def test_several_hosts_in_ollama_host_do_not_crash_the_ollama_import(
+    ollama_standin: StandinOllama, closed_ollama_url: str, sep: str
+) -> None:
+    # The ollama package builds a client from OLLAMA_HOST when imported: in a fresh process.
+    hosts = f"{ollama_standin.url}{sep}{closed_ollama_url}"
+    done = command("doctor", env={"OLLAMA_HOST": hosts})
+    assert "Traceback" not in done.stderr, done.stderr
+    assert ollama_standin.url in done.stdout + done.stderr
+    assert closed_ollama_url in done.stdout + done.stderr
+
+
+def test_a_recursive_glob_over_a_symlink_loop_ends(tmp_path: Path, hash_embedder: str) -> None:
+    d = tmp_path / "d"
+    (d / "sub").mkdir(parents=True)
+    (d / "x.txt").write_text("T\n\n" + BODY)
+    (d / "sub" / "y.txt").write_text("U\n\n" + BODY.replace("Some", "Other"))
+    (d / "s1").symlink_to(".")
+    (d / "s2").symlink_to(".")
+    done = command("ingest", f"{d}/**/*.txt", env={}, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "ingest: 2 added" in done.stderr
+
+
+def test_a_file_name_that_is_not_utf8_fails_alone(tmp_path: Path, hash_embedder: str) -> None:
+    folder = tmp_path / "news"
+    folder.mkdir()
+    for i in range(5):
+        (folder / f"good{i}.txt").write_text(f"Title {i}\n\n{i} {BODY}")
+    with open(os.fsencode(folder) + b"/bad-\xff-name.txt", "wb") as f:
+        f.write(b"Bad\n\n" + BODY.encode())
+    result = run("ingest", str(folder))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"error: {folder}/bad-\\xff-name.txt: the file name is not valid UTF-8; rename it",
+        "ingest: 5 added, 0 updated, 0 unchanged, 1 failed (5 chunks embedded)",
+    ]
+
+
+def test_opml_with_a_bare_ampersand_is_read_as_meant(tmp_path: Path) -> None:
+    opml = tmp_path / "feeds.opml"
+    opml.write_text(
+        '<?xml version="1.0"?>\n<opml version="2.0"><head><title>Mine</title></head><body>\n'
+        '<outline title="News & Politics" xmlUrl="https://example.com/news.xml"/>\n'
+        '<outline text="Sport" xmlUrl="https://example.com/sport.xml?a=1&b=2"/>\n'
+        "</body></opml>\n"
+    )
+    result = run("feeds", "import", str(opml))
+    assert result.exit_code == 0, result.output
+    assert "added feed News & Politics: https://example.com/news.xml" in result.stdout
+    assert "https://example.com/sport.xml?a=1&b=2" in result.stdout
+
+
+def test_broken_opml_keeps_what_can_be_read_and_names_the_line(tmp_path: Path) -> None:
+    opml = tmp_path / "feeds.opml"
+    opml.write_text(
+        "<opml><body>\n"
+        '<outline text="A" xmlUrl="https://a.example/f.xml"/>\n'
+        '<outline text="B" xmlUrl="https://b.example/f.xml">\n'
+        '<outline text="C" xmlUrl="https://c.example/f.xml"/>\n'
+        "</body>\n"
+    )
+    result = run("feeds", "import", str(opml))
+    assert result.exit_code == 1
+    assert result.stdout.count("added feed") == 3
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors and all(
+        line.startswith(f"error: {opml}:5: not well-formed OPML") for line in errors
+    )
