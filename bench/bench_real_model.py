@@ -146,12 +146,13 @@ def _articles(n: int, folder: Path) -> list[Path]:
     return paths
 
 
-def run(real: bool, n_articles: int, n_questions: int) -> dict[str, Tally]:
+def run(real: bool, n_articles: int, n_questions: int) -> tuple[dict[str, Tally], str]:
     from summarizer.ask import ask
     from summarizer.claims import extract_claims
     from summarizer.embed import minilm_available
     from summarizer.llm import Ollama
     from summarizer.summarize import summarize
+    from summarizer.windows import num_predict
 
     tallies: dict[str, Tally] = defaultdict(Tally)
     with tempfile.TemporaryDirectory() as tmp, model_server(real) as url:
@@ -199,7 +200,15 @@ def run(real: bool, n_articles: int, n_questions: int) -> dict[str, Tally]:
                     print(f"  [{'real' if real else 'stand-in'} {i}/{len(jobs)}] {task}: "
                           f"{wall:.1f} s", file=sys.stderr, flush=True)  # fmt: skip
             retriever.close()
-    return tallies
+            stats, limit = llm.stats, num_predict(llm)
+    stopped = stats.degenerate_replies
+    at = stats.degenerate_tokens / stopped if stopped else 0.0
+    loops = (
+        f"Loops: {stopped} replies stopped as loops, at {at:.0f} output tokens on average "
+        f"against num_predict {limit}: {stopped * limit - stats.degenerate_tokens:,} tokens not "
+        f"generated; {stats.chat_calls} chat requests, {stats.output_tokens:,} output tokens."
+    )
+    return tallies, loops
 
 
 def _count(tally: Tally, task: str, output: Any) -> None:
@@ -217,7 +226,8 @@ def _share(n: int, total: int) -> str:
     return f"{n / total:.0%}" if total else "-"
 
 
-def report(name: str, tallies: dict[str, Tally]) -> None:
+def report(name: str, result: tuple[dict[str, Tally], str]) -> None:
+    tallies, loops = result
     print(f"\n## {name}\n")
     print("| task | calls | parsed 1st | after repair | never | loop stops | looped twice | "
           "ran to num_predict in a loop | quotes verified | shown (supported) | outcomes | "
@@ -243,6 +253,7 @@ def report(name: str, tallies: dict[str, Tally]) -> None:
             if ratio
             else f"| {task} | {n} | - |"
         )
+    print(f"\n{loops}")
 
 
 def main() -> None:

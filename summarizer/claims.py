@@ -63,7 +63,9 @@ def extract_claims(
     grounder = ArticleGrounder(article, chunks, segments)
     calls = CallLog()
     title = fenced(article.title, "article")
-    windows = plan_article_windows(llm, prompt, segments, title=title, max_claims=str(MAX_CLAIMS))
+    windows = plan_article_windows(
+        llm, prompt, segments, calls, title=title, max_claims=str(MAX_CLAIMS)
+    )
 
     def run(window: list[Segment]) -> ClaimsReply:
         return calls.run(

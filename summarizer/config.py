@@ -65,6 +65,9 @@ class Settings:
     # How statements are checked against their quotes: "model" (the code's check, then the
     # model's), "rules" (the code's only) or "off".
     support: str = "model"
+    # Windows of one article put to the model, at most (each is a model call, plus one to merge):
+    # past it only the article's leading part is read, and the output says so.
+    max_windows: int = 8
 
     @property
     def catalog_path(self) -> Path:
@@ -96,6 +99,7 @@ class Settings:
             use_cache=env.get("SUMMARIZER_NO_CACHE", "") in ("", "0"),
             max_bytes=_env_int("SUMMARIZER_MAX_BYTES", 10 * 1024 * 1024) or 10 * 1024 * 1024,
             support=_support(env.get("SUMMARIZER_SUPPORT") or "model"),
+            max_windows=_env_int("SUMMARIZER_MAX_WINDOWS", 8) or 8,
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         if isinstance(given.get("home"), str):

@@ -85,7 +85,7 @@ def summarize(
     grounder = ArticleGrounder(article, chunks, segments)
     calls = CallLog()
     base = {"title": fenced(article.title, "article"), "summary_sentences": str(n_sentences)}
-    windows = plan_article_windows(llm, prompt, segments, points=str(n_points), **base)
+    windows = plan_article_windows(llm, prompt, segments, calls, points=str(n_points), **base)
     points_each = n_points if len(windows) == 1 else max(2, math.ceil(n_points / len(windows)) + 1)
 
     reply_model: type[SummaryReply] = bounded(SummaryReply, "key_points", points_each)

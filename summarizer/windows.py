@@ -120,15 +120,27 @@ def num_predict(llm: Ollama) -> int:
 
 
 def plan_article_windows(
-    llm: Ollama, prompt: prompts.Prompt, segments: list[Segment], **values: str
+    llm: Ollama, prompt: prompts.Prompt, segments: list[Segment], calls: CallLog, **values: str
 ) -> list[list[Segment]]:
-    """Windows of segments whose rendered prompts fit the model's budget."""
+    """Windows of segments whose rendered prompts fit the model's budget; at most
+    `settings.max_windows` of them (the article's leading part, noted in `calls`)."""
     system, user = prompt.render(segments="", **values)
     fixed = estimate_messages(
         [{"role": "system", "content": system}, {"role": "user", "content": user}]
     )
     budget = llm.budget(num_predict=num_predict(llm))
-    return plan_windows(segments, fixed, budget.prompt_tokens, budget.num_ctx)
+    windows = plan_windows(segments, fixed, budget.prompt_tokens, budget.num_ctx)
+    bound = max(1, llm.settings.max_windows)
+    if len(windows) > bound:
+        read = windows[bound - 1][-1].end
+        total = segments[-1].end
+        calls.note(
+            f"the article needs {len(windows)} model calls of {prompt.id}, more than the "
+            f"{bound} allowed (SUMMARIZER_MAX_WINDOWS): only its first {read:,} of "
+            f"{total:,} characters ({read / total:.0%}) were read"
+        )
+        windows = windows[:bound]
+    return windows
 
 
 def per_window(

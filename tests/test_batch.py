@@ -146,7 +146,8 @@ def test_run_processes_new_entries_then_nothing_on_a_second_run(
     }
     assert (
         "5 new, 0 unchanged, 0 duplicates, 5 done, 0 failed, 0 left pending; "
-        "20 model calls (0 cached)" in result.stderr  # summary, claims, and a check of each
+        "20 model calls (0 cached, at most 4 per article)"
+        in result.stderr  # summary, claims, a check of each
     )
     assert sorted(chats(ollama_env)) == sorted(
         (task, s.title) for s in stories for task in ("summary", "claims")

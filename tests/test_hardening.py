@@ -99,3 +99,27 @@ def test_broken_opml_keeps_what_can_be_read_and_names_the_line(tmp_path: Path) -
     assert errors and all(
         line.startswith(f"error: {opml}:5: not well-formed OPML") for line in errors
     )
+
+
+def test_model_calls_per_article_are_bounded(
+    tmp_path: Path, hash_embedder: str, ollama_env: StandinOllama, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from tests.feed_site import synthetic_story
+
+    story = synthetic_story(7, words=6000)
+    article = tmp_path / "long.txt"
+    article.write_text(story.title + "\n\n" + story.text + "\n")
+    monkeypatch.setenv("SUMMARIZER_NUM_CTX", "2048")
+    monkeypatch.setenv("SUMMARIZER_MAX_WINDOWS", "3")
+    result = run("summarize", str(article), "--json", "--support", "rules")
+    data = json.loads(result.stdout)
+    chats = [r for r in ollama_env.requests("/api/chat")]
+    assert len(chats) == 4  # three windows and the merge
+    (warning,) = [w for w in data["warnings"] if "SUMMARIZER_MAX_WINDOWS" in w]
+    assert "more than the 3 allowed" in warning and "only its first" in warning
+    # What is cited comes from the part that was read.
+    read = int(warning.split("only its first ")[1].split(" of")[0].replace(",", ""))
+    assert data["key_points"]
+    assert all(c["end"] <= read for p in data["key_points"] for c in p["citations"])

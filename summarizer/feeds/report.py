@@ -57,9 +57,12 @@ class RunReport:
 
     def summary_line(self) -> str:
         feeds = f"{self.feeds} feed{'s' if self.feeds != 1 else ''}"
+        most = max((int(r.get("model_calls") or 0) for r in self.records), default=0)
+        per_article = f", at most {most} per article" if self.records else ""
         return (
             f"run: {feeds} ({self.not_modified} not modified, {self.feeds_failed} failed); "
             f"{self.new} new, {self.unchanged} unchanged, {self.duplicates} duplicates, "
             f"{self.done} done, {self.failed} failed, {self.pending} left pending; "
-            f"{self.model_calls} model calls ({self.cached_calls} cached); {self.seconds:.1f} s"
+            f"{self.model_calls} model calls ({self.cached_calls} cached{per_article}); "
+            f"{self.seconds:.1f} s"
         )
