@@ -26,6 +26,12 @@ def digest_markdown(report: RunReport, generated: str, *, max_claims: int = 5) -
         f"{len(feeds)} feed{'s' if len(feeds) != 1 else ''} · {copies} copies linked · "
         f"{len(report.failures)} failed*",
     ]
+    if report.error is not None:
+        lines += [
+            "",
+            f"**The run stopped early: {_md(report.error.message)}. The {report.pending} entries "
+            "left are done by the next run.**",
+        ]
     if not records:
         lines += ["", "Nothing new."]
     for feed, stories in feeds.items():

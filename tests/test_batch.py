@@ -507,7 +507,10 @@ def test_an_unreachable_model_stops_the_run_and_loses_nothing(
     monkeypatch.setenv("OLLAMA_HOST", closed_ollama_url)
     monkeypatch.setenv("SUMMARIZER_CONNECT_TIMEOUT", "0.5")
     down = run("run", "--allow-private")
-    assert down.exit_code == 1 and down.stderr.startswith("error: Ollama is not reachable")
+    assert down.exit_code == 1
+    said = down.stderr.splitlines()
+    assert said[-1].startswith("error: Ollama is not reachable")
+    assert said[-2].startswith("run: ") and "0 done, 0 failed, 1 left pending" in said[-2]
     assert [e.status for e in ledger_entries()] == ["pending"]
     monkeypatch.setenv("OLLAMA_HOST", standin)
     up = run("run", "--allow-private")
@@ -609,3 +612,35 @@ def test_ctrl_c_stops_at_once_and_the_next_run_finishes(
     resumed = run(*args)
     assert resumed.exit_code == 0, resumed.output
     assert sorted(r["title"] for r in records(out.read_text())) == sorted(s.title for s in stories)
+
+
+def test_a_run_that_loses_ollama_midway_reports_what_it_finished(
+    site: FeedSite, ollama_env: StandinOllama, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    feed_of(site, 6)
+    monkeypatch.setenv("SUMMARIZER_CONNECT_TIMEOUT", "0.5")
+
+    def pull_the_plug() -> None:  # after two entries' worth of model calls
+        deadline = time.monotonic() + 60
+        while len(ollama_env.requests("/api/chat")) < 8 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        ollama_env.stop()
+
+    threading.Thread(target=pull_the_plug, daemon=True).start()
+    digest = tmp_path / "digest.md"
+    down = run("run", "--allow-private", "--parallel", "1", "--digest", str(digest))
+    assert down.exit_code == 1
+    done = records(down.stdout)
+    assert done, down.stderr
+    said = down.stderr.splitlines()
+    assert said[-1].startswith("error: Ollama is not reachable")
+    closing = next(line for line in said if line.startswith("run: "))
+    assert f"{len(done)} done" in closing
+    text = digest.read_text(encoding="utf-8")
+    assert "The run stopped early: Ollama is not reachable" in text
+    for record in done:  # the stories it finished are in its digest
+        assert record["title"].replace("_", "\\_") in text or record["title"] in text
+    statuses = [e.status for e in ledger_entries()]
+    assert statuses.count("done") == len(done) and "pending" in statuses

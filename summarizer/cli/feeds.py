@@ -198,5 +198,7 @@ def run(**opts: Any) -> None:
     if out:
         click.echo(f"appended {lines.count} lines to {out}", err=True)
     click.echo(report.summary_line(), err=True)
+    if report.error is not None:
+        raise report.error  # after what the run did: told like any error, and exit 1
     if failed:
         sys.exit(1)

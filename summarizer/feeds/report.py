@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from summarizer.errors import SummarizerError
     from summarizer.feeds.db import EntryRow
 
 
@@ -50,10 +51,12 @@ class RunReport:
     records: list[dict[str, Any]] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
     copies: dict[int, list[EntryRow]] = field(default_factory=dict)
+    # What stopped the run early (the rest stays pending for the next run), if anything did.
+    error: SummarizerError | None = None
 
     @property
     def any_failed(self) -> bool:
-        return bool(self.failed or self.feeds_failed)
+        return bool(self.failed or self.feeds_failed or self.error)
 
     def summary_line(self) -> str:
         feeds = f"{self.feeds} feed{'s' if self.feeds != 1 else ''}"

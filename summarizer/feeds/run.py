@@ -62,7 +62,12 @@ def run(
             if work:
                 from summarizer.feeds.job import EntryJob
 
-                EntryJob(settings, options, ledger, http, report, progress, emit).process(work)
+                try:
+                    EntryJob(settings, options, ledger, http, report, progress, emit).process(work)
+                except SummarizerError as e:
+                    # Ollama gone, the store failing: the run stops, but what it finished is
+                    # reported (digest, closing line) before the error, by the caller.
+                    report.error = e
         counts = ledger.counts()
         report.pending = sum(counts.get(i, {}).get("pending", 0) for i in feed_ids)
         done_ids = [r["entry_id"] for r in report.records]
