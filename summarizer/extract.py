@@ -201,39 +201,105 @@ def _extract_text(raw: RawDocument) -> Extracted:
 # HTML
 
 
-def _hides(style: str) -> bool:
-    """Whether CSS declarations (an inline style or a rule's body) hide the element."""
+# Lengths that are nothing (font-size: 0) and offsets that put a box off the page (left: -9999px).
+_ZERO = re.compile(r"^[+]?0*\.?0+(px|em|rem|pt|%|vw|vh)?$")
+_FAR_OFF = re.compile(r"^-\s*\d{3,}(\.\d+)?(px|em|rem|pt|vw|vh|%)?$")
+
+
+def _declarations(style: str) -> dict[str, str]:
     style = _IMPORTANT.sub("", _CSS_COMMENT.sub("", style))
+    found: dict[str, str] = {}
     for declaration in style.split(";"):
         prop, sep, value = declaration.partition(":")
-        if not sep:
-            continue
-        prop, value = prop.strip().lower(), value.strip().lower()
-        if prop == "display" and value == "none":
-            return True
-        if prop in ("visibility", "content-visibility") and value in ("hidden", "collapse"):
-            return True
-    return False
+        if sep:
+            found[prop.strip().lower()] = " ".join(value.strip().lower().split())
+    return found
 
 
-def _hiding_selectors(css: str) -> list[str]:
+def _hides(style: str) -> bool:
+    """Whether CSS declarations (an inline style or a rule's body) hide the element."""
+    return _hiding(style) != ""
+
+
+def _hiding(style: str) -> Literal["", "hard", "soft"]:
+    """How CSS declarations hide the element from a reader: "hard" (not displayed, invisible),
+    "soft" (transparent, of no size, off the page, its text the colour of its own background:
+    what scripts also use to fade or slide content in), or "" (not at all)."""
+    d = _declarations(style)
+    if d.get("display") == "none":
+        return "hard"
+    if d.get("visibility") in ("hidden", "collapse") or d.get("content-visibility") == "hidden":
+        return "hard"
+    return "soft" if _soft_hides(d) else ""
+
+
+def _soft_hides(d: dict[str, str]) -> bool:
+    if _ZERO.match(d.get("opacity", "1")) or _ZERO.match(d.get("font-size", "1")):
+        return True
+    if d.get("color") in ("transparent", "rgba(0,0,0,0)", "rgba(0, 0, 0, 0)"):
+        return True
+    background = d.get("background-color") or d.get("background")
+    if "color" in d and background is not None and _same_colour(d["color"], background):
+        return True
+    if d.get("position") in ("absolute", "fixed") and any(
+        _FAR_OFF.match(d.get(side, "")) for side in ("left", "top", "right", "bottom")
+    ):
+        return True
+    if _FAR_OFF.match(d.get("text-indent", "")):
+        return True
+    if d.get("transform", "").replace(" ", "") in ("scale(0)", "scale(0,0)", "scalex(0)"):
+        return True
+    tiny = _ZERO.match(d.get("width", "1")) or _ZERO.match(d.get("height", "1"))
+    return bool(tiny and d.get("overflow") == "hidden")
+
+
+_NAMED_COLOURS = {"white": "#ffffff", "black": "#000000", "red": "#ff0000"}
+
+
+def _same_colour(a: str, b: str) -> bool:
+    """Whether two CSS colours are the same (hex, rgb() and a few names; else as written)."""
+
+    def norm(c: str) -> str:
+        c = c.split()[0] if c.startswith("#") else c.replace(" ", "")
+        c = _NAMED_COLOURS.get(c, c)
+        m = re.fullmatch(r"#([0-9a-f])([0-9a-f])([0-9a-f])", c)
+        if m:
+            c = "#" + "".join(x * 2 for x in m.groups())
+        m = re.fullmatch(r"rgba?\((\d+),(\d+),(\d+)(?:,1(?:\.0*)?)?\)", c)
+        if m:
+            c = "#" + "".join(f"{int(x):02x}" for x in m.groups())
+        return c
+
+    return norm(a) == norm(b)
+
+
+# Properties that can hide (or show again) an element: an at-rule setting one restyles it.
+_RESTYLES = re.compile(
+    r"\b(display|visibility|opacity|font-size|color|background|position|left|top|right|bottom|"
+    r"text-indent|transform|width|height)\s*:",
+    re.I,
+)
+
+
+def _hiding_selectors(css: str) -> list[tuple[str, bool]]:
     """Selectors of top-level rules in a stylesheet that hide what they match.
 
     Rules inside @media and other at-rules are skipped (they hide only on some screens), and so
     are selectors that any at-rule styles again: hidden on phones, shown on desktops.
     """
     css = _CSS_COMMENT.sub("", css)
-    hiding: list[str] = []
+    hiding: list[tuple[str, bool]] = []
     restyled: set[str] = set()
     for prelude, body, nested in _css_rules(css):
         selectors = [s.strip() for s in prelude.split(",")]
+        how = _hiding(body)
         if nested:
-            if not _hides(body) and re.search(r"\b(display|visibility)\s*:", body, re.I):
+            if not how and _RESTYLES.search(body):
                 restyled.update(selectors)
-        elif _hides(body):
-            hiding.extend(selectors)
+        elif how:
+            hiding.extend((s, how == "soft") for s in selectors)
     # Pseudo-classes and pseudo-elements (:hover, ::before) hide only in some states.
-    return [s for s in hiding if s and ":" not in s and s not in restyled]
+    return [(s, soft) for s, soft in hiding if s and ":" not in s and s not in restyled]
 
 
 def _css_rules(css: str, nested: bool = False) -> Iterator[tuple[str, str, bool]]:
@@ -258,27 +324,44 @@ def _css_rules(css: str, nested: bool = False) -> Iterator[tuple[str, str, bool]
 
 
 def _remove_invisible(soup: BeautifulSoup) -> None:
-    """Delete what a reader never sees: hidden text is a route for prompt injection."""
+    """Delete what a reader never sees: hidden text is a route for prompt injection.
+
+    What is hidden the soft way (transparent, off the page, ...) is kept when it holds most of
+    the page's text: that is the article, which the page's script fades or slides in.
+    """
     from bs4 import Comment
 
     tags = soup.find_all(True)
-    selectors: list[str] = []
+    hard: list[str] = []
+    soft: list[str] = []
     for style in (t for t in tags if t.name == "style"):
-        selectors.extend(_hiding_selectors(style.get_text()))
-    doomed = _matching(soup, tags, selectors) if selectors else []
+        for selector, is_soft in _hiding_selectors(style.get_text()):
+            (soft if is_soft else hard).append(selector)
+    doomed = _matching(soup, tags, hard) if hard else []
+    maybe = _matching(soup, tags, soft) if soft else []
     doomed.extend(t for t in tags if t.name in _INVISIBLE_TAGS)
     for tag in tags:
         style = tag.get("style")
         aria_hidden = tag.get("aria-hidden")
+        how = _hiding(style) if isinstance(style, str) else ""
         if (
             tag.has_attr("hidden")
             or (isinstance(aria_hidden, str) and aria_hidden.strip().lower() == "true")
-            or (isinstance(style, str) and _hides(style))
+            or how == "hard"
         ):
             doomed.append(tag)
+        elif how == "soft":
+            maybe.append(tag)
     for tag in doomed:
         if tag.name not in _NEVER_REMOVED and not tag.decomposed:
             tag.decompose()
+    if maybe:
+        total = len(soup.get_text())
+        for tag in maybe:
+            if tag.name in _NEVER_REMOVED or tag.decomposed:
+                continue
+            if len(tag.get_text()) <= total / 2:
+                tag.decompose()
     for comment in soup.find_all(string=lambda s: isinstance(s, Comment)):
         comment.extract()
 

@@ -209,7 +209,37 @@ HIDDEN_BODIES = {
         f"<style>#a .b, .c{{visibility:hidden}}</style><div id=a><p class=b>{INJECTION}</p></div>"
     ),
     "comment": f"<!-- {INJECTION} -->",
+    # The common techniques beyond display and visibility, inline and in the page's own rules.
+    "offscreen": f'<p style="position:absolute; left:-9999px">{INJECTION}</p>',
+    "offscreen, top": f'<div style="position: fixed; top: -5000px"><p>{INJECTION}</p></div>',
+    "text indent": f'<p style="text-indent:-9999em;overflow:hidden">{INJECTION}</p>',
+    "font size 0": f'<span style="font-size:0">{INJECTION}</span>',
+    "font size 0px": f'<p style="font-size: 0px">{INJECTION}</p>',
+    "opacity 0": f'<p style="opacity:0">{INJECTION}</p>',
+    "transparent text": f'<p style="color: transparent">{INJECTION}</p>',
+    "white on white": f'<p style="color:#fff;background-color:#FFFFFF">{INJECTION}</p>',
+    "colour names": f'<p style="color: white; background: #fff">{INJECTION}</p>',
+    "rgb": f'<p style="color:rgb(250, 250, 250);background:#fafafa">{INJECTION}</p>',
+    "scaled to nothing": f'<p style="transform: scale(0)">{INJECTION}</p>',
+    "no size": f'<div style="height:0;overflow:hidden"><p>{INJECTION}</p></div>',
+    "stylesheet offscreen": (
+        f"<style>.sr {{ position:absolute; left:-10000px }}</style><p class=sr>{INJECTION}</p>"
+    ),
+    "stylesheet font size": f"<style>#z{{font-size:0}}</style><p id=z>{INJECTION}</p>",
+    "stylesheet opacity": f"<style>p.q {{ opacity: 0 }}</style><p class=q>{INJECTION}</p>",
+    "stylesheet same colour": (
+        f"<style>.w {{ color: #eee; background: #eeeeee }}</style><p class=w>{INJECTION}</p>"
+    ),
 }
+
+
+def test_visible_styles_are_kept() -> None:
+    shown = (
+        '<p style="opacity:0.9;font-size:14px;color:#333;background:#fff;'
+        'position:relative;left:-10px">Visible words stay in the text of the article.</p>'
+    )
+    body = f"<article><h1>Council expands buses</h1><p>{PROSE}</p>{shown}<p>{PROSE2}</p></article>"
+    assert "Visible words stay" in extract(html_doc(page(body))).text
 
 
 @pytest.mark.parametrize("hidden", list(HIDDEN_BODIES.values()), ids=list(HIDDEN_BODIES))
@@ -363,3 +393,11 @@ def test_real_news_pages_extract_well() -> None:
     assert sum(scores) / len(scores) >= 0.94
     assert min(scores) >= 0.35
     assert titles / len(cases) >= 0.9
+
+
+def test_an_article_its_script_fades_in_is_kept() -> None:
+    # Hidden the soft way (opacity 0, as fade-in scripts start), holding most of the page's
+    # text: that is the article, not a planted instruction.
+    article = f"<article><h1>Council</h1><p>{PROSE}</p><p>{PROSE2}</p></article>"
+    body = f'<div style="opacity:0">{article}</div>'
+    assert "The city council voted" in extract(html_doc(page(body))).text
