@@ -8,6 +8,9 @@ from summarizer.models import Chunk
 
 CHUNK_SIZE = 800
 CHUNK_OVERLAP = 100
+# A chunk shorter than this (a headline line on its own, a one-line paragraph at the end) is
+# joined to its neighbour: alone it would come back as a search hit that says nothing.
+MIN_CHUNK = 200
 
 
 def chunk_id(article_id: str, content_hash: str, index: int) -> str:
@@ -28,7 +31,27 @@ def split_spans(
     splitter = RecursiveCharacterTextSplitter(chunk_size=size, chunk_overlap=overlap)
     pieces: list[str] = splitter.split_text(text)
     starts = _place(text, pieces, overlap)
-    return [(start, start + len(piece)) for start, piece in zip(starts, pieces, strict=True)]
+    spans = [(start, start + len(piece)) for start, piece in zip(starts, pieces, strict=True)]
+    return join_small(spans, min(MIN_CHUNK, size // 4))
+
+
+def join_small(spans: list[tuple[int, int]], minimum: int) -> list[tuple[int, int]]:
+    """Spans shorter than `minimum` joined to the next one (the last to the one before)."""
+    out: list[tuple[int, int]] = []
+    carry: int | None = None  # the start of a short span waiting for the next
+    for start, end in spans:
+        if carry is not None:
+            start, carry = min(carry, start), None
+        if end - start < minimum:
+            carry = start
+            continue
+        out.append((start, end))
+    if carry is not None:
+        if out:
+            out[-1] = (out[-1][0], max(out[-1][1], spans[-1][1]))
+        else:
+            out.append((carry, spans[-1][1]))
+    return out
 
 
 def _place(text: str, pieces: list[str], overlap: int) -> list[int]:
