@@ -118,7 +118,8 @@ class MiniLMEmbedder:
                     f"({type(e).__name__}: {one_line(e, 200)})",
                     hint="Chroma downloads it on first use into "
                     f"{minilm_model_dir()}: connect to the internet once, or choose "
-                    f"another embedder, e.g. --embedder ollama:{DEFAULT_EMBED_MODEL}",
+                    f"another embedder: --embedder ollama:{DEFAULT_EMBED_MODEL} (an Ollama "
+                    "embedding model), or --embedder hash:256 (no model at all: words only)",
                 ) from None
             tokenizer.enable_truncation(max_length=self.MAX_TOKENS)
             tokenizer.no_padding()  # the tokenizer file may carry a fixed padding of its own

@@ -173,6 +173,24 @@ def _is_markdown(raw: RawDocument) -> bool:
     return name.endswith(".md") or raw.content_type == "text/markdown"
 
 
+_FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
+
+
+def _front_matter_title(text: str) -> str | None:
+    """The `title:` of a Markdown file's YAML front matter, if it has one."""
+    match = _FRONT_MATTER.match(text)
+    if match is None:
+        return None
+    for line in match.group(1).split("\n"):
+        key, sep, value = line.partition(":")
+        if sep and key.strip().lower() == "title" and not line[:1].isspace():
+            return value.strip().strip("'\"").strip() or None
+    # Front matter without a title: the first line after it.
+    rest = text[match.end() :]
+    line = next((x.strip() for x in rest.split("\n") if x.strip()), "")
+    return line.lstrip("#").strip() or None
+
+
 def _clip_title(title: str) -> str:
     title = " ".join(title.split())
     if len(title) <= TITLE_MAX_CHARS:
@@ -185,7 +203,7 @@ def _extract_text(raw: RawDocument) -> Extracted:
     text = text.rstrip()
     first = next(line.strip() for line in text.split("\n") if line.strip())
     if _is_markdown(raw):
-        first = first.lstrip("#").strip() or first
+        first = _front_matter_title(text) or first.lstrip("#").strip() or first
     return Extracted(
         title=_clip_title(first),
         text=text,

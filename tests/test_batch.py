@@ -372,11 +372,14 @@ def test_feed_lists_and_one_line_errors(site: FeedSite, tmp_path: Path) -> None:
     second = run("feeds", "import", str(listing))
     assert second.exit_code == 1
     assert f"error: {listing}:3: not an http(s) URL: 'not-a-url'" in second.stderr
-    assert "import: 1 added, 1 already registered, 1 failed" in second.stderr
+    # A name written in the list is chosen, as with --name: taken, it is refused, not changed.
+    assert f"error: {listing}:2: a feed named 'Tech' already exists" in second.stderr
+    assert "import: 0 added, 1 already registered, 2 failed" in second.stderr
     names = [f["name"] for f in json.loads(run("feeds", "list", "--json").stdout)]
-    assert names == ["Tech", "Tech-2", "World"]
-    removed = run("feeds", "remove", "Tech-2")
-    assert removed.stdout.startswith("removed feed Tech-2 (https://more.example/f)")
+    assert names == ["Tech", "World"]
+    assert run("feeds", "add", "https://more.example/f", "--name", "More").exit_code == 0
+    removed = run("feeds", "remove", "More")
+    assert removed.stdout.startswith("removed feed More (https://more.example/f)")
 
     for args, message in [
         (("feeds", "add", "ftp://x.example/f"), "error: not an http(s) URL: 'ftp://x.example/f'"),

@@ -118,9 +118,11 @@ def test_unknown_id_and_bad_embedder_are_one_line_errors(hash_embedder: str) -> 
 
 def test_search_empty_corpus(hash_embedder: str) -> None:
     result = run("search", "anything")
-    assert result.exit_code == 0
-    assert "no results" in result.stderr
-    assert json.loads(run("search", "anything", "--json").stdout) == []
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: the corpus is empty (add articles with `summarizer ingest PATH|URL`)\n"
+    )
+    assert run("search", "anything", "--json").exit_code == 1
 
 
 @pytest.mark.parametrize("args", [["list"], ["list", "--json"]])

@@ -123,3 +123,90 @@ def test_model_calls_per_article_are_bounded(
     read = int(warning.split("only its first ")[1].split(" of")[0].replace(",", ""))
     assert data["key_points"]
     assert all(c["end"] <= read for p in data["key_points"] for c in p["citations"])
+
+
+# --- the smaller ones ----------------------------------------------------------------------------
+
+
+def test_no_cache_asks_again_and_keeps_the_fresh_reply(
+    hash_embedder: str, ollama_env: StandinOllama, corpus_copy: Path
+) -> None:
+    import json
+
+    article = str(sorted(corpus_copy.glob("*.txt"))[0])
+    first = json.loads(run("claims", article, "--json", "--support", "rules").stdout)
+    ollama_env.misbehave("reply", times=1, content='{"claims": []}')
+    fresh = run("claims", article, "--json", "--support", "rules", "--no-cache")
+    assert json.loads(fresh.stdout)["outcome"] == "nothing_given"
+    again = json.loads(run("claims", article, "--json", "--support", "rules").stdout)
+    assert again["outcome"] == "nothing_given" and again["cached_calls"] == 1
+    assert first["claims"]
+
+
+def test_a_closed_pipe_ends_the_output_quietly(tmp_path: Path, hash_embedder: str) -> None:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(300):
+        (folder / f"a{i}.txt").write_text(f"Title {i} of many\n\n{i} {BODY}")
+    assert run("ingest", str(folder)).exit_code == 0
+    done = subprocess.run(
+        f"{sys.executable} -m summarizer list | head -1",
+        shell=True, capture_output=True, text=True, check=False,
+        executable="/bin/bash",
+    )  # fmt: skip
+    assert done.stdout.count("\n") == 1
+    assert "error" not in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "said"),
+    [
+        ("SUMMARIZER_NUM_CTX", "-1", "SUMMARIZER_NUM_CTX='-1' must be at least 1"),
+        ("SUMMARIZER_READ_TIMEOUT", "0", "SUMMARIZER_READ_TIMEOUT='0' must be a positive number"),
+        ("SUMMARIZER_PARALLEL", "0", "SUMMARIZER_PARALLEL='0' must be at least 1"),
+        ("SUMMARIZER_MAX_WINDOWS", "x", "SUMMARIZER_MAX_WINDOWS='x' is not a whole number"),
+    ],
+)
+def test_bad_settings_are_named_at_start(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, said: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    result = run("list")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {said}")
+
+
+def test_markdown_front_matter_gives_the_title(tmp_path: Path, hash_embedder: str) -> None:
+    import json
+
+    note = tmp_path / "note.md"
+    note.write_text(
+        f'---\ntitle: "Binance and Russia"\ndate: 2022-03-01\n---\n\n# Heading\n\n{BODY}'
+    )
+    assert run("ingest", str(note)).exit_code == 0
+    (article,) = json.loads(run("list", "--json").stdout)
+    assert article["title"] == "Binance and Russia"
+
+
+def test_a_list_line_that_is_no_url_is_named_whole_and_chosen_names_are_kept(
+    tmp_path: Path,
+) -> None:
+    listing = tmp_path / "feeds.txt"
+    listing.write_text("https://a.example/f.xml news\nnot a url\nhttps://b.example/f.xml news\n")
+    result = run("feeds", "import", str(listing))
+    assert result.exit_code == 1
+    assert f"error: {listing}:2: not an http(s) URL: 'not a url'" in result.stderr
+    assert f"error: {listing}:3: a feed named 'news' already exists" in result.stderr
+    # Names from an OPML file are the feeds' own titles: a taken one is numbered, and said so.
+    opml = tmp_path / "feeds.opml"
+    opml.write_text(
+        '<opml><body><outline title="news" xmlUrl="https://c.example/f.xml"/></body></opml>'
+    )
+    said = run("feeds", "import", str(opml))
+    assert "added feed news-2: https://c.example/f.xml (the name 'news' is taken)" in said.stdout
+
+
+def test_search_on_an_empty_corpus_says_how_to_fill_it(hash_embedder: str) -> None:
+    result = run("search", "sanctions")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: the corpus is empty (add articles with")

@@ -113,9 +113,9 @@ def _article_id(name: str) -> str:
 def test_summarize(real_home: Path, real_url: str, name: str) -> None:
     done = cli("summarize", str(ROOT / "corpus" / name), "--json", home=real_home, url=real_url)
     data = json.loads(done.stdout)
-    if data == []:  # the model failed the article: one clear line, and exit 1
-        assert done.returncode == 1
-        assert done.stderr.startswith(f"error: {ROOT / 'corpus' / name}: ")
+    if "error" in data:  # the model failed the article: one clear line, and exit 1
+        assert done.returncode == 1 and data["source"] == str(ROOT / "corpus" / name)
+        assert done.stderr.startswith(f"error: {ROOT / 'corpus' / name}: {data['error']}")
         return
     text = stored(real_home, data["article_id"])
     points = data["key_points"]
@@ -136,8 +136,8 @@ def test_summarize(real_home: Path, real_url: str, name: str) -> None:
 def test_claims(real_home: Path, real_url: str, name: str) -> None:
     done = cli("claims", str(ROOT / "corpus" / name), "--json", home=real_home, url=real_url)
     data = json.loads(done.stdout)
-    if data == []:
-        assert done.returncode == 1 and done.stderr.startswith("error: ")
+    if "error" in data:
+        assert done.returncode == 1 and done.stderr.startswith(f"error: {data['source']}: ")
         return
     text = stored(real_home, data["article_id"])
     for c in data["claims"]:

@@ -325,7 +325,9 @@ def test_several_sources_and_a_bad_one(env: tuple[StandinOllama, Path]) -> None:
     )
     assert result.exit_code == 1
     data = json.loads(result.stdout)
-    assert len(data) == 2
+    # One object per SOURCE, in order: the bad one with its error.
+    assert len(data) == 3 and [("error" in d) for d in data] == [False, True, False]
+    assert data[1] == {"source": "nosuchid", "error": "no article 'nosuchid'"}
     assert "error: nosuchid: no article 'nosuchid'" in result.stderr
 
 

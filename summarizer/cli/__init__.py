@@ -21,7 +21,19 @@ def main() -> None:
     except SystemExit as e:
         if e.code == INTERRUPTED:
             _exit_now_if_threads_remain(INTERRUPTED)
+        _flush_quietly()
         raise
+
+
+def _flush_quietly() -> None:
+    """The last of stdout, written now: a reader gone by then (`| head -1`) ends it quietly,
+    not with Python's "Exception ignored" at exit."""
+    import os
+
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _exit_now_if_threads_remain(status: int) -> None:

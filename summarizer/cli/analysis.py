@@ -46,11 +46,16 @@ def _analyze(task: str, sources: tuple[str, ...], as_json: bool, opts: dict[str,
             click.echo(f"error: {r.source}: {r.output.outcome_message}", err=True)
     done = [r.output for r in results if r.output is not None]
     if as_json:
-        data = [o.model_dump(mode="json") for o in done]
-        text = render.json_text(data[0] if len(sources) == 1 and data else data)
-    else:
-        text = "\n\n".join(render.markdown(o) for o in done)
-    render.emit(text, out, markdown=not as_json)
+        # One shape whatever happened: an object per SOURCE, its output or its error.
+        data = [
+            r.output.model_dump(mode="json")
+            if r.output is not None
+            else {"source": r.source, "error": r.error}
+            for r in results
+        ]
+        render.emit(render.json_text(data[0] if len(sources) == 1 else data), out, markdown=False)
+    elif done:
+        render.emit("\n\n".join(render.markdown(o) for o in done), out, markdown=True)
     if any(r.error or (r.output is not None and r.output.outcome != "ok") for r in results):
         sys.exit(1)
 

@@ -31,6 +31,14 @@ class Group(click.Group):
                 f"error: database: {e} (is the disk full, or the data dir read-only?)", err=True
             )
             ctx.exit(1)
+        except BrokenPipeError:
+            # The reader went away (`summarizer list | head -1`): stop quietly, as Unix tools do.
+            import os
+            import sys
+
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            ctx.exit(0)
         except OSError as e:
             where = f": {e.filename}" if e.filename else ""
             click.echo(f"error: {e.strerror or e}{where}", err=True)

@@ -81,7 +81,14 @@ def search(query: str, k: int, as_json: bool, **opts: Any) -> None:
     """Semantic search over the corpus: the passages closest to QUERY."""
     from summarizer import pipeline, render
 
-    hits = pipeline.search(settings_from(opts), query, k=k)
+    settings = settings_from(opts)
+    hits = pipeline.search(settings, query, k=k)
+    if not hits and not pipeline.list_articles(settings):
+        from summarizer.errors import NotFoundError
+
+        raise NotFoundError(
+            "the corpus is empty", hint="add articles with `summarizer ingest PATH|URL`"
+        )
     if as_json:
         render.print_json([h.as_dict() for h in hits])
     else:

@@ -102,14 +102,16 @@ def feeds_import(file: str, as_json: bool, **opts: Any) -> None:
                 known += 1
                 continue
             try:
-                feed = ledger.add_feed(listed.url, listed.name, unique=True)
+                feed = ledger.add_feed(listed.url, listed.name, unique=not listed.chosen)
             except FeedError as e:  # this line only: the rest is imported
                 failed += 1
                 click.echo(f"error: {listed.where}: {e.message}", err=True)
                 continue
             added.append(feed)
             if not as_json:
-                click.echo(f"added feed {feed.name}: {feed.url}")
+                renamed = listed.name and feed.name != listed.name
+                said = f" (the name {listed.name!r} is taken)" if renamed else ""
+                click.echo(f"added feed {feed.name}: {feed.url}{said}")
     if as_json:
         render.print_json([f.as_dict() for f in added])
     click.echo(f"import: {len(added)} added, {known} already registered, {failed} failed", err=True)

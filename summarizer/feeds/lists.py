@@ -53,6 +53,9 @@ class ListedFeed:
     url: str
     name: str | None
     where: str  # "FILE:LINE" or "FILE: outline N", for messages
+    # A name written by the user (in a plain list, as with --name) is never changed: taken, it
+    # is refused. One taken from elsewhere (an OPML title, the host) is numbered: -2, -3...
+    chosen: bool = False
 
 
 def read_feed_list(data: bytes, source: str) -> Iterator[ListedFeed | FeedError]:
@@ -69,9 +72,11 @@ def read_feed_list(data: bytes, source: str) -> Iterator[ListedFeed | FeedError]
         url, _, name = line.partition(" ")
         where = f"{source}:{n}"
         try:
-            yield ListedFeed(check_feed_url(url), name.strip() or None, where)
+            yield ListedFeed(check_feed_url(url), name.strip() or None, where, chosen=bool(name))
         except FeedError as e:
-            yield FeedError(f"{where}: {e.message}")
+            # The whole line: "not a url" is not a URL "not" followed by a name.
+            said = e.message if not name.strip() else f"not an http(s) URL: {line!r}"
+            yield FeedError(f"{where}: {said}")
 
 
 def _read_opml(data: bytes, source: str) -> Iterator[ListedFeed | FeedError]:

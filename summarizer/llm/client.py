@@ -19,6 +19,7 @@ from summarizer.errors import (
     ContextOverflow,
     DegenerateReply,
     InvalidReply,
+    LLMCacheError,
     LLMError,
     OllamaUnreachable,
     OutputTruncated,
@@ -336,25 +337,25 @@ class Ollama:
             num_predict=budget.num_predict,
             estimated_prompt_tokens=estimate,
         )
-        caching = self.settings.use_cache if use_cache is None else use_cache
-        key = ""
-        if caching:
-            key = cache_key(
-                digest=digest,
-                prompt_id=prompt_id,
-                prompt_version=prompt_version,
-                options=opts,
-                messages=base,
-                schema=schema,
-            )
-            cached = self._from_cache(key, reply_model, started)
-            if cached is not None:
-                return cached
+        # --no-cache means "do not read the cache": the fresh reply is still stored, so that the
+        # next plain run gives it (not the older one).
+        reading = self.settings.use_cache if use_cache is None else use_cache
+        key = cache_key(
+            digest=digest,
+            prompt_id=prompt_id,
+            prompt_version=prompt_version,
+            options=opts,
+            messages=base,
+            schema=schema,
+        )
+        cached = self._from_cache(key, reply_model, started) if reading else None
+        if cached is not None:
+            return cached
         # Overheads aside: what the server must count at least, whatever its template adds.
         text_estimate = sum(estimate_tokens(m["content"]) for m in base)
         reply, content = self._ask(reply_model, base, schema, opts, budget, record, text_estimate)
         record.wall_seconds = time.perf_counter() - started
-        if caching:
+        try:
             self.cache.put(
                 key,
                 model=name,
@@ -364,6 +365,10 @@ class Ollama:
                 content=content,
                 record=record.as_dict(),
             )
+        except LLMCacheError:
+            if reading:
+                raise
+            # With --no-cache (the way round a broken cache file) storing is only a courtesy.
         return Structured(reply=reply, content=content, record=record)
 
     def _from_cache(self, key: str, reply_model: type[T], started: float) -> Structured[T] | None:
