@@ -45,6 +45,8 @@ def digest_markdown(report: RunReport, generated: str, *, max_claims: int = 5) -
 
 
 def _digest_story(r: dict[str, Any], copies: list[EntryRow], max_claims: int) -> list[str]:
+    from summarizer.render import quoted
+
     s = r["summary"]
     url = r["url"] or r["link"]
     head = f"[{_md(s['headline'])}]({url})" if url else _md(s["headline"])
@@ -62,7 +64,7 @@ def _digest_story(r: dict[str, Any], copies: list[EntryRow], max_claims: int) ->
         lines += [_md(s["summary"]), ""]
     for n, point in enumerate(s["key_points"], 1):
         quote = point["citations"][0]["quote"] if point["citations"] else ""
-        cited = f" — “{_md(' '.join(quote.split()))}”" if quote else ""
+        cited = f" — {_md(quoted(quote))}" if quote else ""
         lines.append(f"{n}. {_md(point['text'])}{_mark(point)}{cited}")
     claims = r["claims"][:max_claims]
     if claims:

@@ -135,14 +135,14 @@ def markdown(output: Summary | ClaimSet) -> str:
                 others = "source" if claim.corroborated_by == 1 else "sources"
                 lines.append(f"   *reported by {claim.corroborated_by} other {others}:*")
                 lines += [
-                    f"   > “{' '.join(c.quote.split())}” `{c.article_id} [{c.start}:{c.end}]`"
+                    f"   > {quoted(c.quote)} `{c.article_id} [{c.start}:{c.end}]`"
                     for c in claim.corroborations
                 ]
         what = "claims"
     lines += ["", _counts_line(output.counts, what)]
     for warning in output.warnings:
         lines.append(f"*warning: {warning}*")
-    return "\n".join(lines).rstrip()
+    return "\n".join(apart(lines)).rstrip()
 
 
 def _outcome_lines(message: str | None) -> list[str]:
@@ -158,8 +158,27 @@ def _provenance_line(o: Summary | ClaimSet) -> str:
     )
 
 
+_OPENING_QUOTES = "“\"‘'«„"
+
+
+def quoted(quote: str) -> str:
+    """A quote on one line between quotation marks, unless it brings its own (“We are…”)."""
+    text = " ".join(quote.split())
+    return text if text[:1] in _OPENING_QUOTES else f"“{text}”"
+
+
+def apart(lines: list[str]) -> list[str]:
+    """Quote lines (`> ...`) kept apart: consecutive ones would render as one paragraph."""
+    out: list[str] = []
+    for line in lines:
+        if out and line.lstrip().startswith(">") and out[-1].lstrip().startswith(">"):
+            out.append("")
+        out.append(line)
+    return out
+
+
 def _citation_lines(citations: list[Citation], unverified: list[str]) -> list[str]:
-    lines = [f"   > “{' '.join(c.quote.split())}” `[{c.start}:{c.end}]`" for c in citations]
+    lines = [f"   > {quoted(c.quote)} `[{c.start}:{c.end}]`" for c in citations]
     lines += [f"   > ~~{' '.join(q.split())}~~ (not found in the article)" for q in unverified]
     return lines
 
@@ -216,7 +235,7 @@ def answer_markdown(answer: Answer) -> str:
         for n, point in enumerate(answer.points, 1):
             lines.append(f"{n}. {point.text}{mark(True, point.support)}")
             lines += [
-                f"   > “{' '.join(c.quote.split())}” — *{titles.get(c.article_id, c.article_id)}* "
+                f"   > {quoted(c.quote)} — *{titles.get(c.article_id, c.article_id)}* "
                 f"`{c.article_id} [{c.start}:{c.end}]`"
                 for c in point.citations
             ]
@@ -225,7 +244,7 @@ def answer_markdown(answer: Answer) -> str:
             for side in conflict.sides:
                 lines.append(f"- {side.text}{mark(True, side.support)}")
                 lines += [
-                    f"  > “{' '.join(c.quote.split())}” `{c.article_id} [{c.start}:{c.end}]`"
+                    f"  > {quoted(c.quote)} `{c.article_id} [{c.start}:{c.end}]`"
                     for c in side.citations
                 ]
     lines += [
@@ -235,7 +254,7 @@ def answer_markdown(answer: Answer) -> str:
         _counts_line(answer.counts, "statements"),
     ]
     lines += [f"*warning: {w}*" for w in answer.warnings]
-    return "\n".join(lines).rstrip()
+    return "\n".join(apart(lines)).rstrip()
 
 
 def print_feed_table(feeds: list[dict[str, Any]]) -> None:

@@ -210,3 +210,14 @@ def test_search_on_an_empty_corpus_says_how_to_fill_it(hash_embedder: str) -> No
     result = run("search", "sanctions")
     assert result.exit_code == 1
     assert result.stderr.startswith("error: the corpus is empty (add articles with")
+
+
+def test_quotes_render_apart_and_keep_their_own_quotation_marks() -> None:
+    from summarizer.render import apart, quoted
+
+    assert quoted("“We are not  freezing accounts,” it said") == (
+        "“We are not freezing accounts,” it said"
+    )
+    assert quoted("Binance said so") == "“Binance said so”"
+    lines = ["1. A point", "   > “one” `[0:3]`", "   > “two” `[5:8]`", "2. Next"]
+    assert apart(lines) == ["1. A point", "   > “one” `[0:3]`", "", "   > “two” `[5:8]`", "2. Next"]
