@@ -51,9 +51,31 @@ def print_article_table(articles: list[Article]) -> None:
     if not articles:
         click.echo("The corpus is empty: add articles with `summarizer ingest PATH|URL`.", err=True)
         return
+    tty = sys.stdout.isatty()
+    width = console().width if tty else 0
+    if tty:
+        click.secho(f"{'id':<12}  {'date':<10}  {'chars':>7}  title", bold=True)
     for a in articles:
-        click.echo(f"{a.id}  {a.date or '-':<10}  {len(a.text):>7}  {a.title}")
+        line = f"{a.id}  {_list_date(a):<10}  {len(a.text):>7}  {a.title}"
+        click.echo(clip(line, width) if width else line)
     click.echo(f"{len(articles)} articles", err=True)
+
+
+def _list_date(article: Article) -> str:
+    """The article's own date; for a file without one, the file's modification date; else the
+    day it was ingested."""
+    import os
+    from datetime import UTC, datetime
+
+    if article.date:
+        return article.date[:10]
+    if article.url is None:
+        try:
+            mtime = os.stat(article.source).st_mtime
+            return datetime.fromtimestamp(mtime, UTC).strftime("%Y-%m-%d")
+        except (OSError, ValueError):
+            pass
+    return (article.ingested_at or "-")[:10]
 
 
 def print_article(article: Article) -> None:

@@ -221,3 +221,22 @@ def test_quotes_render_apart_and_keep_their_own_quotation_marks() -> None:
     assert quoted("Binance said so") == "“Binance said so”"
     lines = ["1. A point", "   > “one” `[0:3]`", "   > “two” `[5:8]`", "2. Next"]
     assert apart(lines) == ["1. A point", "   > “one” `[0:3]`", "", "   > “two” `[5:8]`", "2. Next"]
+
+
+def test_a_host_name_that_does_not_resolve_is_said_so(hash_embedder: str, tmp_path: Path) -> None:
+    article = tmp_path / "a.txt"
+    article.write_text("Title\n\n" + BODY)
+    result = run("summarize", str(article), "--ollama-host", "no-such-host.invalid")
+    assert result.exit_code == 1
+    line = result.stderr.strip().splitlines()[-1]
+    assert "(the host name does not resolve" in line
+    assert "check the host name in OLLAMA_HOST" in line
+
+
+def test_list_gives_a_file_its_date(tmp_path: Path, hash_embedder: str) -> None:
+    article = tmp_path / "a.txt"
+    article.write_text("Title\n\n" + BODY)
+    os.utime(article, (1_578_000_000, 1_578_000_000))  # 2020-01-02
+    assert run("ingest", str(article)).exit_code == 0
+    (line,) = run("list").stdout.splitlines()
+    assert "  2020-01-02  " in line and line.endswith("Title")

@@ -33,6 +33,8 @@ MAX_TIMEOUT_RETRIES = 1
 START_HINT = "start it with `ollama serve`, or point OLLAMA_HOST / --ollama-host at a server"
 
 
+UNRESOLVED = "the host name does not resolve"
+
 DEFAULT_URLS = (f"http://127.0.0.1:{DEFAULT_PORT}", f"http://localhost:{DEFAULT_PORT}")
 
 
@@ -82,6 +84,17 @@ def is_loopback(url: str) -> bool:
 def canonical_model(name: str) -> str:
     """`llama3.2` -> `llama3.2:latest`, the way /api/tags names models."""
     return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
+
+
+def _unresolved(error: BaseException) -> bool:
+    """Whether a connect error (or the httpx error ollama wrapped) is a failed name lookup."""
+    for e in (error, error.__cause__, error.__context__):
+        text = str(e or "")
+        if "Name or service not known" in text or "nodename nor servname" in text:
+            return True
+        if "Temporary failure in name resolution" in text or "getaddrinfo" in text:
+            return True
+    return False
 
 
 class _Host:
@@ -244,9 +257,10 @@ class HostPool:
             except (ConnectionError, httpx.ConnectError, httpx.ConnectTimeout) as e:
                 down = True
                 slow = isinstance(e, httpx.TimeoutException)
-                failure = _Failure(
-                    "unreachable", host.url, "connect timed out" if slow else "connection refused"
-                )
+                detail = "connect timed out" if slow else "connection refused"
+                if _unresolved(e):
+                    detail = UNRESOLVED
+                failure = _Failure("unreachable", host.url, detail)
             except httpx.TimeoutException:
                 failure = _Failure("timeout", host.url, "read timeout")
             except httpx.TransportError as e:
@@ -284,9 +298,12 @@ class HostPool:
         if failure.kind == "unreachable":
             where = ", ".join(url for url in self.urls if url in tried)
             where = f"any of {where}" if len(tried) > 1 else where
+            unresolved = failure.detail == UNRESOLVED
             return OllamaUnreachable(
                 f"Ollama is not reachable at {where} ({failure.detail}, {tries})",
-                hint=START_HINT,
+                hint="check the host name in OLLAMA_HOST / --ollama-host"
+                if unresolved
+                else START_HINT,
                 retryable=True,
             )
         if failure.kind == "timeout":
