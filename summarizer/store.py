@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -159,6 +159,32 @@ class VectorStore:
             raise
         except Exception:  # already gone: nothing to drop
             pass
+        self._remove_orphan_segments()
+
+    def _remove_orphan_segments(self) -> None:
+        """Embedded Chroma leaves a deleted collection's vector files on disk: remove the segment
+        directories that no segment of its database names any more."""
+        if self.settings.chroma_url:
+            return  # a server keeps its own files
+        import shutil
+        import sqlite3
+        import uuid
+
+        root = self.settings.chroma_path
+        try:
+            with closing(
+                sqlite3.connect(f"file:{root / 'chroma.sqlite3'}?mode=ro", uri=True)
+            ) as db:
+                live = {row[0] for row in db.execute("SELECT id FROM segments")}
+        except sqlite3.Error:
+            return  # an unknown layout: leave everything as it is
+        for entry in root.iterdir():
+            try:
+                uuid.UUID(entry.name)
+            except ValueError:
+                continue
+            if entry.is_dir() and entry.name not in live and (entry / "header.bin").exists():
+                shutil.rmtree(entry, ignore_errors=True)
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:

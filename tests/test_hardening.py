@@ -240,3 +240,20 @@ def test_list_gives_a_file_its_date(tmp_path: Path, hash_embedder: str) -> None:
     assert run("ingest", str(article)).exit_code == 0
     (line,) = run("list").stdout.splitlines()
     assert "  2020-01-02  " in line and line.endswith("Title")
+
+
+def test_reindex_leaves_only_the_live_collections_files(
+    hash_embedder: str, corpus_copy: Path, isolated_env: Path
+) -> None:
+    import uuid
+
+    assert run("ingest", str(corpus_copy)).exit_code == 0
+    for _ in range(3):
+        assert run("reindex").exit_code == 0
+
+    def segments() -> list[str]:
+        names = [p.name for p in (isolated_env / "chroma").iterdir() if p.is_dir()]
+        return [n for n in names if uuid.UUID(n)]
+
+    assert len(segments()) == 1
+    assert "Binance" in run("search", "Binance freezing accounts", "-k", "1").stdout
