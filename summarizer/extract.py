@@ -101,6 +101,23 @@ def _looks_binary(data: bytes) -> bool:
     return controls > len(sample) * 0.05
 
 
+def _utf16_without_bom(data: bytes) -> str | None:
+    """UTF-16 text saved without a byte order mark: in text that is mostly ASCII, every other
+    byte is NUL (odd ones for little-endian, even ones for big-endian)."""
+    sample = data[:4096]
+    if len(sample) < 16 or len(sample) % 2:
+        sample = sample[: len(sample) - len(sample) % 2]
+    if len(sample) < 16:
+        return None
+    odd, even = sample[1::2], sample[0::2]
+    for zeros, encoding in ((odd, "utf-16-le"), (even, "utf-16-be")):
+        if zeros.count(0) >= 0.9 * len(zeros):
+            text = _try_decode(data[: len(data) - len(data) % 2], encoding)
+            if text is not None and "\x00" not in text:
+                return text
+    return None
+
+
 def _try_decode(data: bytes, encoding: str) -> str | None:
     try:
         return data.decode(encoding)
@@ -120,6 +137,10 @@ def _decode(raw: RawDocument) -> tuple[str, list[str]]:
                 text = data.decode(encoding, errors="replace")
                 warnings.append(f"invalid {encoding} bytes replaced")
             break
+    if text is None:
+        text = _utf16_without_bom(data)
+        if text is not None:
+            warnings.append("text encoding guessed as UTF-16 (no byte order mark)")
     if text is None:
         if _looks_binary(data):
             raise ExtractionError("binary file, not text")

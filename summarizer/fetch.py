@@ -4,12 +4,14 @@ against private addresses."""
 
 from __future__ import annotations
 
+import html
 import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import urljoin
 
 import httpx
 
@@ -89,10 +91,48 @@ def fetch_url(
     timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
     try:
         with _http_errors(http, connect_timeout, read_timeout):
-            return _fetch(http, url, max_bytes, timeout, total_timeout)
+            doc = _fetch(http, url, max_bytes, timeout, total_timeout)
+            # A page that only sends the browser on (<meta http-equiv="refresh" content="0;
+            # url=...">) is followed like a redirect, within the same limit and guard.
+            for _ in range(http.max_redirects):
+                target = _meta_refresh(doc)
+                if target is None:
+                    break
+                check_http_url(target)
+                doc = _fetch(http, target, max_bytes, timeout, total_timeout)
+            else:
+                if _meta_refresh(doc) is not None:
+                    raise SourceError(f"too many redirects (more than {http.max_redirects})")
+            return doc
     finally:
         if own_client:
             http.close()
+
+
+_META_REFRESH = re.compile(
+    rb"""<meta[^>]*http-equiv\s*=\s*["']?refresh["']?[^>]*>""", re.IGNORECASE
+)
+_REFRESH_URL = re.compile(
+    rb"""content\s*=\s*["']?\s*(\d*)\s*[;,]\s*url\s*=\s*["']?([^"'>\s]+)""", re.I
+)
+_TAG = re.compile(rb"<(script|style)[^>]*>.*?</\1>|<[^>]+>", re.IGNORECASE | re.DOTALL)
+
+
+def _meta_refresh(doc: RawDocument) -> str | None:
+    """Where a page with a meta refresh (within 10 s) and hardly any text of its own sends the
+    reader, or None."""
+    if doc.kind != "html" or doc.url is None:
+        return None
+    tag = _META_REFRESH.search(doc.data[:65536])
+    if tag is None:
+        return None
+    found = _REFRESH_URL.search(tag.group(0))
+    if found is None or int(found.group(1) or 0) > 10:
+        return None
+    if len(_TAG.sub(b" ", doc.data).split()) > 50:
+        return None  # a page of its own that also refreshes itself
+    target = urljoin(doc.url, html.unescape(found.group(2).decode("utf-8", "replace")))
+    return None if target == doc.url else target
 
 
 @contextmanager

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -257,3 +258,32 @@ def test_reindex_leaves_only_the_live_collections_files(
 
     assert len(segments()) == 1
     assert "Binance" in run("search", "Binance freezing accounts", "-k", "1").stdout
+
+
+def test_a_meta_refresh_page_is_followed(hash_embedder: str, site: Any) -> None:
+    from summarizer import pipeline
+    from summarizer.config import Settings
+    from tests.test_ingest_urls import article_page, sample
+
+    title, body = sample()
+    site.pages["/news/binance"] = (200, "text/html; charset=utf-8", article_page(title, body))
+    refresh = '<html><head><meta http-equiv="Refresh" content="0; URL={}"></head><body>Moved</body>'
+    site.pages["/short"] = (200, "text/html", refresh.format("/news/binance").encode())
+    site.pages["/a"] = (200, "text/html", refresh.format("/b").encode())
+    site.pages["/b"] = (200, "text/html", refresh.format("/a").encode())
+    report = pipeline.ingest(Settings.from_env(), [f"{site.url}/short", f"{site.url}/a"])
+    by_item = {r.item.removeprefix(site.url): r for r in report.results}
+    short, loop = by_item["/short"], by_item["/a"]
+    assert short.status == "added", short.reason
+    (article,) = pipeline.list_articles(Settings.from_env())
+    assert article.url == f"{site.url}/news/binance" and article.title == title
+    assert loop.status == "failed" and "too many redirects" in (loop.reason or "")
+
+
+def test_utf16_without_a_byte_order_mark_is_text(tmp_path: Path, hash_embedder: str) -> None:
+    article = tmp_path / "u16.txt"
+    article.write_bytes(f"Title in UTF-16\n\n{BODY}".encode("utf-16-le"))
+    result = run("ingest", str(article))
+    assert result.exit_code == 0, result.stderr
+    assert "text encoding guessed as UTF-16" in result.stderr
+    assert "Title in UTF-16" in run("list").stdout
