@@ -212,8 +212,14 @@ def ask(
     message = None
     if not found:
         came_to, message = outcome(grounder.counts, "statements", "the retrieved passages support")
-        if not reply.found or came_to == "ok":  # the model itself said the corpus does not
+        if not reply.found:  # the model itself said the corpus does not
             came_to, message = "not_in_corpus", None
+        elif came_to == "ok":  # points kept, but none backed in full: no answer to give
+            came_to = "nothing_supported"
+            message = (
+                "the model gave no statements that the retrieved passages fully support: "
+                f"{grounder.counts.partial} only partly"
+            )
     return Answer(
         **base,
         answer=answer,

@@ -255,11 +255,6 @@ def _declarations(style: str) -> dict[str, str]:
     return found
 
 
-def _hides(style: str) -> bool:
-    """Whether CSS declarations (an inline style or a rule's body) hide the element."""
-    return _hiding(style) != ""
-
-
 def _hiding(style: str) -> Literal["", "hard", "soft"]:
     """How CSS declarations hide the element from a reader: "hard" (not displayed, invisible),
     "soft" (transparent, of no size, off the page, its text the colour of its own background:
@@ -394,12 +389,14 @@ def _remove_invisible(soup: BeautifulSoup) -> None:
     for tag in doomed:
         if tag.name not in _NEVER_REMOVED and not tag.decomposed:
             tag.decompose()
+    maybe = [t for t in maybe if t.name not in _NEVER_REMOVED and not t.decomposed]
     if maybe:
+        # Judged together: paragraphs that each fade in are, all together, the article.
         total = len(soup.get_text())
-        for tag in maybe:
-            if tag.name in _NEVER_REMOVED or tag.decomposed:
-                continue
-            if len(tag.get_text()) <= total / 2:
+        ids = {id(t) for t in maybe}
+        outer = [t for t in maybe if not any(id(p) in ids for p in t.parents)]
+        if sum(len(t.get_text()) for t in outer) <= total / 2:
+            for tag in outer:
                 tag.decompose()
     for comment in soup.find_all(string=lambda s: isinstance(s, Comment)):
         comment.extract()

@@ -89,7 +89,7 @@ def _glob(pattern: str) -> list[str]:
 
     def visit(folder: str, rest: list[str]) -> None:
         if not rest:
-            found.setdefault(folder)
+            found.setdefault(folder or ".")
             return
         head, tail = rest[0], rest[1:]
         if head == "**":

@@ -65,8 +65,11 @@ class MergeReply(BaseModel):
 def bounded(reply_model: type[R], field: str, n: int) -> type[R]:
     """`reply_model` with at most `n` items in its list `field` (the schema's maxItems, from
     --length), under the same name."""
-    annotation: Any = reply_model.model_fields[field].annotation
-    fields: dict[str, Any] = {field: (annotation, at_most(n))}
+    from pydantic.fields import FieldInfo
+
+    original = reply_model.model_fields[field]
+    merged = FieldInfo.merge_field_infos(original, at_most(n))  # its description kept
+    fields: dict[str, Any] = {field: (original.annotation, merged)}
     return create_model(reply_model.__name__, __base__=reply_model, **fields)
 
 

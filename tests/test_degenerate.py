@@ -42,9 +42,18 @@ def test_legitimate_replies_are_not_loops() -> None:
 
 def test_loops_are_told() -> None:
     item = {"statement": SENTENCE, "quote": SENTENCE}
-    said = looping(json.dumps({"claims": [item] * 5}), SENTENCE)
+    # Near-identical items again and again: a loop.
+    near = [{"statement": f"{SENTENCE} ({i})", "quote": SENTENCE} for i in range(5)]
+    said = looping(json.dumps({"claims": near}), SENTENCE)
     assert said is not None and "5 times in 'statement'" in said
-    assert looping(json.dumps({"claims": [item] * 4}), SENTENCE) is None
+    assert looping(json.dumps({"claims": near[:4]}), SENTENCE) is None
+    # Five claims quoting the same sentence is not (maxItems bounds whole repeats), but the same
+    # item without end is, counted over the whole text.
+    assert looping(json.dumps({"claims": [item] * 5}), SENTENCE) is None
+    assert looping(json.dumps({"claims": [item] * 8}), SENTENCE) is not None
+    # Strings in a list are looked at too.
+    listed = json.dumps({"unbacked": ["the same words said again and again here"] * 20})
+    assert looping(listed, "") is not None
     phrase = looping('{"summary": "' + "the exchange said " * 20, SENTENCE)
     assert phrase is not None and "in 'summary'" in phrase
     assert looping('{"summary": "x' + " \n" * 100, "") == "160 characters without a word"
@@ -71,6 +80,11 @@ def test_a_loop_is_stopped_early_and_asked_again_with_another_seed(
     assert result.record.done_reason == "stop"
     (warning,) = result.record.warnings
     assert "the same words" in warning and "asked again with another seed" in warning
+    # Greedy decoding ignores the seed: the retry samples, and damps repetition more.
+    assert first.body["options"]["temperature"] == 0.0
+    assert (
+        second.body["options"]["temperature"] > 0 and second.body["options"]["repeat_penalty"] > 1.1
+    )
     assert stats.degenerate_replies == 1 and 0 < stats.degenerate_tokens < 600
 
 

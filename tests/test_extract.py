@@ -401,3 +401,11 @@ def test_an_article_its_script_fades_in_is_kept() -> None:
     article = f"<article><h1>Council</h1><p>{PROSE}</p><p>{PROSE2}</p></article>"
     body = f'<div style="opacity:0">{article}</div>'
     assert "The city council voted" in extract(html_doc(page(body))).text
+
+
+def test_paragraphs_that_each_fade_in_are_kept_together() -> None:
+    style = "<style>.reveal { opacity: 0 }</style>"
+    paras = "".join(f"<p class=reveal>{p}</p>" for p in (PROSE, PROSE2))
+    body = f"{style}<article><h1>Council expands buses</h1>{paras}</article>"
+    text = extract(html_doc(page(body))).text
+    assert "The city council voted" in text and "Drivers will be hired" in text

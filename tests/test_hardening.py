@@ -287,3 +287,23 @@ def test_utf16_without_a_byte_order_mark_is_text(tmp_path: Path, hash_embedder: 
     assert result.exit_code == 0, result.stderr
     assert "text encoding guessed as UTF-16" in result.stderr
     assert "Title in UTF-16" in run("list").stdout
+
+
+def test_a_bare_double_star_glob_finds_the_top_level_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from summarizer.sources import expand
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "x.md").write_text("X\n\nbody")
+    (tmp_path / "sub" / "y.txt").write_text("Y\n\nbody")
+    monkeypatch.chdir(tmp_path)
+    found = sorted(Path(p).name for p in expand(["**"]) if isinstance(p, str))
+    assert found == ["x.md", "y.txt"]
+
+
+def test_a_bounded_list_keeps_its_description() -> None:
+    from summarizer.summarize import MergeReply, bounded
+
+    field = bounded(MergeReply, "point_ids", 4).model_json_schema()["properties"]["point_ids"]
+    assert field["maxItems"] == 4 and "ids of the key points" in field["description"]

@@ -83,7 +83,7 @@ class ReplyCache:
         self._lock = threading.Lock()
 
     def _connection(self) -> sqlite3.Connection:
-        # Opened on first use so that commands running with --no-cache never create the file.
+        # Opened on first use: commands that ask no model never create the file.
         if self._conn is None:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)

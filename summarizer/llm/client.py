@@ -61,6 +61,8 @@ MAX_GROWTH = 2
 # it backs (said a line earlier) and the keys of every item stay free to recur.
 REPEAT_PENALTY = 1.1
 REPEAT_LAST_N = 16
+# The one retry of a reply that looped samples at this temperature (with a stronger penalty).
+RETRY_TEMPERATURE = 0.6
 REPAIR_ECHO_CHARS = 2000
 
 
@@ -431,9 +433,16 @@ class Ollama:
                 reseeded = True
                 record.warnings.append(
                     f"reply stopped after {got.output_tokens} tokens: {loop}; "
-                    "asked again with another seed"
+                    "asked again with another seed, warmer"
                 )
-                opts = {**opts, "seed": int(opts.get("seed", DEFAULT_SEED)) + 1}
+                # At temperature 0 decoding is greedy and a seed changes nothing: the retry
+                # samples (and damps repetition more), or it would only loop again.
+                opts = {
+                    **opts,
+                    "seed": int(opts.get("seed", DEFAULT_SEED)) + 1,
+                    "temperature": max(float(opts.get("temperature", 0.0)), RETRY_TEMPERATURE),
+                    "repeat_penalty": max(float(opts.get("repeat_penalty", 1.0)), 1.2),
+                }
                 continue
             if got.done_reason == "length":
                 room = budget.num_ctx - estimate_messages(conversation)

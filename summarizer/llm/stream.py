@@ -8,7 +8,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 # The same run of NGRAM words said REPEATS times under one key of the reply is a loop.
@@ -38,15 +38,28 @@ def looping(text: str, prompt: str = "") -> str | None:
     if BLANK_TAIL.search(text):
         return f"{BLANK_RUN} characters without a word"
     counts: Counter[tuple[str, tuple[str, ...]]] = Counter()
-    for key, value in FIELD.findall(text) or [("", text)]:
+    complete: set[tuple[str, str]] = set()
+    for m in FIELD.finditer(text):
+        key, value = m.group(1), m.group(2)
+        if m.group(0).endswith('"') and m.end() < len(text):
+            # The same whole value again (five claims quoting one sentence) is no runaway
+            # loop: the schema's maxItems bounds how often it can come.
+            if (key, value) in complete:
+                continue
+            complete.add((key, value))
         counts.update((key, gram) for gram in _grams(value))
+    # And the whole text, with a higher bar: strings in lists, text that is not JSON.
+    counts.update(("", gram) for gram in _grams(text))
     given: Counter[tuple[str, ...]] | None = None
     for (key, gram), n in counts.most_common():
+        bar = REPEATS if key else REPEATS * 3
         if n < REPEATS:
             return None
+        if n < bar:
+            continue
         if given is None:
             given = Counter(_grams(prompt))
-        if n >= REPEATS * max(1, given[gram]):
+        if n >= bar * max(1, given[gram]):
             where = f" in {key!r}" if key else ""
             return f"the same words {n} times{where} ({' '.join(dict.fromkeys(gram))!r})"
     return None
@@ -105,7 +118,7 @@ class Activity:
         """Output tokens per second since the first token."""
         if self.first_token is None or self.tokens < 2:
             return 0.0
-        spent = time.monotonic() - self.first_token
+        spent = (self.ended or time.monotonic()) - self.first_token
         return (self.tokens - 1) / spent if spent > 0 else 0.0
 
     def line(self) -> str:
@@ -137,7 +150,8 @@ def watching(listener: Listener) -> Iterator[None]:
 
 def _tell(activity: Activity) -> None:
     for listener in list(_listeners):
-        listener(activity)
+        with suppress(Exception):  # a display's failure must not look like the model's
+            listener(activity)
 
 
 @dataclass
