@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 from summarizer.cli import analysis, corpus, feeds
-from summarizer.cli.app import INTERRUPTED, cli
+from summarizer.cli.app import INTERRUPTED, cli, stdout_to_devnull
 
 __all__ = ["analysis", "cli", "corpus", "feeds", "main"]
 
@@ -28,12 +28,10 @@ def main() -> None:
 def _flush_quietly() -> None:
     """The last of stdout, written now: a reader gone by then (`| head -1`) ends it quietly,
     not with Python's "Exception ignored" at exit."""
-    import os
-
     try:
         sys.stdout.flush()
     except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        stdout_to_devnull()
 
 
 def _exit_now_if_threads_remain(status: int) -> None:

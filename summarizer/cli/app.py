@@ -10,6 +10,14 @@ import click
 INTERRUPTED = 130  # the exit status after Ctrl-C, as shells report SIGINT
 
 
+def stdout_to_devnull() -> None:
+    """What is left to write goes nowhere: the reader of stdout has gone."""
+    import os
+    import sys
+
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 class Group(click.Group):
     """Turns expected failures into one line on stderr and a non-zero exit, never a traceback."""
 
@@ -33,11 +41,7 @@ class Group(click.Group):
             ctx.exit(1)
         except BrokenPipeError:
             # The reader went away (`summarizer list | head -1`): stop quietly, as Unix tools do.
-            import os
-            import sys
-
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
+            stdout_to_devnull()
             ctx.exit(0)
         except OSError as e:
             where = f": {e.filename}" if e.filename else ""

@@ -3,6 +3,7 @@ for to num_predict, and whoever watches (a person at a terminal) sees each call 
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import time
@@ -50,19 +51,20 @@ def looping(text: str, prompt: str = "") -> str | None:
         counts.update((key, gram) for gram in _grams(value))
     # And the whole text, with a higher bar: strings in lists, text that is not JSON.
     counts.update(("", gram) for gram in _grams(text))
-    given: Counter[tuple[str, ...]] | None = None
     for (key, gram), n in counts.most_common():
         bar = REPEATS if key else REPEATS * 3
         if n < REPEATS:
             return None
-        if n < bar:
-            continue
-        if given is None:
-            given = Counter(_grams(prompt))
-        if n >= bar * max(1, given[gram]):
+        if n >= bar and n >= bar * max(1, _given(prompt)[gram]):
             where = f" in {key!r}" if key else ""
             return f"the same words {n} times{where} ({' '.join(dict.fromkeys(gram))!r})"
     return None
+
+
+@functools.lru_cache(maxsize=4)
+def _given(prompt: str) -> Counter[tuple[str, ...]]:
+    """The prompt's n-grams, counted once per prompt (a reply is checked every few tokens)."""
+    return Counter(_grams(prompt))
 
 
 def _grams(text: str) -> list[tuple[str, ...]]:
@@ -91,7 +93,7 @@ def making_progress(text: str, prompt: str = "") -> bool:
     cut = len(text) * 2 // 3
     earlier = Counter((key, gram) for at, key, gram in grams if at < cut)
     tail = [(key, gram) for at, key, gram in grams if at >= cut]
-    given = Counter(_grams(prompt))
+    given = _given(prompt)
     new = sum(earlier[k, g] < max(1, given[g]) for k, g in tail)
     return new >= PROGRESS_SHARE * len(tail)
 
