@@ -74,6 +74,7 @@ class Settings:
     # Windows of one article put to the model, at most (each is a model call, plus one to merge):
     # past it only the article's leading part is read, and the output says so.
     max_windows: int = 8
+    min_words: int = 40
 
     @property
     def catalog_path(self) -> Path:
@@ -106,6 +107,7 @@ class Settings:
             max_bytes=_env_int("SUMMARIZER_MAX_BYTES", 10 * 1024 * 1024) or 10 * 1024 * 1024,
             support=_support(env.get("SUMMARIZER_SUPPORT") or "model"),
             max_windows=_env_int("SUMMARIZER_MAX_WINDOWS", 8) or 8,
+            min_words=_env_int("SUMMARIZER_MIN_WORDS", 40) or 40,
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         if isinstance(given.get("home"), str):

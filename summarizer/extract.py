@@ -79,15 +79,26 @@ def word_count(text: str) -> int:
     return len(_WORD.findall(text)) + math.ceil(cjk / 2)
 
 
-def extract(raw: RawDocument, *, min_words: int = 40) -> Extracted:
+MIN_WORDS = 40
+
+
+def extract(raw: RawDocument, *, min_words: int = MIN_WORDS) -> Extracted:
     """The article in `raw`: a text file as it is, an HTML page's main text and metadata.
 
-    Raises ExtractionError for binary or empty data, undecodable text, and HTML pages whose
-    text has fewer than `min_words` words (paywalls, cookie walls, pages without an article).
+    Raises ExtractionError for binary or empty data, undecodable text, and articles of fewer
+    than `min_words` words: one rule for pages (paywalls, cookie walls, pages without an
+    article), feed texts and files (a headline alone is not an article).
     """
-    if raw.kind == "html":
-        return _extract_html(raw, min_words)
-    return _extract_text(raw)
+    doc = _extract_html(raw) if raw.kind == "html" else _extract_text(raw)
+    words = word_count(doc.text)
+    if words < min_words:
+        why = (
+            "a paywall, cookie wall or a page without an article?"
+            if raw.kind == "html"
+            else "a headline without its article? (SUMMARIZER_MIN_WORDS sets the bar)"
+        )
+        raise ExtractionError(f"implausibly short: {words} words, under {min_words} — {why}")
+    return doc
 
 
 # Decoding
@@ -222,7 +233,7 @@ def _clip_title(title: str) -> str:
 def _extract_text(raw: RawDocument) -> Extracted:
     text, warnings = _decode(raw)
     text = text.rstrip()
-    first = next(line.strip() for line in text.split("\n") if line.strip())
+    first = next((line.strip() for line in text.split("\n") if line.strip()), "")
     if _is_markdown(raw):
         first = _front_matter_title(text) or first.lstrip("#").strip() or first
     return Extracted(
@@ -528,7 +539,7 @@ def _clean_field(value: object) -> str | None:
     return value or None
 
 
-def _extract_html(raw: RawDocument, min_words: int) -> Extracted:
+def _extract_html(raw: RawDocument) -> Extracted:
     from warnings import filterwarnings
 
     from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
@@ -549,18 +560,12 @@ def _extract_html(raw: RawDocument, min_words: int) -> Extracted:
         text = _visible_text(soup)
         method = "fallback"
         warnings.append("no article found; stored the page's text")
-    words = word_count(text)
-    if words < min_words:
-        raise ExtractionError(
-            f"implausibly short: {words} words"
-            " — a paywall, cookie wall or a page without an article?"
-        )
     site = _clean_field(getattr(document, "sitename", None))
     title = _choose_title(
         _clean_field(getattr(document, "title", None)),
         _clean_field(_meta_content(soup, "og:title", "twitter:title")),
         _clean_field(_page_title(soup)),
-    ) or next(line.strip() for line in text.split("\n") if line.strip())
+    ) or next((line.strip() for line in text.split("\n") if line.strip()), "")
     return Extracted(
         title=_clip_title(title),
         text=text,

@@ -240,7 +240,7 @@ class _Ingester:
         from summarizer.extract import extract
 
         if doc is None:
-            doc = extract(raw)
+            doc = extract(raw, min_words=self.settings.min_words)
         article = describe_article(raw, doc)
         aid, text_hash = article.id, article.content_hash
         if any(a.id == aid for a, *_ in self._pending):

@@ -298,7 +298,9 @@ def test_retrieval_modes_and_lexical_index_in_step(env: StandinOllama, corpus_co
     ]
     # Update and remove: the lexical index follows the catalog.
     f = corpus_copy / "004_a1cf827bafe0670f.txt"
-    f.write_text("Kraken revised\n\nZanzibar marmalade quokka text only.\n", encoding="utf-8")
+    f.write_text(
+        "Kraken revised\n\n" + "Zanzibar marmalade quokka text only. " * 9, encoding="utf-8"
+    )
     pipeline.ingest(s, [str(f)])
     corpus = Corpus(s)
     try:

@@ -56,7 +56,7 @@ ARTICLE = f"<article><h1>Council expands buses</h1><p>{PROSE}</p><p>{PROSE2}</p>
 
 def test_text_file_keeps_the_whole_text_and_takes_the_first_line_as_title() -> None:
     data = b"\n\n  Bus network grows  \r\nFirst paragraph.\r\n\r\nSecond.\n\n  \n"
-    result = extract(text_doc(data))
+    result = extract(text_doc(data), min_words=1)
     assert result == Extracted(
         title="Bus network grows",
         text="\n\n  Bus network grows  \nFirst paragraph.\n\nSecond.",
@@ -70,13 +70,16 @@ def test_text_file_keeps_the_whole_text_and_takes_the_first_line_as_title() -> N
 
 
 def test_markdown_title_drops_the_hashes() -> None:
-    result = extract(text_doc(b"## Bus network grows\n\nBody.", name="a.md"))
+    result = extract(text_doc(b"## Bus network grows\n\nBody.", name="a.md"), min_words=1)
     assert result.title == "Bus network grows"
     assert result.text.startswith("## Bus network grows")
 
 
 def test_utf8_bom_is_stripped() -> None:
-    assert extract(text_doc(codecs.BOM_UTF8 + "Título\nCuerpo".encode())).text == "Título\nCuerpo"
+    assert (
+        extract(text_doc(codecs.BOM_UTF8 + "Título\nCuerpo".encode()), min_words=1).text
+        == "Título\nCuerpo"
+    )
 
 
 @pytest.mark.parametrize(
@@ -99,13 +102,15 @@ def test_encodings_are_detected(tmp_path: Path, encoding: str, text: str) -> Non
         data = codecs.BOM_UTF16_BE + data
     path = tmp_path / "a.txt"
     path.write_bytes(data)
-    assert extract(text_doc(path.read_bytes())).text == text
+    assert extract(text_doc(path.read_bytes()), min_words=1).text == text
 
 
 def test_declared_charset_is_used_before_guessing() -> None:
     data = "Grüße aus München".encode("cp1252")
-    assert extract(text_doc(data, charset="iso-8859-1")).text == "Grüße aus München"
-    assert extract(text_doc(data, charset="no-such-charset")).text == "Grüße aus München"
+    assert extract(text_doc(data, charset="iso-8859-1"), min_words=1).text == "Grüße aus München"
+    assert (
+        extract(text_doc(data, charset="no-such-charset"), min_words=1).text == "Grüße aus München"
+    )
 
 
 @pytest.mark.parametrize(
@@ -150,12 +155,21 @@ def test_arbitrary_bytes_never_raise_anything_but_extraction_error(data: bytes, 
 @given(st.text(min_size=1).filter(lambda t: t.strip() and "\x00" not in t))
 def test_utf8_text_round_trips_with_newlines_normalised(text: str) -> None:
     try:
-        result = extract(text_doc(text.encode()))
+        result = extract(text_doc(text.encode()), min_words=0)
     except ExtractionError as e:
         # Text made mostly of control characters is refused as binary; nothing else is.
         assert str(e) == "binary file, not text"
         return
     assert result.text == text.replace("\r\n", "\n").replace("\r", "\n").rstrip()
+
+
+def test_a_headline_alone_is_not_an_article() -> None:
+    with pytest.raises(
+        ExtractionError, match=r"^implausibly short: 4 words, under 40 — a headline"
+    ):
+        extract(text_doc(b"Council expands bus network\n"))
+    article = b"Council expands bus network\n\n" + b"The council voted to expand it. " * 7
+    assert extract(text_doc(article)).title == "Council expands bus network"
 
 
 def test_word_count_counts_unspaced_scripts() -> None:
@@ -317,7 +331,9 @@ def test_paywall_stub_is_reported_as_implausibly_short() -> None:
         "expand the bus network.</p><div class='paywall'>Subscribe to continue reading."
         "</div></article>"
     )
-    with pytest.raises(ExtractionError, match=r"^implausibly short: \d+ words — a paywall"):
+    with pytest.raises(
+        ExtractionError, match=r"^implausibly short: \d+ words, under 40 — a paywall"
+    ):
         extract(html_doc(page(body)))
     assert extract(html_doc(page(body)), min_words=5).method == "trafilatura"
 

@@ -15,7 +15,11 @@ from click.testing import CliRunner, Result
 from summarizer.cli import cli
 from tests.standin_ollama import StandinOllama
 
-BODY = "Some body text of the article, long enough to be kept as an article in the store.\n"
+BODY = (
+    "Some body text of the article, long enough to be kept as an article in the store. "
+    "It goes on for a few sentences, as a short news story does, so that it is over the "
+    "bar of forty words that pages, feed texts and files all have to clear.\n"
+)
 
 
 def run(*args: str) -> Result:
@@ -295,8 +299,8 @@ def test_a_bare_double_star_glob_finds_the_top_level_files(
     from summarizer.sources import expand
 
     (tmp_path / "sub").mkdir()
-    (tmp_path / "x.md").write_text("X\n\nbody")
-    (tmp_path / "sub" / "y.txt").write_text("Y\n\nbody")
+    (tmp_path / "x.md").write_text("X\n\n" + BODY)
+    (tmp_path / "sub" / "y.txt").write_text("Y\n\n" + BODY)
     monkeypatch.chdir(tmp_path)
     found = sorted(Path(p).name for p in expand(["**"]) if isinstance(p, str))
     assert found == ["x.md", "y.txt"]

@@ -108,7 +108,9 @@ def test_changed_source_replaces_its_chunks(hash_embedder: str, corpus_copy: Pat
     pipeline.ingest(s, [str(corpus_copy)])
     f = corpus_copy / "000_e59614a57512a09a.txt"
     f.write_text(
-        "Japan drops curbs\n\nZanzibar quokka marmalade is the only thing this article says now.\n",
+        "Japan drops curbs\n\n"
+        + "Zanzibar quokka marmalade is the only thing this article says now. " * 4
+        + "\n",
         encoding="utf-8",
     )
     report = pipeline.ingest(s, [str(f)])
@@ -136,7 +138,7 @@ def test_failed_items_are_reported_and_the_rest_stored(
     stored = corpus_copy / "002_797977910b246ba2.txt"
     stored.write_bytes(b"\x00\x01\x02" * 1000)
     new = tmp_path / "new.txt"
-    new.write_text("A new headline\n\nSome words about exchanges and sanctions.\n")
+    new.write_text("A new headline\n\n" + "Some words about exchanges and sanctions. " * 7)
     report = pipeline.ingest(
         s, [str(empty), str(binary), str(tmp_path / "missing.txt"), str(stored), str(new)]
     )

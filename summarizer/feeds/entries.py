@@ -61,7 +61,7 @@ def feed_document(entry: EntryRow) -> RawDocument:
     )
 
 
-def prepare(entry: EntryRow, *, fetch: Callable[[str], RawDocument]) -> Prepared:
+def prepare(entry: EntryRow, *, fetch: Callable[[str], RawDocument], min_words: int) -> Prepared:
     """The entry's page, extracted; else the feed's own text, with a warning that says why.
     Raises EntryFailed when neither gives an article."""
     from summarizer.extract import extract
@@ -70,7 +70,7 @@ def prepare(entry: EntryRow, *, fetch: Callable[[str], RawDocument]) -> Prepared
     if entry.link:
         try:
             raw = fetch(entry.link)
-            doc = extract(raw)
+            doc = extract(raw, min_words=min_words)
             return Prepared(raw, doc, "page", list(doc.warnings))
         except ExtractionError as e:
             problem = f"no article on the page ({e.message})"
@@ -82,7 +82,7 @@ def prepare(entry: EntryRow, *, fetch: Callable[[str], RawDocument]) -> Prepared
         raise EntryFailed(f"{problem}; the feed gives no text of its own to fall back on")
     raw = feed_document(entry)
     try:
-        doc = extract(raw)
+        doc = extract(raw, min_words=min_words)
     except ExtractionError as e:
         raise EntryFailed(f"{problem}; the feed's own text is {e.message}") from None
     return Prepared(raw, doc, "feed", [f"{problem}: used the feed's own text", *doc.warnings])

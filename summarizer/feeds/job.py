@@ -207,7 +207,9 @@ class EntryJob:
                 if self._resume(item, catalog):
                     self._ask(item)
                 else:
-                    job = fetchers.submit(prepare, entry, fetch=self.fetch)
+                    job = fetchers.submit(
+                        prepare, entry, fetch=self.fetch, min_words=self.settings.min_words
+                    )
                     self.futures[job] = ("prepared", item)
             if self.to_ingest and not self.ingesting and self._ingest_now(queue):
                 batch, self.to_ingest = self.to_ingest[:INGEST_BATCH], self.to_ingest[INGEST_BATCH:]
