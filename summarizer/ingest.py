@@ -7,7 +7,7 @@ sources are skipped without embedding, a failed item is reported and the rest go
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import httpx
 
     from summarizer.config import Settings
-    from summarizer.embed import Embedder
+    from summarizer.embed import Embedder, Vector
     from summarizer.extract import Extracted
     from summarizer.models import Article, Chunk
     from summarizer.sources import RawDocument
@@ -163,13 +163,33 @@ def is_url(item: str) -> bool:
     return item.startswith(("http://", "https://"))
 
 
+# Texts embedded between two looks at whether the caller has given up (Ctrl-C during `run`):
+# a second of work on two cores, where a page batch's whole embedding can take ten.
+EMBED_SLICE = 64
+
+
+class Cancelled(Exception):
+    """The caller gave up before the batch was stored; nothing of it was written."""
+
+
+def _never() -> bool:
+    return False
+
+
 class _Ingester:
     """Prepares items one by one and stores them in batches of chunks."""
 
-    def __init__(self, settings: Settings, corpus: Corpus, progress: Progress) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        corpus: Corpus,
+        progress: Progress,
+        cancelled: Callable[[], bool] = _never,
+    ) -> None:
         self.settings = settings
         self.corpus = corpus
         self.progress = progress
+        self.cancelled = cancelled
         self.report = IngestReport()
         self._embedder: Embedder | None = None
         self._collection = ""
@@ -303,7 +323,11 @@ class _Ingester:
         embedder = self.embedder()
         texts = [c.text for _, chunks, _, _ in batch for c in chunks]
         try:
-            vectors = embedder.embed(texts)
+            vectors: list[Vector] = []
+            for start in range(0, len(texts), EMBED_SLICE):
+                if self.cancelled():
+                    raise Cancelled
+                vectors += embedder.embed(texts[start : start + EMBED_SLICE])
             self.report.embedded += len(texts)
             self.corpus.store(self._collection, [(a, c, f) for a, c, f, _ in batch], vectors)
         except SummarizerError as e:
@@ -316,7 +340,12 @@ class _Ingester:
 
 
 @contextmanager
-def _ingest_session(settings: Settings, progress: Progress, total: int) -> Iterator[_Ingester]:
+def _ingest_session(
+    settings: Settings,
+    progress: Progress,
+    total: int,
+    cancelled: Callable[[], bool] = _never,
+) -> Iterator[_Ingester]:
     """The write lock, the corpus checked and recovered, and an ingester flushed at the end."""
     from summarizer.embed import canonical_name
     from summarizer.store import Corpus, write_lock
@@ -325,7 +354,7 @@ def _ingest_session(settings: Settings, progress: Progress, total: int) -> Itera
     progress.begin(total)
     with write_lock(settings, progress.note):
         corpus = Corpus(settings)
-        ingester = _Ingester(settings, corpus, progress)
+        ingester = _Ingester(settings, corpus, progress, cancelled)
         try:
             corpus.check_embedder(embedder_name)
             corpus.recover()
@@ -355,11 +384,14 @@ def ingest_documents(
     settings: Settings,
     documents: Sequence[tuple[str, RawDocument, Extracted | None]],
     progress: Progress | None = None,
+    cancelled: Callable[[], bool] = _never,
 ) -> IngestReport:
     """Add or update articles from pages already fetched: (item name, raw page, its
     extraction or None to extract it here). The report's results are in the order of
-    `documents`."""
-    with _ingest_session(settings, progress or SilentProgress(), len(documents)) as ingester:
+    `documents`. Raises Cancelled, with nothing stored, when `cancelled()` turns true
+    before the batch is written."""
+    total = len(documents)
+    with _ingest_session(settings, progress or SilentProgress(), total, cancelled) as ingester:
         for item, raw, doc in documents:
             ingester.add_raw(item, raw, doc)
     order = {item: i for i, (item, *_) in enumerate(documents)}

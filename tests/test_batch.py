@@ -617,6 +617,46 @@ def test_ctrl_c_stops_at_once_and_the_next_run_finishes(
     assert sorted(r["title"] for r in records(out.read_text())) == sorted(s.title for s in stories)
 
 
+def test_ctrl_c_while_pages_are_embedded_drops_the_batch_at_once(
+    site: FeedSite, ollama_env: StandinOllama, tmp_path: Path
+) -> None:
+    """Ctrl-C while a batch of long pages is being embedded (seconds of work on a real
+    embedder): the embedding stops at its next slice, nothing of the batch is stored, and the
+    next run stores and finishes every entry."""
+    stories = [synthetic_story(i, words=5000) for i in range(8)]
+    for i, story in enumerate(stories):
+        publish(site, f"/a/{i}", story)
+    site.add("/f.xml", rss([item_for(site, f"/a/{i}", s, i) for i, s in enumerate(stories)]))
+    run("feeds", "add", site.url + "/f.xml", "--name", "wire")
+    ollama_env.latency = 2.0  # per request of 32 texts; the batch needs several rounds of them
+    out = tmp_path / "out.jsonl"
+    embedder = {"SUMMARIZER_EMBEDDER": "ollama:nomic-embed-text"}
+    proc, args = run_in_background(out, **embedder)
+    deadline = time.monotonic() + 60
+    while not ollama_env.requests("/api/embed"):
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        assert time.monotonic() < deadline, "nothing was embedded"
+        time.sleep(0.02)
+    interrupted = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=30)
+    assert time.monotonic() - interrupted < 4  # one round of requests, not the whole batch
+    assert proc.returncode == 130, stderr
+    assert pipeline.list_articles(Settings.from_env()) == []
+    assert {e.status for e in ledger_entries()} == {"pending"}
+
+    ollama_env.latency = 0.0
+    resumed = subprocess.run(
+        [sys.executable, "-m", "summarizer", *args],
+        cwd=ROOT,
+        env=dict(os.environ, **embedder),
+        capture_output=True,
+        text=True,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert sorted(r["title"] for r in records(out.read_text())) == sorted(s.title for s in stories)
+
+
 def test_a_run_that_loses_ollama_midway_reports_what_it_finished(
     site: FeedSite, ollama_env: StandinOllama, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -11,6 +11,7 @@ entries finish.
 from __future__ import annotations
 
 import json
+import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -132,6 +133,7 @@ class EntryJob:
         emit: Callable[[str], None],
     ) -> None:
         self.settings = settings
+        self.stopping = threading.Event()
         self.options = options
         self.ledger = ledger
         self.http = http
@@ -178,6 +180,7 @@ class EntryJob:
                 self._loop(deque(work), window, catalog)
             except BaseException as e:
                 interrupted = isinstance(e, KeyboardInterrupt)
+                self.stopping.set()  # a page batch being embedded is dropped, not stored
                 for pool in self.pools:
                     pool.shutdown(wait=False, cancel_futures=True)
                 raise
@@ -296,7 +299,10 @@ class EntryJob:
             if item.prepared
         ]
         notes = _IngestNotes(self.progress)
-        return ingest_documents(self.settings, documents, progress=notes).results
+        report = ingest_documents(
+            self.settings, documents, progress=notes, cancelled=self.stopping.is_set
+        )
+        return report.results
 
     def _stored(self, batch: list[_Item], results: list[ItemResult], catalog: Catalog) -> None:
         by_entry = {r.item: r for r in results}
