@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from summarizer.errors import ExtractionError
+from summarizer.words import SPACED_WORD, UNSPACED_CHAR
 
 if TYPE_CHECKING:
     from bs4 import BeautifulSoup, Tag
@@ -34,9 +35,6 @@ _LATIN1_LABELS = frozenset(
 )
 # Characters XML (and so lxml) refuses; they never carry meaning in an article.
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_CJK_CHAR = re.compile(f"[{_CJK}]")
-_WORD = re.compile(f"[^\\W{_CJK}]+")
 _ISO_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})")
 _CSS_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 _IMPORTANT = re.compile(r"!\s*important", re.IGNORECASE)
@@ -75,8 +73,8 @@ class Extracted:
 
 def word_count(text: str) -> int:
     """Words in `text`; Chinese and Japanese, written without spaces, count 2 characters a word."""
-    cjk = len(_CJK_CHAR.findall(text))
-    return len(_WORD.findall(text)) + math.ceil(cjk / 2)
+    cjk = len(UNSPACED_CHAR.findall(text))
+    return len(SPACED_WORD.findall(text)) + math.ceil(cjk / 2)
 
 
 MIN_WORDS = 40
@@ -266,20 +264,32 @@ def _declarations(style: str) -> dict[str, str]:
     return found
 
 
-def _hiding(style: str) -> Literal["", "hard", "soft"]:
+Hiding = Literal["", "hard", "soft", "size"]
+
+
+def _hiding(style: str) -> Hiding:
     """How CSS declarations hide the element from a reader: "hard" (not displayed, invisible),
     "soft" (transparent, of no size, off the page, its text the colour of its own background:
-    what scripts also use to fade or slide content in), or "" (not at all)."""
+    what scripts also use to fade or slide content in), "size" (only its font size is 0: what
+    its children give a size of their own shows), or "" (not at all)."""
     d = _declarations(style)
     if d.get("display") == "none":
         return "hard"
     if d.get("visibility") in ("hidden", "collapse") or d.get("content-visibility") == "hidden":
         return "hard"
-    return "soft" if _soft_hides(d) else ""
+    if _soft_hides(d):
+        return "soft"
+    return "size" if _ZERO.match(d.get("font-size", "1")) else ""
+
+
+def _sizes_text(style: str) -> bool:
+    """Whether declarations give text a font size of its own, other than 0."""
+    size = _declarations(style).get("font-size")
+    return size is not None and not _ZERO.match(size)
 
 
 def _soft_hides(d: dict[str, str]) -> bool:
-    if _ZERO.match(d.get("opacity", "1")) or _ZERO.match(d.get("font-size", "1")):
+    if _ZERO.match(d.get("opacity", "1")):
         return True
     if d.get("color") in ("transparent", "rgba(0,0,0,0)", "rgba(0, 0, 0, 0)"):
         return True
@@ -326,14 +336,15 @@ _RESTYLES = re.compile(
 )
 
 
-def _hiding_selectors(css: str) -> list[tuple[str, bool]]:
-    """Selectors of top-level rules in a stylesheet that hide what they match.
+def _hiding_selectors(css: str) -> list[tuple[str, Hiding]]:
+    """Selectors of top-level rules in a stylesheet that hide what they match, and how; and
+    those that give text a size (how: ""), which shows it inside a parent of font size 0.
 
     Rules inside @media and other at-rules are skipped (they hide only on some screens), and so
     are selectors that any at-rule styles again: hidden on phones, shown on desktops.
     """
     css = _CSS_COMMENT.sub("", css)
-    hiding: list[tuple[str, bool]] = []
+    found: list[tuple[str, Hiding]] = []
     restyled: set[str] = set()
     for prelude, body, nested in _css_rules(css):
         selectors = [s.strip() for s in prelude.split(",")]
@@ -341,10 +352,10 @@ def _hiding_selectors(css: str) -> list[tuple[str, bool]]:
         if nested:
             if not how and _RESTYLES.search(body):
                 restyled.update(selectors)
-        elif how:
-            hiding.extend((s, how == "soft") for s in selectors)
+        elif how or _sizes_text(body):
+            found.extend((s, how) for s in selectors)
     # Pseudo-classes and pseudo-elements (:hover, ::before) hide only in some states.
-    return [(s, soft) for s, soft in hiding if s and ":" not in s and s not in restyled]
+    return [(s, how) for s, how in found if s and ":" not in s and s not in restyled]
 
 
 def _css_rules(css: str, nested: bool = False) -> Iterator[tuple[str, str, bool]]:
@@ -377,14 +388,13 @@ def _remove_invisible(soup: BeautifulSoup) -> None:
     from bs4 import Comment
 
     tags = soup.find_all(True)
-    hard: list[str] = []
-    soft: list[str] = []
+    rules: dict[Hiding, list[str]] = {"": [], "hard": [], "soft": [], "size": []}
     for style in (t for t in tags if t.name == "style"):
-        for selector, is_soft in _hiding_selectors(style.get_text()):
-            (soft if is_soft else hard).append(selector)
-    doomed = _matching(soup, tags, hard) if hard else []
-    maybe = _matching(soup, tags, soft) if soft else []
+        for selector, how in _hiding_selectors(style.get_text()):
+            rules[how].append(selector)
+    doomed, maybe, unsized = (_matching(soup, tags, rules[h]) for h in ("hard", "soft", "size"))
     doomed.extend(t for t in tags if t.name in _INVISIBLE_TAGS)
+    sized: set[int] = set()  # tags that give their text a font size of its own
     for tag in tags:
         style = tag.get("style")
         aria_hidden = tag.get("aria-hidden")
@@ -397,9 +407,23 @@ def _remove_invisible(soup: BeautifulSoup) -> None:
             doomed.append(tag)
         elif how == "soft":
             maybe.append(tag)
+        elif how == "size":
+            unsized.append(tag)
+        elif isinstance(style, str) and _sizes_text(style):
+            sized.add(id(tag))
     for tag in doomed:
         if tag.name not in _NEVER_REMOVED and not tag.decomposed:
             tag.decompose()
+    if unsized:
+        alive = [t for t in tags if not t.decomposed]
+        sized.update(id(t) for t in _matching(soup, alive, rules[""]))
+    for tag in unsized:
+        if tag.name in _NEVER_REMOVED or tag.decomposed or id(tag) in sized:
+            continue
+        if any(id(t) in sized for t in tag.find_all(True)):
+            _drop_unsized_text(tag, sized)  # e.g. a row of inline blocks without the gaps
+        else:
+            maybe.append(tag)
     maybe = [t for t in maybe if t.name not in _NEVER_REMOVED and not t.decomposed]
     if maybe:
         # Judged together: paragraphs that each fade in are, all together, the article.
@@ -413,6 +437,19 @@ def _remove_invisible(soup: BeautifulSoup) -> None:
         comment.extract()
 
 
+def _drop_unsized_text(tag: Tag, sized: set[int]) -> None:
+    """Delete the text of `tag` (of font size 0) but what its descendants give a size of their
+    own: that is all a reader sees of it."""
+    from bs4 import NavigableString, Tag
+
+    for child in list(tag.children):
+        if isinstance(child, Tag):
+            if id(child) not in sized:
+                _drop_unsized_text(child, sized)
+        elif isinstance(child, NavigableString) and child.strip():
+            child.extract()
+
+
 def _matching(soup: BeautifulSoup, tags: list[Tag], selectors: list[str]) -> list[Tag]:
     """The tags any of `selectors` matches.
 
@@ -421,6 +458,8 @@ def _matching(soup: BeautifulSoup, tags: list[Tag], selectors: list[str]) -> lis
     """
     import soupsieve
 
+    if not selectors:
+        return []
     by_key: dict[str, list[Tag]] = {}
     for tag in tags:
         by_key.setdefault(tag.name, []).append(tag)
@@ -500,7 +539,9 @@ def _page_title(soup: BeautifulSoup) -> str | None:
 
 
 def _title_words(title: str) -> set[str]:
-    return {w for w in _WORD.findall(title.lower()) if len(w) > 3} | set(_CJK_CHAR.findall(title))
+    return {w for w in SPACED_WORD.findall(title.lower()) if len(w) > 3} | set(
+        UNSPACED_CHAR.findall(title)
+    )
 
 
 def _choose_title(found: str | None, meta: str | None, page: str | None) -> str | None:

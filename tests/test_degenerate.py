@@ -57,6 +57,12 @@ def test_loops_are_told() -> None:
     phrase = looping('{"summary": "' + "the exchange said " * 20, SENTENCE)
     assert phrase is not None and "in 'summary'" in phrase
     assert looping('{"summary": "x' + " \n" * 100, "") == "160 characters without a word"
+    # Chinese and Japanese have no spaces between words: their loops are seen all the same.
+    zh = "交易所表示将遵守制裁"
+    looped = json.dumps({"summary": zh * 12}, ensure_ascii=False)
+    assert looping(looped, zh) is not None
+    told = "币安表示，它不会冻结所有俄罗斯用户的账户，但会限制受制裁者。交易所遵守法律。"
+    assert looping(json.dumps({"summary": told, "headline": zh}, ensure_ascii=False), told) is None
     # A reply cut while it said its earlier words again is not making progress.
     assert not making_progress(json.dumps({"claims": [item] * 4}), SENTENCE)
     assert making_progress(json.dumps({"claims": [item]}), SENTENCE)
@@ -293,3 +299,22 @@ def test_a_terminal_sees_each_model_call_alive(
     text = seen.decode(errors="replace")
     assert "llama3.2 summarize v" in text and "tokens/s" in text, text[-2000:]
     assert "## Key points" in out  # the summary itself goes to stdout, not the terminal line
+
+
+def test_a_prompt_cut_by_the_server_is_told_when_the_first_reply_looped(
+    ollama_settings: Settings, ollama_standin: StandinOllama
+) -> None:
+    import random
+    import string
+
+    # The server's tokenizer counts more tokens than the estimate, and the prompt fills the
+    # window; the first reply loops, so only the retry's counts tell.
+    rng = random.Random(7)
+    lines = [" ".join(rng.choices(string.ascii_letters, k=100)) for _ in range(42)]
+    user = "\n".join(f"[s{i}] {line}" for i, line in enumerate(lines))
+    ollama_standin.misbehave("loop", style="item")
+    with make(replace(ollama_settings, num_ctx_cap=4096)) as llm:
+        result = summarize(llm, user=user, num_predict=800)
+    assert result.record.attempts == 2 and result.record.degenerate == 1
+    assert result.record.truncated
+    assert any("filled the whole context window" in w for w in result.record.warnings)

@@ -273,6 +273,25 @@ def test_hidden_text_never_reaches_the_fallback_text(hidden: str) -> None:
     assert INJECTION not in result.text.upper()
 
 
+@pytest.mark.parametrize(
+    "row",
+    [
+        '<div style="font-size:0">{0}<p style="font-size:16px">{1}</p>'
+        '<p style="font-size:1rem">{2}</p></div>',
+        "<style>.row{{font-size:0}} .row>p{{font-size:16px}}</style>"
+        '<div class="row">{0}<p>{1}</p><p>{2}</p></div>',
+    ],
+    ids=["inline", "stylesheet"],
+)
+def test_children_of_a_zero_font_size_row_that_set_their_own_size_are_kept(row: str) -> None:
+    # font-size:0 on a row of inline blocks removes the gaps between them, not their text.
+    body = "<article><h1>Council expands buses</h1>" + row.format(INJECTION, PROSE, PROSE2)
+    result = extract(html_doc(page(body + "</article>")))
+    assert "The city council voted" in result.text
+    assert "Drivers will be hired" in result.text
+    assert INJECTION not in result.text.upper()
+
+
 def test_hidden_title_is_not_taken() -> None:
     body = f'<h1 style="display:none">{INJECTION}</h1>' + ARTICLE
     assert INJECTION not in extract(html_doc(page(body, head=""))).title.upper()

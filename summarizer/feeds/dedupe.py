@@ -10,8 +10,9 @@ edited words) score 0.65 and above; different stories on the same subject stay b
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterable
+
+from summarizer.words import TOKEN
 
 SHINGLE_WORDS = 5
 SAMPLE_MODULUS = 8
@@ -20,9 +21,6 @@ SAME_STORY = 0.6
 # Too few sampled shingles give no reliable estimate (a text of under ~60 words): such texts are
 # only matched by their exact content hash.
 MIN_SAMPLE = 6
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-# Chinese and Japanese have no spaces: each of their characters counts as a word.
-_TOKEN = re.compile(f"[{_CJK}]|[^\\W{_CJK}]+")
 
 
 def _hash(shingle: str) -> int:
@@ -33,7 +31,7 @@ def _hash(shingle: str) -> int:
 
 def shingle_sample(text: str) -> frozenset[int]:
     """The sampled shingle hashes of `text` (empty for a text too short to have any)."""
-    words = _TOKEN.findall(text.lower())
+    words = TOKEN.findall(text.lower())
     if len(words) < SHINGLE_WORDS:
         return frozenset()
     sample = set()

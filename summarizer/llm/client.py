@@ -407,14 +407,17 @@ class Ollama:
         seed for a reply that loops, and more room for one cut while still making progress."""
         conversation = list(base)
         num_predict = budget.num_predict
-        repaired = reseeded = False
+        repaired = reseeded = checked = False
         grown = 0
         while True:
             got = self._chat(record, conversation, schema, {**opts, "num_predict": num_predict})
-            if record.attempts == 1 and got.stopped is None:
-                # Only the first attempt: later ones re-send a prefix Ollama may serve from its
-                # prompt cache, which lowers prompt_eval_count without any truncation.
-                self._check_truncation(record, got.prompt_tokens, text_estimate)
+            if not checked and got.stopped is None:
+                # The first reply read to its end (one stopped as a loop has no counts). Later
+                # attempts re-send a prefix Ollama may serve from its prompt cache, which lowers
+                # prompt_eval_count without any truncation: for them only a full window counts.
+                checked = True
+                estimate = text_estimate if record.attempts == 1 else 0
+                self._check_truncation(record, got.prompt_tokens, estimate)
             content = got.content
             loop = got.stopped
             cut = got.done_reason == "length"

@@ -12,7 +12,10 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
-# The same run of NGRAM words said REPEATS times under one key of the reply is a loop.
+from summarizer.words import TOKEN
+
+# The same run of NGRAM words said REPEATS times under one key of the reply is a loop (a word
+# of Chinese or Japanese is a character: a loop in them has no spaces to split it).
 NGRAM = 8
 REPEATS = 5
 # This many characters without a letter or digit (white space, brackets, dots): a loop too.
@@ -23,7 +26,6 @@ CHECK_EVERY = 16
 # n-grams of its last third are new to it.
 PROGRESS_SHARE = 0.5
 
-WORD = re.compile(r"\w+")
 # A key and its string value in (possibly unfinished) JSON text; the last value may be open.
 FIELD = re.compile(r'"((?:[^"\\]|\\.)*)"\s*:\s*"((?:[^"\\]|\\.)*)"?')
 BLANK_TAIL = re.compile(rf"[^\w]{{{BLANK_RUN},}}\Z")
@@ -68,7 +70,7 @@ def _given(prompt: str) -> Counter[tuple[str, ...]]:
 
 
 def _grams(text: str) -> list[tuple[str, ...]]:
-    words = WORD.findall(text.lower())
+    words = TOKEN.findall(text.lower())
     return [tuple(words[i : i + NGRAM]) for i in range(len(words) - NGRAM + 1)]
 
 
@@ -77,7 +79,7 @@ def _keyed_grams(text: str) -> list[tuple[int, str, tuple[str, ...]]]:
     fields = [(m.start(2), m.group(1), m.group(2)) for m in FIELD.finditer(text)]
     out = []
     for start, key, value in fields or [(0, "", text)]:
-        words = list(WORD.finditer(value.lower()))
+        words = list(TOKEN.finditer(value.lower()))
         for i in range(len(words) - NGRAM + 1):
             gram = tuple(w.group() for w in words[i : i + NGRAM])
             out.append((start + words[i].start(), key, gram))
