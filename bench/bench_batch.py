@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, load_articles
+from bench.common import ROOT, load_articles, standin
 from tests.feed_site import FeedSite, Item, Story, article_page, atom, rss
 
 TARGET_RATIO = 1.15
@@ -37,23 +37,8 @@ FEEDS = 10
 SUMMARY = re.compile(
     r"(?P<new>\d+) new, (?P<unchanged>\d+) unchanged, (?P<duplicates>\d+) duplicates, "
     r"(?P<done>\d+) done, (?P<failed>\d+) failed, (?P<pending>\d+) left pending; "
-    r"(?P<calls>\d+) model calls \((?P<cached>\d+) cached\)"
+    r"(?P<calls>\d+) model calls \((?P<cached>\d+) cached[,)]"
 )
-
-
-def start_standin(latency: float, slots: int) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.standin_ollama", "--port", "0", "--latency", str(latency),
-         "--slots", str(slots)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    url = proc.stdout.readline().strip()
-    if not url.startswith("http"):
-        sys.exit(f"the stand-in did not start: {url!r}")
-    return proc, url
 
 
 def story(article: dict[str, str]) -> Story:
@@ -116,66 +101,65 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="use only the first N articles")
     args = parser.parse_args()
 
-    standin, url = start_standin(args.latency, args.slots)
     missed = []
-    try:
-        with FeedSite() as site, tempfile.TemporaryDirectory() as tmp:
-            n = publish(site, args.limit)
-            env = {
-                **os.environ,
-                "SUMMARIZER_HOME": str(Path(tmp) / "home"),
-                "SUMMARIZER_EMBEDDER": "hash:256",
-                "OLLAMA_HOST": url,
-                "ANONYMIZED_TELEMETRY": "False",
-            }
-            listing = Path(tmp) / "feeds.txt"
-            listing.write_text(
-                "\n".join(f"{site.url}{path}" for path in site.resources if "/feed" in path)
-            )
-            summarizer(["feeds", "import", str(listing)], env)
-            out = Path(tmp) / "out.jsonl"
-            run = ["run", "--allow-private", "--parallel", str(args.slots), "--out", str(out)]
-            print(f"entries {n} in {FEEDS} feeds; stand-in latency L={args.latency} s, "
-                  f"P={args.slots}")  # fmt: skip
+    with (
+        standin(args.latency, args.slots) as url,
+        FeedSite() as site,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        n = publish(site, args.limit)
+        env = {
+            **os.environ,
+            "SUMMARIZER_HOME": str(Path(tmp) / "home"),
+            "SUMMARIZER_EMBEDDER": "hash:256",
+            "OLLAMA_HOST": url,
+            "ANONYMIZED_TELEMETRY": "False",
+        }
+        listing = Path(tmp) / "feeds.txt"
+        listing.write_text(
+            "\n".join(f"{site.url}{path}" for path in site.resources if "/feed" in path)
+        )
+        summarizer(["feeds", "import", str(listing)], env)
+        out = Path(tmp) / "out.jsonl"
+        run = ["run", "--allow-private", "--parallel", str(args.slots), "--out", str(out)]
+        print(f"entries {n} in {FEEDS} feeds; stand-in latency L={args.latency} s, "
+              f"P={args.slots}")  # fmt: skip
 
-            wall, _, stderr = summarizer(run, env)
-            c = counts(stderr)
-            done = c["done"]
-            per_entry = c["calls"] / max(1, done)
-            bound = c["calls"] * args.latency / args.slots
-            ratio = wall / bound if bound else float("inf")
-            lines = len(out.read_text(encoding="utf-8").splitlines())
-            print("\n[first run]")
-            print(f"  entries new / done / duplicates / failed   {c['new']} / {done} / "
-                  f"{c['duplicates']} / {c['failed']}")  # fmt: skip
-            print(f"  JSON lines written                        {lines}")
-            print(f"  model calls                               {c['calls']} "
-                  f"({per_entry:.3f} per entry, {c['cached']} cached)")  # fmt: skip
-            print(f"  model-bound lower bound                   {bound:.2f} s "
-                  f"({done} x {per_entry:.2f} x {args.latency} / {args.slots})")  # fmt: skip
-            print(f"  wall time (process start to exit)         {wall:.2f} s")
-            print(f"  wall / bound                              {ratio:.3f}  "
-                  f"(target <= {TARGET_RATIO})")  # fmt: skip
-            if ratio > TARGET_RATIO:
-                missed.append("first run")
-            for line in stderr.splitlines():
-                if line.startswith("error:"):
-                    print("  " + line[:200])
+        wall, _, stderr = summarizer(run, env)
+        c = counts(stderr)
+        done = c["done"]
+        per_entry = c["calls"] / max(1, done)
+        bound = c["calls"] * args.latency / args.slots
+        ratio = wall / bound if bound else float("inf")
+        lines = len(out.read_text(encoding="utf-8").splitlines())
+        print("\n[first run]")
+        print(f"  entries new / done / duplicates / failed   {c['new']} / {done} / "
+              f"{c['duplicates']} / {c['failed']}")  # fmt: skip
+        print(f"  JSON lines written                        {lines}")
+        print(f"  model calls                               {c['calls']} "
+              f"({per_entry:.3f} per entry, {c['cached']} cached)")  # fmt: skip
+        print(f"  model-bound lower bound                   {bound:.2f} s "
+              f"({done} x {per_entry:.2f} x {args.latency} / {args.slots})")  # fmt: skip
+        print(f"  wall time (process start to exit)         {wall:.2f} s")
+        print(f"  wall / bound                              {ratio:.3f}  "
+              f"(target <= {TARGET_RATIO})")  # fmt: skip
+        if ratio > TARGET_RATIO:
+            missed.append("first run")
+        for line in stderr.splitlines():
+            if line.startswith("error:"):
+                print("  " + line[:200])
 
-            wall2, _, stderr2 = summarizer(run, env)
-            c2 = counts(stderr2)
-            print("\n[second run, nothing new]")
-            not_modified = re.search(r"\((\d+) not modified", stderr2)
-            print(f"  feeds not modified (304)                  "
-                  f"{not_modified.group(1) if not_modified else '?'} of {FEEDS}")  # fmt: skip
-            print(f"  model calls                               {c2['calls']}  (target 0)")
-            print(f"  wall time (process start to exit)         {wall2:.2f} s  "
-                  f"(target < {TARGET_NOTHING_NEW:g} s)")  # fmt: skip
-            if c2["calls"] or wall2 >= TARGET_NOTHING_NEW:
-                missed.append("second run")
-    finally:
-        standin.terminate()
-        standin.wait(timeout=10)
+        wall2, _, stderr2 = summarizer(run, env)
+        c2 = counts(stderr2)
+        print("\n[second run, nothing new]")
+        not_modified = re.search(r"\((\d+) not modified", stderr2)
+        print(f"  feeds not modified (304)                  "
+              f"{not_modified.group(1) if not_modified else '?'} of {FEEDS}")  # fmt: skip
+        print(f"  model calls                               {c2['calls']}  (target 0)")
+        print(f"  wall time (process start to exit)         {wall2:.2f} s  "
+              f"(target < {TARGET_NOTHING_NEW:g} s)")  # fmt: skip
+        if c2["calls"] or wall2 >= TARGET_NOTHING_NEW:
+            missed.append("second run")
     if missed:
         print(f"\nmissed: {', '.join(missed)}")
         sys.exit(1)

@@ -15,13 +15,10 @@ from __future__ import annotations
 import argparse
 import math
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from pydantic import BaseModel, Field  # noqa: E402
 
+from bench.common import standin  # noqa: E402
 from summarizer.config import Settings  # noqa: E402
 from summarizer.llm import Ollama, Structured  # noqa: E402
 
@@ -68,23 +66,6 @@ def article(i: int) -> str:
             f"[s4] The mayor called the vote of {30 + i % 7} to 12 a historic day for the city.",
         ]
     )
-
-
-@contextmanager
-def standin(latency: float, slots: int) -> Iterator[str]:
-    """The stand-in Ollama server as a child process; yields its URL."""
-    cmd = [sys.executable, "-m", "tests.standin_ollama", "--port", "0"]
-    cmd += ["--latency", str(latency), "--slots", str(slots)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
-        if not url.startswith("http://"):
-            raise SystemExit(f"the stand-in did not start (printed {url!r})")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def run(llm: Ollama, n: int, **kwargs: object) -> tuple[float, list[Structured[Summary]]]:

@@ -1,11 +1,13 @@
 """What a query costs end to end: CLI `search` on the sample corpus against the floor of a bare
-process that imports the store client, loads the embedder once and runs the same query.
+process that imports the store client, loads the embedder once and runs the same query; and
+CLI `ask` against an instant stand-in model server, so that its figure is the tool's own cost
+(retrieval, prompt, grounding the reply), not the model's.
 
 Run from the repository root:
     python bench/bench_startup.py [--runs N]
 
 Prints the median wall time of each (alternated, in one run, so the machine's noise is shared)
-and the ratio. Target: CLI `search` <= 1.5x the floor. Uses Chroma's real MiniLM embedder.
+and the ratios. Target: CLI `search` <= 1.5x the floor. Uses Chroma's real MiniLM embedder.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import timed  # noqa: E402
+from bench.common import standin, timed  # noqa: E402
 
 QUERY = "Which exchanges refused to freeze Russian accounts?"
 FLOOR = """
@@ -42,19 +44,23 @@ def main() -> None:
         sys.exit("Chroma's MiniLM model is not in its cache: the benchmark needs the real embedder")
     python = sys.executable
     cli = str(Path(python).with_name("summarizer"))
-    with tempfile.TemporaryDirectory() as tmp:
+    with standin() as url, tempfile.TemporaryDirectory() as tmp:
         home = str(Path(tmp) / "data")
         timed([cli, "ingest", str(ROOT / "corpus"), "--home", home])
         floor_cmd = [python, "-c", FLOOR.format(chroma=f"{home}/chroma", query=QUERY)]
         search_cmd = [cli, "search", QUERY, "-k", "3", "--home", home]
-        floor, search = [], []
+        ask_cmd = [cli, "ask", QUERY, "--home", home, "--ollama-host", url, "--no-cache"]
+        floor, search, ask = [], [], []
         for _ in range(args.runs):
             floor.append(timed(floor_cmd)[0])
             search.append(timed(search_cmd)[0])
-    f, s = statistics.median(floor), statistics.median(search)
+            ask.append(timed(ask_cmd)[0])
+    f, s, a = (statistics.median(x) for x in (floor, search, ask))
     print(f"floor (import chromadb, load MiniLM, one query): median {f:.2f} s over {args.runs}")
     print(f"summarizer search -k 3 (5 sample articles):      median {s:.2f} s")
-    print(f"ratio: {s / f:.2f}x (target <= 1.5x)")
+    print(f"summarizer ask (instant stand-in model):         median {a:.2f} s")
+    print(f"search / floor: {s / f:.2f}x (target <= 1.5x)")
+    print(f"ask / floor:    {a / f:.2f}x (ask - search: {a - s:.2f} s for the model's calls)")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,31 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, write_articles
-
-
-def start_standin(latency: float, slots: int) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.standin_ollama",
-            "--port",
-            "0",
-            "--latency",
-            str(latency),
-            "--slots",
-            str(slots),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    url = proc.stdout.readline().strip()
-    if not url.startswith("http"):
-        sys.exit(f"the stand-in did not start: {url!r}")
-    return proc, url
+from bench.common import standin, write_articles
 
 
 def words(text: str) -> int:
@@ -82,70 +57,64 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0)
     args = parser.parse_args()
 
-    proc, url = start_standin(args.latency, args.slots)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            os.environ["SUMMARIZER_HOME"] = str(Path(tmp) / "home")
-            from summarizer import pipeline
-            from summarizer.config import Settings
+    with standin(args.latency, args.slots) as url, tempfile.TemporaryDirectory() as tmp:
+        os.environ["SUMMARIZER_HOME"] = str(Path(tmp) / "home")
+        from summarizer import pipeline
+        from summarizer.config import Settings
 
-            settings = Settings.from_env(embedder="hash:256", ollama_hosts=url)
-            settings = replace(settings, parallel=args.slots)
-            paths = write_articles(Path(tmp) / "articles")
-            if args.limit:
-                paths = paths[: args.limit]
-            report = pipeline.ingest(settings, [str(p) for p in paths])
-            ids = [r.article_id for r in report.results if r.article_id]
-            n = len(ids)
-            articles = {a.id: a for a in pipeline.list_articles(settings)}
-            bound = n * args.latency / args.slots
-            print(f"articles {n}, stand-in latency L={args.latency} s, slots P={args.slots}")
-            print(f"model-bound lower bound N*L/P = {bound:.2f} s per task\n")
-            for task, name in (("summarize", "summarize"), ("claims", "claims")):
-                wall, outputs, errors = run_task(settings, ids, task)
-                calls = sum(o.calls for o in outputs)
-                requests = sum(o.requests for o in outputs)
-                extra = [o for o in outputs if o.requests > o.calls]
-                fits = [o for o in outputs if o.windows == 1]
-                fixed = fixed_tokens(name)
-                ratios = [
-                    (o.prompt_tokens - fixed) / max(1, words(articles[o.article_id].text))
-                    for o in fits
-                ]
-                again, cached, _ = run_task(settings, ids, task)
-                cached_calls = sum(o.cached_calls for o in cached)
-                print(f"[{task}]")
-                print(f"  failed                        {len(errors)}")
-                print(
-                    f"  model calls per article       {calls / n:.3f}  "
-                    f"(articles that fit: {len(fits)}/{n}, their calls "
-                    f"{sum(o.calls for o in fits) / max(1, len(fits)):.3f})"
-                )
-                print(
-                    f"  chat requests per article     {requests / n:.3f}  "
-                    f"({len(extra)} articles needed a second request)"
-                )
-                worst = max(fits, key=lambda o: ratios[fits.index(o)])
-                mean = sum(ratios) / max(1, len(ratios))
-                print(
-                    f"  prompt tokens / article's     {mean:.3f} mean, "
-                    f"{max(ratios, default=0):.3f} max ({worst.article_id}, "
-                    f"{worst.requests} requests)  (plus {fixed} fixed instruction tokens)"
-                )
-                print(f"  wall time                     {wall:.2f} s  (bound {bound:.2f} s)")
-                print(f"  wall / bound                  {wall / bound:.3f}  (target <= 1.15)")
-                print(
-                    f"  second run                    {again:.2f} s, "
-                    f"{cached_calls}/{sum(o.calls for o in cached)} calls from the cache"
-                )
-                verified = sum(o.counts.verified for o in outputs)
-                produced = sum(o.counts.produced for o in outputs)
-                print(f"  points/claims verified        {verified}/{produced}\n")
-                for e in errors[:3]:
-                    print("  error:", " ".join(e.split())[:200])
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        settings = Settings.from_env(embedder="hash:256", ollama_hosts=url)
+        settings = replace(settings, parallel=args.slots)
+        paths = write_articles(Path(tmp) / "articles")
+        if args.limit:
+            paths = paths[: args.limit]
+        report = pipeline.ingest(settings, [str(p) for p in paths])
+        ids = [r.article_id for r in report.results if r.article_id]
+        n = len(ids)
+        articles = {a.id: a for a in pipeline.list_articles(settings)}
+        bound = n * args.latency / args.slots
+        print(f"articles {n}, stand-in latency L={args.latency} s, slots P={args.slots}")
+        print(f"model-bound lower bound N*L/P = {bound:.2f} s per task\n")
+        for task, name in (("summarize", "summarize"), ("claims", "claims")):
+            wall, outputs, errors = run_task(settings, ids, task)
+            calls = sum(o.calls for o in outputs)
+            requests = sum(o.requests for o in outputs)
+            extra = [o for o in outputs if o.requests > o.calls]
+            fits = [o for o in outputs if o.windows == 1]
+            fixed = fixed_tokens(name)
+            ratios = [
+                (o.prompt_tokens - fixed) / max(1, words(articles[o.article_id].text)) for o in fits
+            ]
+            again, cached, _ = run_task(settings, ids, task)
+            cached_calls = sum(o.cached_calls for o in cached)
+            print(f"[{task}]")
+            print(f"  failed                        {len(errors)}")
+            print(
+                f"  model calls per article       {calls / n:.3f}  "
+                f"(articles that fit: {len(fits)}/{n}, their calls "
+                f"{sum(o.calls for o in fits) / max(1, len(fits)):.3f})"
+            )
+            print(
+                f"  chat requests per article     {requests / n:.3f}  "
+                f"({len(extra)} articles needed a second request)"
+            )
+            worst = max(fits, key=lambda o: ratios[fits.index(o)])
+            mean = sum(ratios) / max(1, len(ratios))
+            print(
+                f"  prompt tokens / article's     {mean:.3f} mean, "
+                f"{max(ratios, default=0):.3f} max ({worst.article_id}, "
+                f"{worst.requests} requests)  (plus {fixed} fixed instruction tokens)"
+            )
+            print(f"  wall time                     {wall:.2f} s  (bound {bound:.2f} s)")
+            print(f"  wall / bound                  {wall / bound:.3f}  (target <= 1.15)")
+            print(
+                f"  second run                    {again:.2f} s, "
+                f"{cached_calls}/{sum(o.calls for o in cached)} calls from the cache"
+            )
+            verified = sum(o.counts.verified for o in outputs)
+            produced = sum(o.counts.produced for o in outputs)
+            print(f"  points/claims verified        {verified}/{produced}\n")
+            for e in errors[:3]:
+                print("  error:", " ".join(e.split())[:200])
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,3 +56,21 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int
     if proc.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{stderr[-2000:]}")
     return wall, rusage.ru_maxrss // 1024, stdout, stderr
+
+
+@contextmanager
+def standin(latency: float = 0.0, slots: int | None = None) -> Iterator[str]:
+    """The stand-in Ollama server as a child process; yields its URL."""
+    cmd = [sys.executable, "-m", "tests.standin_ollama", "--port", "0", "--latency", str(latency)]
+    if slots is not None:
+        cmd += ["--slots", str(slots)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        if not url.startswith("http://"):
+            raise SystemExit(f"the stand-in did not start (printed {url!r})")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
