@@ -11,6 +11,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 from summarizer.errors import NotFoundError, StoreError
 from summarizer.models import Article, Chunk
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -48,6 +49,14 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks (article_id, idx);
 CREATE TABLE IF NOT EXISTS vector_cleanup (article_id TEXT PRIMARY KEY, keep_hash TEXT);
+CREATE TABLE IF NOT EXISTS outputs (
+    article_id TEXT NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+    task TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    made_at TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (article_id, task)
+);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunk_text USING fts5 (
     text, chunk_id UNINDEXED, article_id UNINDEXED,
     tokenize = 'porter unicode61 remove_diacritics 2'
@@ -82,6 +91,46 @@ def _article(row: sqlite3.Row) -> Article:
         ingested_at=row["ingested_at"],
         updated_at=row["updated_at"],
     )
+
+
+@dataclass(frozen=True)
+class Listed:
+    """An article as a list shows it, without its text."""
+
+    id: str
+    title: str
+    site: str | None
+    date: str | None
+    source: str
+    chars: int
+    ingested_at: str
+
+
+def _filters(
+    sources: Sequence[str], since: str | None, until: str | None, ids: Sequence[str]
+) -> tuple[str, list[Any]]:
+    """The WHERE clause (and its parameters) of the article filters of select_ids()."""
+    sql = "1"
+    params: list[Any] = []
+    if sources:
+        any_of = " OR ".join(
+            "(instr(lower(source), ?) OR instr(lower(coalesce(url, '')), ?) "
+            "OR instr(lower(coalesce(site, '')), ?))"
+            for _ in sources
+        )
+        sql += f" AND ({any_of})"
+        for src in sources:
+            params += [src.lower()] * 3
+    if since:
+        sql += " AND date IS NOT NULL AND date >= ?"
+        params.append(since)
+    if until:
+        sql += " AND date IS NOT NULL AND date <= ?"
+        params.append(until)
+    if ids:
+        sql += f" AND id IN ({','.join('?' * len(ids))})"
+        params += list(ids)
+    return sql, params
 
 
 class Catalog:
@@ -125,6 +174,8 @@ class Catalog:
             if version == "1":  # before the lexical index: build it once
                 for article in self.articles():
                     self._index_chunks(article.id, self.chunks(article))
+                version = None
+            if version == "2":  # before outputs were kept: the table above is all it needs
                 version = None
             if version is None:
                 self.set_meta("schema_version", SCHEMA_VERSION)
@@ -192,6 +243,33 @@ class Catalog:
         if len(rows) > 1:
             raise NotFoundError(f"article id {id_or_prefix!r} is ambiguous: give more characters")
         raise NotFoundError(f"no article {id_or_prefix!r}", hint="`summarizer list` shows the ids")
+
+    def save_output(self, article_id: str, task: str, content_hash: str, data: str) -> None:
+        """Keep the latest output (JSON) of `task` ("summarize", "claims") for an article."""
+        with self.transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO outputs (article_id, task, content_hash, made_at, data)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (article_id, task, content_hash, now(), data),
+            )
+
+    def output(self, article_id: str, task: str) -> tuple[str, str, str] | None:
+        """(content_hash, made_at, JSON) of the latest output of `task` for the article."""
+        row = self._db.execute(
+            "SELECT content_hash, made_at, data FROM outputs WHERE article_id = ? AND task = ?",
+            (article_id, task),
+        ).fetchone()
+        return None if row is None else (row[0], row[1], row[2])
+
+    def output_tasks(self) -> dict[str, set[str]]:
+        """The tasks with a kept output, per article id (of its current text)."""
+        found: dict[str, set[str]] = {}
+        for aid, task in self._db.execute(
+            "SELECT o.article_id, o.task FROM outputs o JOIN articles a ON a.id = o.article_id"
+            " AND a.content_hash = o.content_hash"
+        ):
+            found.setdefault(aid, set()).add(task)
+        return found
 
     def articles(self) -> list[Article]:
         rows = self._db.execute(
@@ -273,29 +351,35 @@ class Catalog:
     ) -> list[str]:
         """Ids of the articles that pass the filters: source (a substring of the source, URL
         or site), date range (ISO dates; undated articles never pass a date filter), ids."""
-        sql, params = "SELECT id FROM articles WHERE 1", []
-        if sources:
-            sql += (
-                " AND ("
-                + " OR ".join(
-                    "(instr(lower(source), ?) OR instr(lower(coalesce(url, '')), ?) "
-                    "OR instr(lower(coalesce(site, '')), ?))"
-                    for _ in sources
-                )
-                + ")"
-            )
-            for src in sources:
-                params += [src.lower()] * 3
-        if since:
-            sql += " AND date IS NOT NULL AND date >= ?"
-            params.append(since)
-        if until:
-            sql += " AND date IS NOT NULL AND date <= ?"
-            params.append(until)
-        if ids:
-            sql += f" AND id IN ({','.join('?' * len(ids))})"
-            params += list(ids)
-        return [r[0] for r in self._db.execute(sql, params)]
+        where, params = _filters(sources, since, until, ids)
+        return [r[0] for r in self._db.execute(f"SELECT id FROM articles WHERE {where}", params)]
+
+    def listing(
+        self,
+        *,
+        sources: Sequence[str] = (),
+        since: str | None = None,
+        until: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[list[Listed], int]:
+        """A page of the articles that pass the filters, newest first (by their date, else
+        when they were stored), without their texts; and how many pass in all."""
+        where, params = _filters(sources, since, until, ())
+        total = self._db.execute(f"SELECT count(*) FROM articles WHERE {where}", params).fetchone()
+        rows = self._db.execute(
+            "SELECT id, title, site, date, source, length(text), ingested_at FROM articles"
+            f" WHERE {where} ORDER BY coalesce(date, substr(ingested_at, 1, 10)) DESC, id"
+            " LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        ).fetchall()
+        return [Listed(*r) for r in rows], int(total[0])
+
+    def sites(self) -> list[str]:
+        rows = self._db.execute(
+            "SELECT DISTINCT site FROM articles WHERE site IS NOT NULL ORDER BY site"
+        )
+        return [r[0] for r in rows]
 
     def chunk_spans(self, chunk_ids: Sequence[str]) -> dict[str, tuple[str, int, int, int]]:
         """chunk id -> (article id, index, start, end)."""

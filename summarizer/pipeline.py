@@ -242,6 +242,11 @@ def analyze(
             # In this thread: the retriever reads the catalog through this thread's connection.
             with closing(_retriever(settings, corpus)) as retriever:
                 _corroborate_all(results, llm, retriever)
+        for r in results:  # kept for the editor's view and reports: the latest of each task
+            if r.output is not None:
+                corpus.catalog.save_output(
+                    r.output.article_id, task, r.output.content_hash, r.output.model_dump_json()
+                )
     return results
 
 

@@ -45,7 +45,9 @@ def _analyze(task: str, sources: tuple[str, ...], as_json: bool, opts: dict[str,
             # A task that came to nothing checkable fails, with what the model gave instead.
             click.echo(f"error: {r.source}: {r.output.outcome_message}", err=True)
     done = [r.output for r in results if r.output is not None]
-    if as_json:
+    if out and is_html(out):
+        _write_report(settings, done, out)
+    elif as_json:
         # One shape whatever happened: an object per SOURCE, its output or its error.
         data = [
             r.output.model_dump(mode="json")
@@ -153,6 +155,65 @@ def ask(question: str, k: int, as_json: bool, **opts: Any) -> None:
     if answer.outcome_message:
         # "The corpus does not say" is an answer; a reply with nothing checkable in it is not.
         click.echo(f"error: {answer.outcome_message}", err=True)
+        sys.exit(1)
+
+
+def is_html(out: str) -> bool:
+    return out.lower().endswith((".html", ".htm"))
+
+
+def _write_report(settings: Any, outputs: list[Any], out: str) -> None:
+    """`--out FILE.html`: the outputs as a self-contained page, each beside its article."""
+    from summarizer import pipeline, render
+    from summarizer.models import Summary
+    from summarizer.web.report import title_of
+    from summarizer.web.views import article_view, report_html
+
+    views = []
+    for o in outputs:
+        article = pipeline.get_article(settings, o.article_id)
+        summary, claims = (o, None) if isinstance(o, Summary) else (None, o)
+        views.append(article_view(article, summary, claims))
+    if views:
+        render.emit(report_html(views, title_of(views)), out, markdown=False)
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, required=True)
+@click.option(
+    "--html",
+    "html_file",
+    required=True,
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write the report to FILE (one self-contained HTML page).",
+)
+@length_option
+@model_options
+@store_options
+def report(sources: tuple[str, ...], html_file: str, **opts: Any) -> None:
+    """Write one HTML page with each article, every cited span highlighted, beside its summary
+    and claims with their verdicts and provenance: to mail to a colleague or archive.
+
+    SOURCE is an article id, a file or a URL. Summaries and claims kept from earlier runs are
+    used; those missing (or made from an older text) are made first with the model.
+    """
+    from summarizer import render
+    from summarizer.progress import ProgressBar
+    from summarizer.web.report import build, title_of
+    from summarizer.web.views import report_html
+
+    check_out(html_file)
+    opts.pop("out", None)
+    opts.pop("keep_unverified", None)
+    length = opts.pop("length", "medium")
+    settings = model_settings(opts)
+    with ProgressBar() as progress, progress.model_calls():
+        views, errors = build(settings, list(sources), length=length)
+    for line in errors:
+        click.echo(f"error: {line}", err=True)
+    if views:
+        render.emit(report_html(views, title_of(views)), html_file, markdown=False)
+    if errors or not views:
         sys.exit(1)
 
 

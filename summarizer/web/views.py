@@ -1,0 +1,144 @@
+"""What the article page and the report show, built from the catalog: the text with its marks,
+the kept summary and claims, and the templates that render them (escaped throughout)."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from markupsafe import Markup
+
+from summarizer.web.marks import Quote, Statement, marked_text, statements
+
+if TYPE_CHECKING:
+    import jinja2
+
+    from summarizer.catalog import Catalog
+    from summarizer.models import Article, ClaimSet, Summary
+
+TASKS = (("summarize", "Summarise"), ("claims", "Extract claims"))
+
+
+@dataclass
+class Job:
+    id: str
+    message: str
+
+
+@dataclass
+class ArticleView:
+    article: Article
+    words: int
+    marked: Markup
+    statements: list[Statement]
+    summary: Summary | None = None
+    claims: ClaimSet | None = None
+    stale_summary: bool = False
+    actions: list[tuple[str, str, bool]] = field(default_factory=list)
+    job: Job | None = None
+
+
+def kept_outputs(catalog: Catalog, article: Article) -> tuple[Summary | None, ClaimSet | None]:
+    """The latest summary and claims kept for the article (of any version of its text)."""
+    from summarizer.models import ClaimSet, Summary
+
+    summary = claims = None
+    kept = catalog.output(article.id, "summarize")
+    if kept is not None:
+        summary = Summary.model_validate_json(kept[2])
+    kept = catalog.output(article.id, "claims")
+    if kept is not None:
+        claims = ClaimSet.model_validate_json(kept[2])
+    return summary, claims
+
+
+def article_view(
+    article: Article,
+    summary: Summary | None,
+    claims: ClaimSet | None,
+    *,
+    highlight: tuple[int, int] | None = None,
+) -> ArticleView:
+    """The article with the quotes of its summary and claims marked; `highlight` (a span an
+    answer cites) is marked too. A quote that is not the text's own words is not marked."""
+    from summarizer.extract import word_count
+
+    text = article.text
+    shown = statements(text, summary, claims)
+    marked = list(shown)
+    if highlight is not None:
+        start, end = highlight
+        if 0 <= start < end <= len(text):
+            quote = Quote("hl-0", start, end, text[start:end])
+            marked.append(Statement("hl", "the cited passage", "", None, [quote]))
+    stale = summary is not None and summary.content_hash != article.content_hash
+    return ArticleView(
+        article=article,
+        words=word_count(text),
+        marked=marked_text(text, marked),
+        statements=shown,
+        summary=summary,
+        claims=claims,
+        stale_summary=stale,
+        actions=[
+            (task, label, (summary if task == "summarize" else claims) is not None)
+            for task, label in TASKS
+        ],
+    )
+
+
+def safe_url(url: object) -> str:
+    """Only http(s) links are links: a `javascript:` URL from a hostile page is not."""
+    text = str(url or "")
+    return text if text.lower().startswith(("http://", "https://")) else "#"
+
+
+@functools.cache
+def environment() -> jinja2.Environment:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("summarizer.web", "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["safe_url"] = safe_url
+    return env
+
+
+def render(template: str, **context: Any) -> str:
+    context.setdefault("inline", False)
+    context.setdefault("refresh", None)
+    return environment().get_template(template).render(**context)
+
+
+@functools.cache
+def asset(name: str) -> str:
+    from importlib.resources import files
+
+    return (files("summarizer.web") / "static" / name).read_text(encoding="utf-8")
+
+
+def report_html(views: list[ArticleView], title: str) -> str:
+    """One self-contained page (inline CSS, readable without script) for `views`."""
+    import base64
+    import hashlib
+    from datetime import UTC, datetime
+    from importlib.metadata import version
+
+    js = asset("app.js")
+    digest = base64.b64encode(hashlib.sha256(js.encode()).digest()).decode()
+    csp = f"default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-{digest}'"
+    return render(
+        "report.html",
+        inline=True,
+        csp=csp,
+        css=asset("app.css"),
+        js=js,
+        views=views,
+        title=title,
+        version=version("summarizer"),
+        made=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
