@@ -24,6 +24,7 @@ TASKS = (("summarize", "Summarise"), ("claims", "Extract claims"))
 class Job:
     id: str
     message: str
+    running: bool
 
 
 @dataclass

@@ -1,0 +1,353 @@
+"""`summarizer serve`: the corpus, each article with its cited spans lit, and questions, as a
+local web app. Server-rendered pages that work without script; every asset served here.
+
+Safe by default: it binds 127.0.0.1 and answers only requests whose Host header names the
+address it serves (a page elsewhere cannot rebind its name to it); what changes anything is a
+POST carrying the page's CSRF token; text from articles and models is always escaped, and the
+Content-Security-Policy lets no script run but the app's own file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import secrets
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from summarizer.web import views
+from summarizer.web.jobs import QUICK, Jobs
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.types import ASGIApp, Receive, Scope, Send
+
+    from summarizer.catalog import Catalog
+    from summarizer.config import Settings
+    from summarizer.retrieve import Retriever
+    from summarizer.store import Corpus
+
+PAGE = 50
+HITS = 20
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+TASK_LABELS = dict(views.TASKS)
+
+
+class Guard:
+    """Only requests for the served address (DNS rebinding), and safe headers on every reply."""
+
+    def __init__(self, app: ASGIApp, allowed: set[str]) -> None:
+        self.app = app
+        self.allowed = allowed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        from starlette.datastructures import Headers
+        from starlette.responses import HTMLResponse
+
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        host = Headers(scope=scope).get("host", "")
+        if host.lower() not in self.allowed:
+            page = error_page(400, f"this app answers only for {sorted(self.allowed)[0]}")
+            await HTMLResponse(page, 400, headers=_SAFE)(scope, receive, send)
+            return
+
+        async def with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] += [(k.lower().encode(), v.encode()) for k, v in _SAFE.items()]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+_SAFE = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+def error_page(status: int, message: str) -> str:
+    return views.render("error.html", status=status, message=message)
+
+
+class App:
+    """The state of one server: its settings, CSRF token, jobs, and the store it reads (opened
+    on first use; every page is served on the event loop's thread, so one connection does)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.csrf = secrets.token_urlsafe(32)
+        self.jobs = Jobs()
+        self._catalog: Catalog | None = None
+        self._corpus: Corpus | None = None
+        self._retriever: Retriever | None = None
+
+    @property
+    def catalog(self) -> Catalog:
+        if self._catalog is None:
+            from summarizer.catalog import Catalog
+
+            self._catalog = Catalog(self.settings.catalog_path)
+        return self._catalog
+
+    def retriever(self) -> Retriever:
+        if self._retriever is None:
+            from summarizer.pipeline import _retriever
+            from summarizer.store import Corpus
+
+            self._corpus = Corpus(self.settings)
+            self._retriever = _retriever(self.settings, self._corpus)
+        return self._retriever
+
+    def close(self) -> None:
+        self.jobs.close()
+        if self._retriever is not None:
+            self._retriever.close()
+        if self._corpus is not None:
+            self._corpus.close()
+        if self._catalog is not None:
+            self._catalog.close()
+
+    def page(self, template: str, **context: Any) -> Response:
+        from starlette.responses import HTMLResponse
+
+        return HTMLResponse(views.render(template, csrf=self.csrf, **context))
+
+    def check_csrf(self, form: Any) -> None:
+        from starlette.exceptions import HTTPException
+
+        given = str(form.get("csrf", ""))
+        if not hmac.compare_digest(given.encode(), self.csrf.encode()):
+            raise HTTPException(403, "the form's token is missing or stale: reload the page")
+
+    # Pages
+
+    async def corpus(self, request: Request) -> Response:
+        from starlette.exceptions import HTTPException
+
+        from summarizer.cli.options import iso_date
+        from summarizer.errors import SummarizerError
+        from summarizer.retrieve import Filters
+
+        q = request.query_params.get("q", "").strip()
+        site = request.query_params.get("site", "").strip()
+        try:
+            since = iso_date(request.query_params.get("since") or None, "since")
+            until = iso_date(request.query_params.get("until") or None, "until")
+        except SummarizerError as e:
+            raise HTTPException(400, e.message) from None
+        page = _int(request.query_params.get("page"), 1)
+        sources = (site,) if site else ()
+        hits: list[Any] = []
+        listed: list[Any] = []
+        total, problem = 0, None
+        if q:
+            filters = Filters(sources=sources, since=since, until=until)
+            try:
+                hits = self.retriever().search(q, k=HITS, filters=filters)
+            except SummarizerError as e:
+                problem = e.message
+        else:
+            listed, total = self.catalog.listing(
+                sources=sources, since=since, until=until, offset=(page - 1) * PAGE, limit=PAGE
+            )
+        return self.page(
+            "corpus.html",
+            q=q,
+            site=site,
+            since=since or "",
+            until=until or "",
+            sites=self.catalog.sites(),
+            hits=hits,
+            listed=listed,
+            total=total,
+            page=page,
+            pages=max(1, -(-total // PAGE)),
+            done=self.catalog.output_tasks() if listed else {},
+            problem=problem,
+            feeds=self._feeds(),
+        )
+
+    def _feeds(self) -> list[tuple[Any, dict[str, int]]]:
+        from summarizer.feeds import Ledger
+        from summarizer.feeds.db import LEDGER_FILE
+
+        if not (self.settings.home / LEDGER_FILE).exists():
+            return []
+        with Ledger.open(self.settings) as ledger:
+            counts = ledger.counts()
+            return [(f, counts.get(f.id, {})) for f in ledger.feeds()]
+
+    async def article(self, request: Request) -> Response:
+        article = self._article(request.path_params["aid"])
+        summary, claims = views.kept_outputs(self.catalog, article)
+        view = views.article_view(
+            article, summary, claims, highlight=_span(request.query_params.get("hl"))
+        )
+        job = self.jobs.get(request.query_params.get("job", ""))
+        for task in TASK_LABELS:
+            job = self.jobs.running_for((task, article.id)) or job
+        if job is not None:
+            view.job = views.Job(job.id, job.message, job.state == "running")
+        refresh = 2 if view.job is not None and view.job.running else None
+        return self.page("article.html", v=view, refresh=refresh, title=article.title)
+
+    def _article(self, aid: str) -> Any:
+        from starlette.exceptions import HTTPException
+
+        from summarizer.errors import SummarizerError
+
+        try:
+            return self.catalog.resolve(aid)
+        except SummarizerError as e:
+            raise HTTPException(404, e.message) from None
+
+    async def run_task(self, request: Request) -> Response:
+        from starlette.exceptions import HTTPException
+        from starlette.responses import RedirectResponse
+
+        task = request.path_params["task"]
+        if task not in TASK_LABELS:
+            raise HTTPException(404, f"no such task {task!r}")
+        self.check_csrf(await request.form())
+        article = self._article(request.path_params["aid"])
+        settings = self.settings
+
+        def work() -> Any:
+            from summarizer.pipeline import analyze
+
+            (result,) = analyze(settings, [article.id], task)
+            if result.error:
+                from summarizer.errors import SummarizerError
+
+                raise SummarizerError(result.error)
+            return result.output
+
+        job = self.jobs.start((task, article.id), TASK_LABELS[task], work)
+        await _wait(job)
+        return RedirectResponse(f"/article/{article.id}?job={job.id}", status_code=303)
+
+    async def job(self, request: Request) -> Response:
+        from starlette.exceptions import HTTPException
+        from starlette.responses import JSONResponse
+
+        job = self.jobs.get(request.path_params["job"])
+        if job is None:
+            raise HTTPException(404, "no such job (the server was restarted?)")
+        return JSONResponse({"state": job.state, "message": job.message})
+
+    async def ask(self, request: Request) -> Response:
+        from starlette.responses import RedirectResponse
+
+        if request.method == "POST":
+            form = await request.form()
+            self.check_csrf(form)
+            question = str(form.get("q", "")).strip()
+            if not question:
+                return self.page(
+                    "ask.html", q="", answer=None, job=None, problem="the question is empty"
+                )
+            settings = self.settings
+
+            def work() -> Any:
+                from summarizer.pipeline import ask
+
+                return ask(settings, question)
+
+            started = self.jobs.start(("ask", question), "the answer", work)
+            await _wait(started)
+            return RedirectResponse(f"/ask?job={started.id}", status_code=303)
+        job = self.jobs.get(request.query_params.get("job", ""))
+        answer = job.result if job is not None and job.state == "done" else None
+        q = answer.question if answer is not None else request.query_params.get("q", "")
+        problem = job.message if job is not None and job.state == "failed" else None
+        waiting = job if job is not None and job.state == "running" else None
+        refresh = 2 if waiting else None
+        titles = {}
+        if answer is not None:
+            for s in answer.retrieved:
+                titles[s.article_id] = s.title
+        return self.page(
+            "ask.html",
+            q=q,
+            answer=answer,
+            job=waiting,
+            problem=problem,
+            refresh=refresh,
+            titles=titles,
+        )
+
+
+async def _wait(job: Any) -> None:
+    """Give a job a moment: a cached result then shows at once, without a progress page."""
+    import asyncio
+
+    await asyncio.get_running_loop().run_in_executor(None, job.done.wait, QUICK)
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return max(1, int(value or default))
+    except ValueError:
+        return default
+
+
+def _span(value: str | None) -> tuple[int, int] | None:
+    if not value:
+        return None
+    start, _, end = value.partition(":")
+    try:
+        return int(start), int(end)
+    except ValueError:
+        return None
+
+
+def create_app(settings: Settings, *, host: str, port: int) -> Starlette:
+    from starlette.applications import Starlette
+    from starlette.exceptions import HTTPException
+    from starlette.middleware import Middleware
+    from starlette.responses import HTMLResponse
+    from starlette.routing import Mount, Route
+    from starlette.staticfiles import StaticFiles
+
+    state = App(settings)
+    names = {host, "localhost"} if host in ("127.0.0.1", "::1", "localhost") else {host}
+    allowed = {(f"[{n}]" if ":" in n else n).lower() + f":{port}" for n in names}
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        return HTMLResponse(error_page(exc.status_code, str(exc.detail)), exc.status_code)
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+        return HTMLResponse(error_page(500, message), 500)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        state.close()
+
+    app = Starlette(
+        routes=[
+            Route("/", state.corpus),
+            Route("/article/{aid}", state.article),
+            Route("/article/{aid}/{task}", state.run_task, methods=["POST"]),
+            Route("/jobs/{job}", state.job),
+            Route("/ask", state.ask, methods=["GET", "POST"]),
+            Mount("/static", StaticFiles(packages=[("summarizer.web", "static")]), name="static"),
+        ],
+        middleware=[Middleware(Guard, allowed=allowed)],
+        exception_handlers={HTTPException: http_error, Exception: server_error},
+        lifespan=lifespan,
+    )
+    app.state.web = state
+    return app

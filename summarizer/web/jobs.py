@@ -1,0 +1,89 @@
+"""Model work started from the web view, run in the background one at a time: summaries,
+claims and answers, each with a state a page can poll."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+# How long a request waits for its job before showing progress: a cached reply is back by then.
+QUICK = 1.5
+KEPT = 200  # finished jobs remembered (their results are in the catalog, answers only here)
+
+
+@dataclass
+class Job:
+    id: str
+    key: tuple[str, ...]
+    label: str
+    state: str = "running"  # running, done, failed
+    error: str | None = None
+    result: Any = None
+    started: float = field(default_factory=time.monotonic)
+    ended: float | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def message(self) -> str:
+        took = (self.ended or time.monotonic()) - self.started
+        if self.state == "running":
+            return f"{self.label}: working, {took:.0f} s so far (the model is asked)"
+        if self.state == "failed":
+            return f"{self.label} failed: {self.error}"
+        return f"{self.label}: done in {took:.1f} s"
+
+
+class Jobs:
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(1, "web-job")
+        self._jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+
+    def start(self, key: tuple[str, ...], label: str, work: Callable[[], Any]) -> Job:
+        """A job doing `work`; the one already running for `key` if there is one."""
+        with self._lock:
+            for job in self._jobs.values():
+                if job.key == key and job.state == "running":
+                    return job
+            job = Job(secrets.token_urlsafe(8), key, label)
+            self._jobs[job.id] = job
+            while len(self._jobs) > KEPT:
+                oldest = next(iter(self._jobs))
+                if self._jobs[oldest].state == "running":
+                    break
+                del self._jobs[oldest]
+        self._pool.submit(self._run, job, work)
+        return job
+
+    def get(self, job_id: str) -> Job | None:
+        with self._lock:
+            return self._jobs.get(job_id)
+
+    def running_for(self, key: tuple[str, ...]) -> Job | None:
+        with self._lock:
+            return next(
+                (j for j in self._jobs.values() if j.key == key and j.state == "running"), None
+            )
+
+    @staticmethod
+    def _run(job: Job, work: Callable[[], Any]) -> None:
+        from summarizer.errors import SummarizerError
+
+        try:
+            job.result = work()
+            job.state = "done"
+        except SummarizerError as e:
+            job.state, job.error = "failed", e.message
+        except Exception as e:  # shown on the page, never a traceback
+            job.state, job.error = "failed", f"{type(e).__name__}: {e}"
+        finally:
+            job.ended = time.monotonic()
+            job.done.set()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

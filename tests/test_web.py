@@ -1,0 +1,348 @@
+"""The editor's view in a real browser: `serve` on a free port and `report` files, with every
+highlight checked against the stored text, clicks and hovers, a hostile article, the network
+off; and the server's guards (Host header, CSRF, error pages) over real HTTP."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from summarizer import pipeline
+from summarizer.config import Settings
+from summarizer.models import ClaimSet, Summary
+from tests.standin_ollama import StandinOllama
+from tests.web_browser import ROOT, browser, check_marks, off_box_requests, screenshot
+
+__all__ = ["browser"]  # the fixture, for the tests below
+
+HOSTILE = (
+    '<img src=x onerror="window.pwned=1"> Exchange news <script>window.pwned=2</script>\n\n'
+    "The exchange said on Monday that it would keep serving its users in Russia. "
+    "<script>window.pwned=3</script> A spokesperson wrote that sanctions apply to listed people "
+    'only. <a href="javascript:window.pwned=4">Read more</a> and " onmouseover="window.pwned=5" '
+    "were in the page as text. Regulators in Kyiv asked exchanges to freeze the accounts of all "
+    "Russian users, which the company declined, saying it would follow the law of each country.\n"
+)
+
+
+@dataclass
+class Served:
+    url: str
+    settings: Settings
+    ids: list[str]
+    hostile: str
+
+
+def _spans(
+    settings: Settings, aids: list[str]
+) -> tuple[dict[str, str], dict[str, tuple[int, int]]]:
+    """Stored texts, and the span of every exact citation of the kept outputs, by page id."""
+    from summarizer.catalog import Catalog
+
+    texts: dict[str, str] = {}
+    spans: dict[str, tuple[int, int]] = {}
+    catalog = Catalog(settings.catalog_path)
+    try:
+        for aid in aids:
+            text = texts[aid] = catalog.resolve(aid).text
+            kept = catalog.output(aid, "summarize")
+            groups: list[tuple[str, list[Any]]] = []
+            if kept:
+                summary = Summary.model_validate_json(kept[2])
+                groups += [(f"p{n}", p.citations) for n, p in enumerate(summary.key_points, 1)]
+            kept = catalog.output(aid, "claims")
+            if kept:
+                claims = ClaimSet.model_validate_json(kept[2])
+                groups += [(f"c{n}", c.citations) for n, c in enumerate(claims.claims, 1)]
+            for sid, citations in groups:
+                for i, c in enumerate(citations):
+                    assert text[c.start : c.end] == c.quote  # what is kept is verified
+                    spans[f"{aid} {sid}-{i}"] = (c.start, c.end)
+    finally:
+        catalog.close()
+    return texts, spans
+
+
+def _free_socket() -> socket.socket:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@pytest.fixture
+def served(
+    hash_embedder: str, ollama_env: StandinOllama, corpus_copy: Path, tmp_path: Path
+) -> Iterator[Served]:
+    import uvicorn
+
+    from summarizer.web.app import create_app
+
+    hostile = tmp_path / "hostile.txt"
+    hostile.write_text(HOSTILE, encoding="utf-8")
+    settings = Settings.from_env()
+    report = pipeline.ingest(settings, [str(corpus_copy), str(hostile)])
+    ids = [r.article_id for r in report.results if r.article_id]
+    hostile_id = next(r.article_id for r in report.results if r.item.endswith("hostile.txt"))
+    assert hostile_id
+    sock = _free_socket()
+    port = sock.getsockname()[1]
+    app = create_app(settings, host="127.0.0.1", port=port)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.02)
+    try:
+        yield Served(f"http://127.0.0.1:{port}", settings, ids, hostile_id)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def _analyze(settings: Settings, aids: list[str]) -> None:
+    for task in ("summarize", "claims"):
+        for r in pipeline.analyze(settings, aids, task):
+            assert r.error is None, r.error
+
+
+def _wait_for(driver: Any, css: str, timeout: float = 20) -> Any:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout).until(
+        ec.presence_of_element_located((By.CSS_SELECTOR, css))
+    )
+
+
+def _in_view(driver: Any, element: Any) -> bool:
+    return bool(
+        driver.execute_script(
+            "const r = arguments[0].getBoundingClientRect();"
+            "return r.top >= 0 && r.bottom <= window.innerHeight;",
+            element,
+        )
+    )
+
+
+def test_every_highlight_of_the_article_page_is_its_quote(browser: Any, served: Served) -> None:
+    _analyze(served.settings, served.ids)
+    for aid in served.ids:
+        browser.get(f"{served.url}/article/{aid}")
+        texts, spans = _spans(served.settings, [aid])
+        assert check_marks(browser, texts, spans) == len(spans) > 0
+        assert off_box_requests(browser, served.url) == []
+    browser.get(f"{served.url}/article/{served.ids[0]}")
+    screenshot(browser, "article-page")
+
+
+def test_clicking_a_claim_scrolls_its_quote_into_view_and_hover_names_who_cites(
+    browser: Any, served: Served
+) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    _analyze(served.settings, served.ids)
+    # The longest article, and its quote farthest down the page.
+    texts, spans = _spans(served.settings, served.ids)
+    longest = max(texts, key=lambda a: len(texts[a]))
+    key = max((k for k in spans if k.startswith(longest)), key=lambda k: spans[k][0])
+    aid, quote = key.split(" ")
+    sid = quote.split("-")[0]
+    browser.get(f"{served.url}/article/{aid}")
+    marks = browser.find_elements(By.CSS_SELECTOR, f"mark.cite[data-q~='{quote}']")
+    # Read on to the end of the article: the quote is out of sight, the statements are not.
+    browser.execute_script("window.scrollTo(0, document.body.scrollHeight)")
+    assert marks and not _in_view(browser, marks[0])
+    browser.find_element(By.CSS_SELECTOR, f"li.statement[data-s='{sid}'] p").click()
+    time.sleep(0.3)
+    assert "active" in (marks[0].get_attribute("class") or "")
+    assert _in_view(browser, marks[0])
+    lit = browser.find_elements(By.CSS_SELECTOR, "mark.cite.active")
+    assert all(sid in (m.get_attribute("data-s") or "").split() for m in lit)
+    # Hovering a highlight: the statements that cite it are marked, and its title names them.
+    ActionChains(browser).move_to_element(marks[0]).perform()
+    time.sleep(0.2)
+    cited = set((marks[0].get_attribute("data-s") or "").split())
+    active = {
+        li.get_attribute("data-s")
+        for li in browser.find_elements(By.CSS_SELECTOR, "li.statement.active")
+    }
+    assert active == cited
+    assert (marks[0].get_attribute("title") or "").startswith("cited by: ")
+
+
+def test_a_hostile_article_shows_as_text_and_runs_nothing(browser: Any, served: Served) -> None:
+    from selenium.webdriver.common.by import By
+
+    _analyze(served.settings, [served.hostile])
+    for page in (f"{served.url}/article/{served.hostile}", f"{served.url}/?q=exchange"):
+        browser.get(page)
+        assert browser.execute_script("return window.pwned === undefined")
+        scripts = browser.find_elements(By.TAG_NAME, "script")
+        assert [s.get_attribute("src") for s in scripts] == [f"{served.url}/static/app.js"]
+        assert browser.find_elements(By.TAG_NAME, "img") == []
+        assert browser.find_elements(By.CSS_SELECTOR, "[onerror], [onmouseover]") == []
+        hrefs = [a.get_attribute("href") or "" for a in browser.find_elements(By.TAG_NAME, "a")]
+        assert not [h for h in hrefs if h.lower().startswith("javascript:")]
+    browser.get(f"{served.url}/article/{served.hostile}")
+    text = browser.find_element(By.CSS_SELECTOR, ".text").text
+    assert "<script>window.pwned=3</script>" in text
+    assert '<img src=x onerror="window.pwned=1">' in browser.find_element(By.TAG_NAME, "h1").text
+
+
+def test_the_summarise_button_runs_the_model_and_shows_the_result(
+    browser: Any, served: Served
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    aid = served.ids[1]
+    browser.get(f"{served.url}/article/{aid}")
+    assert browser.find_elements(By.CSS_SELECTOR, "mark.cite") == []
+    browser.find_element(By.XPATH, "//button[starts-with(normalize-space(.), 'Summarise')]").click()
+    _wait_for(browser, ".card.summary")
+    _wait_for(browser, "mark.cite")
+    texts, spans = _spans(served.settings, [aid])
+    assert check_marks(browser, texts, spans) == len(spans) > 0
+    # Asked again, the cached reply is there at once.
+    browser.find_element(By.XPATH, "//button[contains(., 'Summarise again')]").click()
+    _wait_for(browser, ".card.summary")
+    assert "done in" in browser.find_element(By.ID, "job").text
+
+
+def test_ask_links_each_citation_to_its_highlighted_span(browser: Any, served: Served) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{served.url}/ask")
+    box = browser.find_element(By.NAME, "q")
+    box.send_keys("Which exchanges refused to freeze Russian accounts?")
+    box.submit()
+    _wait_for(browser, "section.answer")
+    screenshot(browser, "ask-page")
+    links = browser.find_elements(By.CSS_SELECTOR, "a.cited")
+    assert links, browser.find_element(By.TAG_NAME, "main").text
+    href = links[0].get_attribute("href") or ""
+    aid = href.split("/article/")[1].split("?")[0]
+    start, end = map(int, href.split("hl=")[1].split("#")[0].split(":"))
+    links[0].click()
+    mark = _wait_for(browser, "mark.cite[data-q~='hl-0']")
+    time.sleep(0.3)
+    text = pipeline.get_article(served.settings, aid).text
+    shown = "".join(
+        m.get_attribute("textContent")
+        for m in browser.find_elements(By.CSS_SELECTOR, "mark.cite[data-q~='hl-0']")
+    )
+    assert shown == text[start:end]
+    assert "active" in (mark.get_attribute("class") or "") and _in_view(browser, mark)
+
+
+def test_the_corpus_page_lists_filters_and_searches(browser: Any, served: Served) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.get(served.url + "/")
+    rows = browser.find_elements(By.CSS_SELECTOR, "table.list tbody tr")
+    assert len(rows) == len(served.ids)
+    browser.get(served.url + "/?q=Binance+Russian+users")
+    hits = browser.find_elements(By.CSS_SELECTOR, "ol.hits li a")
+    assert hits
+    hits[0].click()
+    mark = _wait_for(browser, "mark.cite[data-q~='hl-0']")
+    assert mark.get_attribute("textContent")
+    browser.get(served.url + "/?since=2030-01-01")
+    assert "pass these filters" in browser.find_element(By.TAG_NAME, "main").text
+
+
+def test_a_report_file_is_self_contained_exact_and_safe(
+    browser: Any, served: Served, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+    from selenium.webdriver.common.by import By
+
+    from summarizer.cli import cli
+
+    out = tmp_path / "report.html"
+    sources = [*served.ids[:2], served.hostile]
+    result = CliRunner().invoke(cli, ["report", *sources, "--html", str(out)])
+    assert result.exit_code == 0, result.output
+    html = out.read_text(encoding="utf-8")
+    assert "<link" not in html and 'src="' not in html  # nothing to fetch
+    browser.get(out.as_uri())
+    texts, spans = _spans(served.settings, sources)
+    assert check_marks(browser, texts, spans) == len(spans) > 0
+    assert browser.execute_script("return window.pwned === undefined")
+    assert off_box_requests(browser, out.as_uri()) == []
+    toc = browser.find_elements(By.CSS_SELECTOR, "nav.toc li a")
+    assert len(toc) == 3
+    screenshot(browser, "report")
+
+
+def test_the_server_refuses_other_hosts_forms_without_its_token_and_shows_no_tracebacks(
+    served: Served,
+) -> None:
+    aid = served.ids[0]
+    with httpx.Client(base_url=served.url) as http:
+        page = http.get("/")
+        assert page.status_code == 200
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+        # DNS rebinding: a page of evil.example whose name now points at 127.0.0.1.
+        rebound = http.get("/", headers={"Host": f"evil.example:{served.url.rsplit(':', 1)[1]}"})
+        assert rebound.status_code == 400
+        assert "answers only for 127.0.0.1" in rebound.text
+        for form in ({}, {"csrf": "guessed"}):
+            refused = http.post(f"/article/{aid}/summarize", data=form)
+            assert refused.status_code == 403 and "token" in refused.text
+        assert http.post("/ask", data={"q": "anything"}).status_code == 403
+        missing = http.get("/article/nope")
+        assert missing.status_code == 404 and "no article &#39;nope&#39;" in missing.text
+        bad_date = http.get("/?since=yesterday")
+        assert bad_date.status_code == 400
+        for page in (missing, bad_date, rebound):
+            assert "Traceback" not in page.text
+        assert http.get("/jobs/nope").status_code == 404
+
+
+def test_serve_listens_where_it_says_and_a_taken_port_is_one_line(tmp_path: Path) -> None:
+    taken = _free_socket()
+    taken.listen()
+    port = taken.getsockname()[1]
+    cmd = [sys.executable, "-m", "summarizer", "serve", "--port", str(port)]
+    busy = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    taken.close()
+    assert busy.returncode == 2, busy.stderr
+    assert (
+        busy.stderr.strip() == f"error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "summarizer", "serve", "--port", "0"],
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        assert line.startswith("serving ") and "http://127.0.0.1:" in line
+        url = line.split(" on ")[1].split()[0]
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                assert httpx.get(url).status_code == 200
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
