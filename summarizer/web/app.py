@@ -321,7 +321,8 @@ def create_app(settings: Settings, *, host: str, port: int) -> Starlette:
 
     state = App(settings)
     names = {host, "localhost"} if host in ("127.0.0.1", "::1", "localhost") else {host}
-    allowed = {(f"[{n}]" if ":" in n else n).lower() + f":{port}" for n in names}
+    hosts = {(f"[{n}]" if ":" in n else n).lower() for n in names}
+    allowed = {f"{h}:{port}" for h in hosts} | (hosts if port == 80 else set())
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
