@@ -9,7 +9,32 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from summarizer.feeds import EntryRow, RunReport
+
+
+# Digests of the last runs kept in the data dir, for the editor's view.
+KEPT_DIGESTS = 20
+DIGESTS = "digests"
+
+
+def keep_digest(home: Path, text: str, stamp: str) -> Path:
+    """Keep a run's digest as HOME/digests/STAMP.md, and only the last KEPT_DIGESTS of them."""
+    folder = home / DIGESTS
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{stamp}.md"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    for old in kept_digests(home)[KEPT_DIGESTS:]:
+        old.unlink(missing_ok=True)
+    return path
+
+
+def kept_digests(home: Path) -> list[Path]:
+    """The kept digests, newest first."""
+    return sorted((home / DIGESTS).glob("*.md"), reverse=True)
 
 
 def digest_markdown(report: RunReport, generated: str, *, max_claims: int = 5) -> str:

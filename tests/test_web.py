@@ -346,3 +346,48 @@ def test_serve_listens_where_it_says_and_a_taken_port_is_one_line(tmp_path: Path
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_the_last_runs_digests_are_kept_and_shown_escaped(
+    browser: Any, served: Served, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+    from selenium.webdriver.common.by import By
+
+    from summarizer.cli import cli
+    from tests.feed_site import FeedSite, Item, Story, article_page, rss, synthetic_story
+
+    story = Story("<script>window.pwned=6</script> Exchange story", synthetic_story(1).text)
+    with FeedSite() as site:
+        site.add("/a/1", article_page(story), content_type="text/html; charset=utf-8")
+        site.add("/f.xml", rss([Item(story.title, link=site.url + "/a/1", guid="urn:1")]))
+        runner = CliRunner()
+        assert runner.invoke(cli, ["feeds", "add", site.url + "/f.xml"]).exit_code == 0
+        ran = runner.invoke(cli, ["run", "--allow-private"])
+        assert ran.exit_code == 0, ran.output
+    browser.get(served.url + "/")
+    links = browser.find_elements(By.CSS_SELECTOR, "a[href^='/digests/']")
+    assert len(links) == 1
+    links[0].click()
+    digest = _wait_for(browser, "article.digest")
+    assert "<script>window.pwned=6</script> Exchange story" in digest.text
+    assert browser.execute_script("return window.pwned === undefined")
+    with httpx.Client(base_url=served.url) as http:
+        assert http.get("/digests/..%2Fcatalog").status_code == 404
+
+
+def test_slow_work_shows_its_progress_then_its_result(
+    browser: Any, served: Served, ollama_env: StandinOllama
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    ollama_env.token_delay = 0.02  # a reply of a few seconds: longer than the page waits
+    aid = served.ids[2]
+    browser.get(f"{served.url}/article/{aid}")
+    browser.find_element(By.XPATH, "//button[starts-with(normalize-space(.), 'Extract')]").click()
+    note = _wait_for(browser, "#job[data-job]")
+    assert "working" in note.text
+    _wait_for(browser, "li.statement[data-s^='c']", timeout=60)  # the page came back with them
+    assert "done in" in browser.find_element(By.ID, "job").text
+    texts, spans = _spans(served.settings, [aid])
+    assert check_marks(browser, texts, spans) == len(spans) > 0

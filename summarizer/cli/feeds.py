@@ -165,7 +165,7 @@ def run(**opts: Any) -> None:
     from datetime import UTC, datetime
     from pathlib import Path
 
-    from summarizer.digest import JsonLines, digest_markdown
+    from summarizer.digest import JsonLines, digest_markdown, keep_digest
     from summarizer.errors import ConfigError
     from summarizer.feeds import RunOptions
     from summarizer.feeds import run as run_feeds
@@ -189,10 +189,16 @@ def run(**opts: Any) -> None:
     with JsonLines(out) as lines, BatchProgress() as progress, progress.model_calls():
         report = run_feeds(settings, options, emit=lines.write, progress=progress)
     failed = report.any_failed
+    started = datetime.now(UTC)
+    generated = started.strftime("%Y-%m-%d %H:%M UTC")
+    text = digest_markdown(report, generated)
+    try:  # kept for the editor's view, whether or not --digest asked for a file
+        keep_digest(settings.home, text, started.strftime("%Y%m%dT%H%M%SZ"))
+    except OSError as e:
+        click.echo(f"warning: cannot keep the digest in the data dir: {e.strerror or e}", err=True)
     if digest:
-        generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         try:
-            Path(digest).write_text(digest_markdown(report, generated), encoding="utf-8")
+            Path(digest).write_text(text, encoding="utf-8")
             click.echo(f"wrote {digest}", err=True)
         except OSError as e:
             click.echo(f"error: cannot write the digest {digest}: {e.strerror or e}", err=True)

@@ -135,6 +135,7 @@ class App:
         from starlette.exceptions import HTTPException
 
         from summarizer.cli.options import iso_date
+        from summarizer.digest import kept_digests
         from summarizer.errors import SummarizerError
         from summarizer.retrieve import Filters
 
@@ -175,6 +176,7 @@ class App:
             done=self.catalog.output_tasks() if listed else {},
             problem=problem,
             feeds=self._feeds(),
+            digests=[p.stem for p in kept_digests(self.settings.home)],
         )
 
     def _feeds(self) -> list[tuple[Any, dict[str, int]]]:
@@ -235,6 +237,24 @@ class App:
         job = self.jobs.start((task, article.id), TASK_LABELS[task], work)
         await _wait(job)
         return RedirectResponse(f"/article/{article.id}?job={job.id}", status_code=303)
+
+    async def digest(self, request: Request) -> Response:
+        import re
+
+        from markdown_it import MarkdownIt
+        from markupsafe import Markup
+        from starlette.exceptions import HTTPException
+
+        from summarizer.digest import DIGESTS
+
+        name = request.path_params["name"]
+        path = self.settings.home / DIGESTS / f"{name}.md"
+        if not re.fullmatch(r"\d{8}T\d{6}Z", name) or not path.is_file():
+            raise HTTPException(404, f"no digest {name!r} (the last 20 runs' are kept)")
+        # Raw HTML in the Markdown (from feed titles) is shown as text, and links are only
+        # the safe kinds markdown-it allows (no javascript:).
+        body = MarkdownIt("commonmark", {"html": False}).render(path.read_text(encoding="utf-8"))
+        return self.page("digest.html", name=name, body=Markup(body))
 
     async def job(self, request: Request) -> Response:
         from starlette.exceptions import HTTPException
@@ -343,6 +363,7 @@ def create_app(settings: Settings, *, host: str, port: int) -> Starlette:
             Route("/article/{aid}", state.article),
             Route("/article/{aid}/{task}", state.run_task, methods=["POST"]),
             Route("/jobs/{job}", state.job),
+            Route("/digests/{name}", state.digest),
             Route("/ask", state.ask, methods=["GET", "POST"]),
             Mount("/static", StaticFiles(packages=[("summarizer.web", "static")]), name="static"),
         ],

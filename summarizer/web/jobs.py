@@ -27,12 +27,20 @@ class Job:
     started: float = field(default_factory=time.monotonic)
     ended: float | None = None
     done: threading.Event = field(default_factory=threading.Event)
+    calls: dict[int, Any] = field(default_factory=dict)  # the model calls streaming now
+
+    def watch(self, activity: Any) -> None:
+        if activity.done:
+            self.calls.pop(activity.call, None)
+        else:
+            self.calls[activity.call] = activity
 
     @property
     def message(self) -> str:
         took = (self.ended or time.monotonic()) - self.started
         if self.state == "running":
-            return f"{self.label}: working, {took:.0f} s so far (the model is asked)"
+            calls = "; ".join(a.line() for a in list(self.calls.values()))
+            return f"{self.label}: working, {took:.0f} s so far — {calls or 'the model is asked'}"
         if self.state == "failed":
             return f"{self.label} failed: {self.error}"
         return f"{self.label}: done in {took:.1f} s"
@@ -73,9 +81,11 @@ class Jobs:
     @staticmethod
     def _run(job: Job, work: Callable[[], Any]) -> None:
         from summarizer.errors import SummarizerError
+        from summarizer.llm.stream import watching
 
         try:
-            job.result = work()
+            with watching(job.watch):  # jobs run one at a time: every call streaming is this job's
+                job.result = work()
             job.state = "done"
         except SummarizerError as e:
             job.state, job.error = "failed", e.message
