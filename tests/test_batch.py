@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -530,9 +530,9 @@ def test_an_unreachable_model_stops_the_run_and_loses_nothing(
     assert sorted(e.status for e in ledger_entries()) == ["done", "pending"]
 
 
-def feed_of(site: FeedSite, n: int) -> list[Story]:
+def feed_of(site: FeedSite, n: int, words: int = 160) -> list[Story]:
     """A feed "wire" of `n` synthetic stories, each with its page."""
-    stories = [synthetic_story(i) for i in range(n)]
+    stories = [synthetic_story(i, words) for i in range(n)]
     for i, s in enumerate(stories):
         publish(site, f"/a/{i}", s)
     site.add("/f.xml", rss([item_for(site, f"/a/{i}", s, i) for i, s in enumerate(stories)]))
@@ -554,6 +554,15 @@ def run_in_background(out: Path, **env: str) -> tuple[subprocess.Popen[str], lis
     return proc, args
 
 
+def wait_until(proc: subprocess.Popen[str], done: Callable[[], bool], failure: str) -> None:
+    """Until `done()`, for at most a minute, while the process lives."""
+    deadline = time.monotonic() + 60
+    while not done():
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        assert time.monotonic() < deadline, failure
+        time.sleep(0.02)
+
+
 def test_a_run_killed_midway_resumes_without_redoing_or_losing_work(
     site: FeedSite, ollama_env: StandinOllama, tmp_path: Path
 ) -> None:
@@ -561,11 +570,11 @@ def test_a_run_killed_midway_resumes_without_redoing_or_losing_work(
     ollama_env.latency = 0.2
     out = tmp_path / "out.jsonl"
     proc, args = run_in_background(out)
-    deadline = time.monotonic() + 60
-    while not (out.exists() and len(out.read_text().splitlines()) >= 3):
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-        assert time.monotonic() < deadline, "the run made no progress"
-        time.sleep(0.02)
+    wait_until(
+        proc,
+        lambda: out.exists() and len(out.read_text().splitlines()) >= 3,
+        "the run made no progress",
+    )
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
     assert proc.stderr is not None
@@ -597,11 +606,8 @@ def test_ctrl_c_stops_at_once_and_the_next_run_finishes(
     ollama_env.latency = 30.0
     out = tmp_path / "out.jsonl"
     proc, args = run_in_background(out, SUMMARIZER_READ_TIMEOUT="120")
-    deadline = time.monotonic() + 60
-    while len(ollama_env.requests("/api/chat")) < 2:
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-        assert time.monotonic() < deadline, "no model request was made"
-        time.sleep(0.02)
+    requests = ollama_env.requests
+    wait_until(proc, lambda: len(requests("/api/chat")) >= 2, "no model request was made")
     interrupted = time.monotonic()
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=20)
@@ -623,20 +629,12 @@ def test_ctrl_c_while_pages_are_embedded_drops_the_batch_at_once(
     """Ctrl-C while a batch of long pages is being embedded (seconds of work on a real
     embedder): the embedding stops at its next slice, nothing of the batch is stored, and the
     next run stores and finishes every entry."""
-    stories = [synthetic_story(i, words=5000) for i in range(8)]
-    for i, story in enumerate(stories):
-        publish(site, f"/a/{i}", story)
-    site.add("/f.xml", rss([item_for(site, f"/a/{i}", s, i) for i, s in enumerate(stories)]))
-    run("feeds", "add", site.url + "/f.xml", "--name", "wire")
+    stories = feed_of(site, 8, words=5000)
     ollama_env.latency = 2.0  # per request of 32 texts; the batch needs several rounds of them
     out = tmp_path / "out.jsonl"
     embedder = {"SUMMARIZER_EMBEDDER": "ollama:nomic-embed-text"}
     proc, args = run_in_background(out, **embedder)
-    deadline = time.monotonic() + 60
-    while not ollama_env.requests("/api/embed"):
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-        assert time.monotonic() < deadline, "nothing was embedded"
-        time.sleep(0.02)
+    wait_until(proc, lambda: bool(ollama_env.requests("/api/embed")), "nothing was embedded")
     interrupted = time.monotonic()
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=30)

@@ -391,3 +391,45 @@ def test_slow_work_shows_its_progress_then_its_result(
     assert "done in" in browser.find_element(By.ID, "job").text
     texts, spans = _spans(served.settings, [aid])
     assert check_marks(browser, texts, spans) == len(spans) > 0
+
+
+def test_overlapping_quotes_split_the_text_and_everything_is_escaped() -> None:
+    from summarizer.web.marks import Quote, Statement, marked_text
+
+    text = "<b>Binance</b> said it & Kraken would not freeze accounts."
+    a = Statement("p1", "point", "", None, [Quote("p1-0", 0, 28, text[0:28])])
+    b = Statement("c1", "claim", "", None, [Quote("c1-0", 15, 40, text[15:40])])
+    html = str(marked_text(text, [a, b]))
+    assert "<b>" not in html and "&lt;b&gt;Binance&lt;/b&gt;" in html and "&amp; Kra</mark>" in html
+    assert html.count("<mark") == 3  # before, inside and after the overlap
+    assert 'data-q="p1-0 c1-0" data-s="p1 c1"' in html
+    assert html.count('id="q-p1-0"') == 1 and html.count('id="q-c1-0"') == 1
+
+
+def test_outputs_of_an_earlier_text_mark_only_what_it_still_says(served: Served) -> None:
+    from summarizer.catalog import Catalog
+    from summarizer.web.views import article_view, kept_outputs
+
+    aid = served.ids[0]
+    _analyze(served.settings, [aid])
+    catalog = Catalog(served.settings.catalog_path)
+    try:
+        article = catalog.resolve(aid)
+        summary, claims = kept_outputs(catalog, article)
+    finally:
+        catalog.close()
+    assert summary is not None and summary.key_points
+    first = summary.key_points[0].citations[0]
+    edited = article.model_copy(
+        update={
+            "text": article.text[: first.start] + "[removed]" + article.text[first.end :],
+            "content_hash": "edited",
+        }
+    )
+    view = article_view(edited, summary, claims)
+    assert view.stale == ["summary", "claims"]
+    marked = {q.id for s in view.statements for q in s.quotes}
+    assert "p1-0" not in marked
+    for s in view.statements:
+        for q in s.quotes:
+            assert edited.text[q.start : q.end] == q.text

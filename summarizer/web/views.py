@@ -35,7 +35,7 @@ class ArticleView:
     statements: list[Statement]
     summary: Summary | None = None
     claims: ClaimSet | None = None
-    stale_summary: bool = False
+    stale: list[str] = field(default_factory=list)  # outputs made from an earlier text
     actions: list[tuple[str, str, bool]] = field(default_factory=list)
     job: Job | None = None
 
@@ -73,7 +73,11 @@ def article_view(
         if 0 <= start < end <= len(text):
             quote = Quote("hl-0", start, end, text[start:end])
             marked.append(Statement("hl", "the cited passage", "", None, [quote]))
-    stale = summary is not None and summary.content_hash != article.content_hash
+    stale = [
+        name
+        for name, o in (("summary", summary), ("claims", claims))
+        if o is not None and o.content_hash != article.content_hash
+    ]
     return ArticleView(
         article=article,
         words=word_count(text),
@@ -81,7 +85,7 @@ def article_view(
         statements=shown,
         summary=summary,
         claims=claims,
-        stale_summary=stale,
+        stale=stale,
         actions=[
             (task, label, (summary if task == "summarize" else claims) is not None)
             for task, label in TASKS
