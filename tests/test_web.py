@@ -433,3 +433,35 @@ def test_outputs_of_an_earlier_text_mark_only_what_it_still_says(served: Served)
     for s in view.statements:
         for q in s.quotes:
             assert edited.text[q.start : q.end] == q.text
+
+
+def test_the_corpus_does_not_say_is_shown_as_such(
+    browser: Any, served: Served, ollama_env: StandinOllama
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    reply = '{"found": false, "answer": "The passages do not say.", "points": []}'
+    ollama_env.misbehave("reply", content=reply, schema="AnswerReply")
+    browser.get(f"{served.url}/ask")
+    box = browser.find_element(By.NAME, "q")
+    box.send_keys("What did the exchange serve for lunch?")
+    box.submit()
+    answer = _wait_for(browser, "section.answer")
+    assert "The corpus does not say." in answer.text
+    assert browser.find_elements(By.CSS_SELECTOR, "a.cited") == []
+
+
+def test_the_corpus_pages_through_the_articles(
+    browser: Any, served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    import summarizer.web.app
+
+    monkeypatch.setattr(summarizer.web.app, "PAGE", 4)
+    browser.get(served.url + "/")
+    first = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "table.list tbody a")]
+    assert len(first) == 4 and "page 1 of 2" in browser.find_element(By.CSS_SELECTOR, ".pager").text
+    browser.find_element(By.LINK_TEXT, "older →").click()
+    second = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "table.list tbody a")]
+    assert len(second) == len(served.ids) - 4 and not set(first) & set(second)
