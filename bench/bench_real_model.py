@@ -174,7 +174,7 @@ def run(real: bool, n_articles: int, n_questions: int) -> tuple[dict[str, Tally]
                 chunks = corpus.catalog.chunks(a)
                 jobs.append(("summarize", lambda a=a, c=chunks: summarize(llm, a, c)))
                 jobs.append(("claims", lambda a=a, c=chunks: extract_claims(llm, a, c)))
-            retriever = pipeline._retriever(settings, corpus)
+            retriever = pipeline.open_retriever(settings, corpus)
             for q in QUESTIONS[:n_questions]:
                 jobs.append(("ask", lambda q=q: ask(llm, retriever, q)))
             with watching(tracer.seen):

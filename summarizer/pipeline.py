@@ -240,7 +240,7 @@ def analyze(
         pool.shutdown()
         if corroborate and task == "claims":
             # In this thread: the retriever reads the catalog through this thread's connection.
-            with closing(_retriever(settings, corpus)) as retriever:
+            with closing(open_retriever(settings, corpus)) as retriever:
                 _corroborate_all(results, llm, retriever)
         for r in results:  # kept for the editor's view and reports: the latest of each task
             if r.output is not None:
@@ -264,7 +264,8 @@ def _corroborate_all(results: list[TaskResult], llm: Ollama, retriever: Retrieve
             r.output = r.output.model_copy(update={"warnings": [*r.output.warnings, warning]})
 
 
-def _retriever(settings: Settings, corpus: Corpus) -> Retriever:
+def open_retriever(settings: Settings, corpus: Corpus) -> Retriever:
+    """A retriever over `corpus`, with the embedder its vectors were made with (checked)."""
     from summarizer.embed import canonical_name, make_embedder
     from summarizer.retrieve import Retriever
 
@@ -283,6 +284,6 @@ def ask(settings: Settings, question: str, *, k: int = 8, filters: Filters | Non
     with (
         open_corpus(settings) as corpus,
         Ollama(settings) as llm,
-        closing(_retriever(settings, corpus)) as retriever,
+        closing(open_retriever(settings, corpus)) as retriever,
     ):
         return asking.ask(llm, retriever, question, k=k, filters=filters)

@@ -101,11 +101,16 @@ class App:
 
     def retriever(self) -> Retriever:
         if self._retriever is None:
-            from summarizer.pipeline import _retriever
+            from summarizer.pipeline import open_retriever
             from summarizer.store import Corpus
 
-            self._corpus = Corpus(self.settings)
-            self._retriever = _retriever(self.settings, self._corpus)
+            corpus = Corpus(self.settings)
+            try:
+                self._retriever = open_retriever(self.settings, corpus)
+            except BaseException:
+                corpus.close()
+                raise
+            self._corpus = corpus
         return self._retriever
 
     def close(self) -> None:
