@@ -56,13 +56,14 @@ def statements(text: str, summary: Summary | None, claims: ClaimSet | None) -> l
     out: list[Statement] = []
     if summary is not None:
         for n, p in enumerate(summary.key_points, 1):
-            verdict = p.support.verdict if p.support else ("supported" if p.verified else None)
+            # No verdict (`--support off`): shown as not checked, never as supported.
+            verdict = p.support.verdict if p.support else None
             out.append(
                 Statement(f"p{n}", "point", p.text, verdict, quotes_of(f"p{n}", p.citations, text))
             )
     if claims is not None:
         for n, c in enumerate(claims.claims, 1):
-            verdict = c.support.verdict if c.support else ("supported" if c.verified else None)
+            verdict = c.support.verdict if c.support else None
             by = f"asserted by {c.asserted_by}" + (", hedged" if c.hedged else "")
             out.append(
                 Statement(
