@@ -465,3 +465,25 @@ def test_the_corpus_pages_through_the_articles(
     browser.find_element(By.LINK_TEXT, "older →").click()
     second = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "table.list tbody a")]
     assert len(second) == len(served.ids) - 4 and not set(first) & set(second)
+
+
+def test_a_statement_never_checked_is_not_shown_as_supported(served: Served) -> None:
+    from summarizer.catalog import Catalog
+    from summarizer.web.views import article_view, kept_outputs, render
+
+    aid = served.ids[0]
+    _analyze(served.settings, [aid])
+    catalog = Catalog(served.settings.catalog_path)
+    try:
+        article = catalog.resolve(aid)
+        summary, _ = kept_outputs(catalog, article)
+    finally:
+        catalog.close()
+    assert summary is not None
+    unchecked = summary.model_copy(
+        update={"key_points": [p.model_copy(update={"support": None}) for p in summary.key_points]}
+    )
+    view = article_view(article, unchecked, None)
+    assert view.statements and all(s.verdict is None for s in view.statements)
+    html = render("article.html", v=view, csrf="t", title="t")
+    assert "badge supported" not in html.split('class="statements"')[1].split("</ol>")[0]
