@@ -245,6 +245,10 @@ def test_the_summarise_button_runs_the_model_and_shows_the_result(
     _follow(browser, browser.find_element(By.XPATH, "//button[contains(., 'Summarise again')]"))
     _wait_for_text(browser, "#job", "done in", timeout=20)
     _wait_for(browser, ".card.summary")
+    # That job's note belongs to its article's page, not to another's.
+    job = browser.current_url.split("job=")[1]
+    browser.get(f"{served.url}/article/{served.ids[0]}?job={job}")
+    assert browser.find_elements(By.ID, "job") == []
 
 
 def test_ask_links_each_citation_to_its_highlighted_span(browser: Any, served: Served) -> None:
@@ -310,6 +314,12 @@ def test_a_report_file_is_self_contained_exact_and_safe(
     assert off_box_requests(browser, out.as_uri()) == []
     toc = browser.find_elements(By.CSS_SELECTOR, "nav.toc li a")
     assert len(toc) == 3
+    ids = [e.get_attribute("id") for e in browser.find_elements(By.CSS_SELECTOR, "[id]")]
+    assert len(ids) == len(set(ids))  # a quote link of the second article goes to its own span
+    for link in browser.find_elements(By.CSS_SELECTOR, "a.quote"):
+        target = (link.get_attribute("href") or "").split("#")[1]
+        owner = link.find_element(By.XPATH, "ancestor::section[@data-article]")
+        assert owner.find_elements(By.ID, target), target
     screenshot(browser, "report")
 
 
@@ -336,6 +346,14 @@ def test_the_server_refuses_other_hosts_forms_without_its_token_and_shows_no_tra
         for page in (missing, bad_date, rebound):
             assert "Traceback" not in page.text
         assert http.get("/jobs/nope").status_code == 404
+        odd = ["page=-1", "page=abc", "page=99999999999999999999", "hl=abc", "hl=5:2", "hl=-1:3"]
+        for query in [*odd, f"hl=0:{10**30}", "since=2022-13-45", "q=%22NEAR(", "site=%00"]:
+            for path in ("/", f"/article/{aid}"):
+                shown = http.get(f"{path}?{query}")
+                assert shown.status_code in (200, 400), (path, query, shown.status_code)
+                assert "Traceback" not in shown.text and "Error:" not in shown.text
+        beyond = http.get("/?page=99999999999999999999")
+        assert "there is 1 page" in beyond.text and "add some with" not in beyond.text
 
 
 def test_serve_listens_where_it_says_and_a_taken_port_is_one_line(tmp_path: Path) -> None:
@@ -424,11 +442,11 @@ def test_overlapping_quotes_split_the_text_and_everything_is_escaped() -> None:
     text = "<b>Binance</b> said it & Kraken would not freeze accounts."
     a = Statement("p1", "point", "", None, [Quote("p1-0", 0, 28, text[0:28])])
     b = Statement("c1", "claim", "", None, [Quote("c1-0", 15, 40, text[15:40])])
-    html = str(marked_text(text, [a, b]))
+    html = str(marked_text(text, [a, b], scope="a1"))
     assert "<b>" not in html and "&lt;b&gt;Binance&lt;/b&gt;" in html and "&amp; Kra</mark>" in html
     assert html.count("<mark") == 3  # before, inside and after the overlap
     assert 'data-q="p1-0 c1-0" data-s="p1 c1"' in html
-    assert html.count('id="q-p1-0"') == 1 and html.count('id="q-c1-0"') == 1
+    assert html.count('id="q-a1-p1-0"') == 1 and html.count('id="q-a1-c1-0"') == 1
 
 
 def test_outputs_of_an_earlier_text_mark_only_what_it_still_says(served: Served) -> None:

@@ -201,6 +201,8 @@ class App:
             article, summary, claims, highlight=_span(request.query_params.get("hl"))
         )
         job = self.jobs.get(request.query_params.get("job", ""))
+        if job is not None and job.key[1:] != (article.id,):
+            job = None  # another article's job, or an answer's: not this page's to show
         for task in TASK_LABELS:
             job = self.jobs.running_for((task, article.id)) or job
         if job is not None:
@@ -321,7 +323,7 @@ async def _wait(job: Any) -> None:
 
 def _int(value: str | None, default: int) -> int:
     try:
-        return max(1, int(value or default))
+        return min(max(1, int(value or default)), 10**9)  # SQLite's OFFSET is 64-bit
     except ValueError:
         return default
 

@@ -88,9 +88,9 @@ class Jobs:
                 job.result = work()
             job.state = "done"
         except SummarizerError as e:
-            job.state, job.error = "failed", e.message
+            job.error, job.state = e.message, "failed"  # the error first: a poll may come between
         except Exception as e:  # shown on the page, never a traceback
-            job.state, job.error = "failed", f"{type(e).__name__}: {e}"
+            job.error, job.state = f"{type(e).__name__}: {e}", "failed"
         finally:
             job.ended = time.monotonic()
             job.done.set()

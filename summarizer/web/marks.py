@@ -78,8 +78,9 @@ def statements(text: str, summary: Summary | None, claims: ClaimSet | None) -> l
     return out
 
 
-def marked_text(text: str, shown: Sequence[Statement]) -> Markup:
-    """`text`, escaped, with a <mark> around each piece that a quote of `shown` covers."""
+def marked_text(text: str, shown: Sequence[Statement], scope: str) -> Markup:
+    """`text`, escaped, with a <mark> around each piece that a quote of `shown` covers, and
+    an anchor `q-SCOPE-ID` where each quote begins (SCOPE, the article: a report holds many)."""
     bounds = {0, len(text)}
     for s in shown:
         for q in s.quotes:
@@ -101,11 +102,11 @@ def marked_text(text: str, shown: Sequence[Statement]) -> Markup:
         qids = " ".join(q.id for _, q in cover)
         sids = " ".join(dict.fromkeys(s.id for s, _ in cover))
         cited_by = "cited by: " + "; ".join(dict.fromkeys(s.label for s, _ in cover))
-        anchors = ""  # where each quote begins: a link to #q-ID scrolls there, without script
+        anchors = ""  # where each quote begins: #q-SCOPE-ID scrolls there, without script
         for _, q in cover:
             if q.id not in first:
                 first.add(q.id)
-                anchors += f'<span id="q-{q.id}" class="anchor"></span>'
+                anchors += f'<span id="q-{escape(scope)}-{q.id}" class="anchor"></span>'
         parts.append(
             f'{anchors}<mark class="cite" data-q="{qids}" data-s="{sids}"'
             f' title="{escape(cited_by)}">{piece}</mark>'

@@ -81,7 +81,7 @@ def article_view(
     return ArticleView(
         article=article,
         words=word_count(text),
-        marked=marked_text(text, marked),
+        marked=marked_text(text, marked, scope=article.id),
         statements=shown,
         summary=summary,
         claims=claims,
