@@ -97,6 +97,7 @@ class PassageGrounder(Grounder):
                     start=r.chunk.start + located.start,
                     end=r.chunk.start + located.end,
                     quote=located.quote,
+                    content_hash=r.article.content_hash,
                 )
         return None
 

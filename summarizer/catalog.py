@@ -19,9 +19,19 @@ from typing import Any
 from summarizer.errors import NotFoundError, StoreError
 from summarizer.models import Article, Chunk
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 
-_SCHEMA = """
+_OUTPUTS = """CREATE TABLE IF NOT EXISTS outputs (
+    article_id TEXT NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+    task TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    made_at TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (article_id, task, content_hash)
+)"""
+_SCHEMA = (
+    _OUTPUTS
+    + """;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS articles (
     id TEXT PRIMARY KEY,
@@ -49,21 +59,28 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks (article_id, idx);
 CREATE TABLE IF NOT EXISTS vector_cleanup (article_id TEXT PRIMARY KEY, keep_hash TEXT);
-CREATE TABLE IF NOT EXISTS outputs (
+CREATE TABLE IF NOT EXISTS versions (
     article_id TEXT NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
-    task TEXT NOT NULL,
+    n INTEGER NOT NULL,
     content_hash TEXT NOT NULL,
-    made_at TEXT NOT NULL,
-    data TEXT NOT NULL,
-    PRIMARY KEY (article_id, task)
+    title TEXT NOT NULL,
+    text TEXT,
+    fetched_at TEXT NOT NULL,
+    fingerprint TEXT,
+    PRIMARY KEY (article_id, n)
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS chunk_text USING fts5 (
     text, chunk_id UNINDEXED, article_id UNINDEXED,
     tokenize = 'porter unicode61 remove_diacritics 2'
 );
 """
+)
 # Lexical (BM25) search is SQLite's FTS5 over the chunk texts, updated in the same transaction as
 # the catalog: always in step with the corpus, never rebuilt.
+# Every distinct text an article had is a numbered version; the latest one's text is the
+# article's own (its `text` is NULL here), an older one's is kept in its row. `fingerprint` is
+# what tells whether the source changed without reading it: a file's size and mtime, a page's
+# HTTP validators (ETag, Last-Modified) as JSON.
 
 _ARTICLE_COLUMNS = (
     "id, source, url, title, author, date, site, method, warnings, text, content_hash, "
@@ -91,6 +108,18 @@ def _article(row: sqlite3.Row) -> Article:
         ingested_at=row["ingested_at"],
         updated_at=row["updated_at"],
     )
+
+
+@dataclass(frozen=True)
+class Version:
+    """One text an article had: its number (1 is the first), hash, title and when fetched."""
+
+    n: int
+    content_hash: str
+    title: str
+    fetched_at: str
+    fingerprint: str | None
+    chars: int
 
 
 @dataclass(frozen=True)
@@ -177,6 +206,19 @@ class Catalog:
                 version = None
             if version == "2":  # before outputs were kept: the table above is all it needs
                 version = None
+            if version == "3":  # outputs were kept for the latest text only
+                self._db.execute("ALTER TABLE outputs RENAME TO outputs_3")
+                self._db.execute(_OUTPUTS)
+                self._db.execute("INSERT INTO outputs SELECT * FROM outputs_3")
+                self._db.execute("DROP TABLE outputs_3")
+                version = None
+            # Before versions were kept (and on a new catalog, where it does nothing): every
+            # article's text is its first version.
+            self._db.execute(
+                "INSERT INTO versions (article_id, n, content_hash, title, text, fetched_at,"
+                " fingerprint) SELECT id, 1, content_hash, title, NULL, updated_at, fingerprint"
+                " FROM articles WHERE id NOT IN (SELECT article_id FROM versions)"
+            )
             if version is None:
                 self.set_meta("schema_version", SCHEMA_VERSION)
             elif version != SCHEMA_VERSION:
@@ -253,13 +295,84 @@ class Catalog:
                 (article_id, task, content_hash, now(), data),
             )
 
-    def output(self, article_id: str, task: str) -> tuple[str, str, str] | None:
-        """(content_hash, made_at, JSON) of the latest output of `task` for the article."""
-        row = self._db.execute(
-            "SELECT content_hash, made_at, data FROM outputs WHERE article_id = ? AND task = ?",
-            (article_id, task),
+    def output(
+        self, article_id: str, task: str, content_hash: str | None = None
+    ) -> tuple[str, str, str] | None:
+        """(content_hash, made_at, JSON) of the output of `task` for the article: of the
+        version with `content_hash` when given, else of its latest text if there is one, else
+        the newest."""
+        rows = self._db.execute(
+            "SELECT o.content_hash, o.made_at, o.data FROM outputs o JOIN articles a"
+            " ON a.id = o.article_id WHERE o.article_id = ? AND o.task = ?"
+            " AND (? IS NULL OR o.content_hash = ?)"
+            " ORDER BY o.content_hash = a.content_hash DESC, o.made_at DESC, o.rowid DESC LIMIT 1",
+            (article_id, task, content_hash, content_hash),
         ).fetchone()
-        return None if row is None else (row[0], row[1], row[2])
+        return None if rows is None else (rows[0], rows[1], rows[2])
+
+    # --- versions ---------------------------------------------------------------------------
+
+    def versions(self, article_id: str) -> list[Version]:
+        """The texts the article had, oldest first."""
+        rows = self._db.execute(
+            "SELECT v.n, v.content_hash, v.title, v.fetched_at, v.fingerprint,"
+            " length(coalesce(v.text, a.text)) FROM versions v JOIN articles a"
+            " ON a.id = v.article_id WHERE v.article_id = ? ORDER BY v.n",
+            (article_id,),
+        ).fetchall()
+        return [Version(*r) for r in rows]
+
+    def version_text(self, article_id: str, n: int) -> str | None:
+        """The text of version `n` of the article (None when it has no such version)."""
+        row = self._db.execute(
+            "SELECT coalesce(v.text, a.text) FROM versions v JOIN articles a"
+            " ON a.id = v.article_id WHERE v.article_id = ? AND v.n = ?",
+            (article_id, n),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def text_of(self, article_id: str, content_hash: str) -> str | None:
+        """The text of the article's version with this hash: where an old citation points."""
+        row = self._db.execute(
+            "SELECT coalesce(v.text, a.text) FROM versions v JOIN articles a"
+            " ON a.id = v.article_id WHERE v.article_id = ? AND v.content_hash = ?"
+            " ORDER BY v.n DESC LIMIT 1",
+            (article_id, content_hash),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def _keep_version(self, article: Article, fingerprint: str | None) -> None:
+        """Record the text and title `article` brings: a new version when either is not the
+        latest one's (the latest's text moves into its row first), else its fingerprint."""
+        latest = self._db.execute(
+            "SELECT n, content_hash, title FROM versions WHERE article_id = ?"
+            " ORDER BY n DESC LIMIT 1",
+            (article.id,),
+        ).fetchone()
+        if latest is not None and latest[1] == article.content_hash and latest[2] == article.title:
+            self._db.execute(
+                "UPDATE versions SET fingerprint = ? WHERE article_id = ? AND n = ?",
+                (fingerprint, article.id, latest[0]),
+            )
+            return
+        if latest is not None:
+            self._db.execute(
+                "UPDATE versions SET text = (SELECT text FROM articles WHERE id = ?)"
+                " WHERE article_id = ? AND n = ?",
+                (article.id, article.id, latest[0]),
+            )
+        self._db.execute(
+            "INSERT INTO versions (article_id, n, content_hash, title, text, fetched_at,"
+            " fingerprint) VALUES (?, ?, ?, ?, NULL, ?, ?)",
+            (
+                article.id,
+                (latest[0] if latest else 0) + 1,
+                article.content_hash,
+                article.title,
+                article.updated_at or now(),
+                fingerprint,
+            ),
+        )
 
     def output_tasks(self) -> dict[str, set[str]]:
         """The tasks with a kept output, per article id (of its current text)."""
@@ -396,7 +509,11 @@ class Catalog:
         return out
 
     def put(self, article: Article, chunks: list[Chunk], fingerprint: str | None) -> None:
-        """Insert or replace an article and its chunk spans."""
+        """Insert or replace an article and its chunk spans; a changed text is kept as a new
+        version, the one it replaces as an older one."""
+        existed = self.state(article.id) is not None
+        if existed:
+            self._keep_version(article, fingerprint)
         self._db.execute("DELETE FROM chunks WHERE article_id = ?", (article.id,))
         self._db.execute(
             f"INSERT INTO articles ({_ARTICLE_COLUMNS}, fingerprint) "
@@ -428,6 +545,8 @@ class Catalog:
             [(c.id, c.article_id, c.index, c.start, c.end) for c in chunks],
         )
         self._index_chunks(article.id, chunks)
+        if not existed:
+            self._keep_version(article, fingerprint)  # its first version
 
     def _index_chunks(self, article_id: str, chunks: list[Chunk]) -> None:
         self._db.execute("DELETE FROM chunk_text WHERE article_id = ?", (article_id,))
@@ -439,6 +558,11 @@ class Catalog:
     def set_fingerprint(self, article_id: str, fingerprint: str | None) -> None:
         self._db.execute(
             "UPDATE articles SET fingerprint = ? WHERE id = ?", (fingerprint, article_id)
+        )
+        self._db.execute(
+            "UPDATE versions SET fingerprint = ? WHERE article_id = ? AND n ="
+            " (SELECT max(n) FROM versions WHERE article_id = ?)",
+            (fingerprint, article_id, article_id),
         )
 
     def delete(self, article_id: str) -> None:

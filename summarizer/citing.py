@@ -135,4 +135,5 @@ class ArticleGrounder(Grounder):
 
     def find(self, ref: QuoteRef) -> Citation | None:
         prefer = [self.by_id[ref.segment_id]] if ref.segment_id in self.by_id else []
-        return cite(self.article.id, self.article.text, self.spans, ref.quote, prefer)
+        found = cite(self.article.id, self.article.text, self.spans, ref.quote, prefer)
+        return found and found.model_copy(update={"content_hash": self.article.content_hash})

@@ -5,6 +5,7 @@ against private addresses."""
 from __future__ import annotations
 
 import html
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -29,6 +30,33 @@ _CONTENT_KINDS: dict[str, Literal["text", "html"]] = {
     "text/plain": "text",
     "text/markdown": "text",
 }
+
+
+class NotModified(Exception):
+    """The server answered 304 to a conditional GET: the page is the one already stored."""
+
+
+def validators(response: httpx.Response) -> str | None:
+    """The response's ETag and Last-Modified as JSON (None without either): what a later
+    conditional GET sends back."""
+    found = {k: response.headers[k] for k in ("etag", "last-modified") if k in response.headers}
+    return json.dumps(found, sort_keys=True) if found else None
+
+
+def _conditional(stored: str | None) -> dict[str, str]:
+    """The If-None-Match / If-Modified-Since headers for validators() stored earlier."""
+    try:
+        known = json.loads(stored) if stored else {}
+    except ValueError:
+        return {}  # a file's fingerprint, or nothing usable
+    if not isinstance(known, dict):
+        return {}
+    headers = {}
+    if isinstance(known.get("etag"), str):
+        headers["If-None-Match"] = known["etag"]
+    if isinstance(known.get("last-modified"), str):
+        headers["If-Modified-Since"] = known["last-modified"]
+    return headers
 
 
 def make_http_client(
@@ -78,12 +106,15 @@ def fetch_url(
     connect_timeout: float = 5.0,
     read_timeout: float = 20.0,
     total_timeout: float = 120.0,
+    if_changed_since: str | None = None,
 ) -> RawDocument:
     """GET one http(s) page, following redirects, within the size cap and timeouts.
 
     The timeouts given here apply to the request whatever `client` was built with; the
     client brings the redirect limit, User-Agent and connection pool. `total_timeout` bounds
     a server that keeps sending a trickle of bytes, which the per-read timeout never stops.
+    `if_changed_since`, the validators of an earlier fetch, makes it a conditional GET:
+    NotModified is raised when the server answers 304.
     """
     check_http_url(url)
     own_client = client is None
@@ -91,7 +122,7 @@ def fetch_url(
     timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
     try:
         with _http_errors(http, connect_timeout, read_timeout):
-            doc = _fetch(http, url, max_bytes, timeout, total_timeout)
+            doc = _fetch(http, url, max_bytes, timeout, total_timeout, if_changed_since)
             # A page that only sends the browser on (<meta http-equiv="refresh" content="0;
             # url=...">) is followed like a redirect, within the same limit and guard.
             for _ in range(http.max_redirects):
@@ -200,10 +231,18 @@ def _raise_for_status(response: httpx.Response) -> None:
 
 
 def _fetch(
-    http: httpx.Client, url: str, max_bytes: int, timeout: httpx.Timeout, total_timeout: float
+    http: httpx.Client,
+    url: str,
+    max_bytes: int,
+    timeout: httpx.Timeout,
+    total_timeout: float,
+    if_changed_since: str | None = None,
 ) -> RawDocument:
     started = time.monotonic()
-    with http.stream("GET", url, timeout=timeout) as response:
+    headers = _conditional(if_changed_since)
+    with http.stream("GET", url, timeout=timeout, headers=headers) as response:
+        if response.status_code == 304 and headers:
+            raise NotModified(url)
         _raise_for_status(response)
         raw_type = response.headers.get("content-type")
         media_type = raw_type.split(";")[0].strip().lower() if raw_type else None
@@ -223,6 +262,7 @@ def _fetch(
             url=final_url,
             content_type=media_type,
             charset=response.charset_encoding,
+            validators=validators(response),
         )
 
 

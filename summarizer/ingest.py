@@ -228,14 +228,38 @@ class _Ingester:
         except SummarizerError as e:
             self._done(ItemResult(item, "failed", reason=e.message))
 
-    def _read(self, item: str) -> tuple[RawDocument, str | None] | None:
-        """The item's bytes and file fingerprint; None when the file is unchanged (reported)."""
+    def refresh(self, article: Article) -> None:
+        """Read the article's source again: a page with a conditional GET (a 304 is reported
+        unchanged at no cost), a file when its size or mtime changed."""
+        from summarizer.fetch import NotModified
+
+        known = self.corpus.catalog.state(article.id)
+        try:
+            staged = self._read(article.source, known[1] if known else None)
+            if staged is not None:
+                self._stage(article.source, *staged)
+        except NotModified:
+            self._done(ItemResult(article.source, "unchanged", article_id=article.id))
+        except EmbedderError:
+            raise
+        except SummarizerError as e:
+            self._done(
+                ItemResult(article.source, "failed", article_id=article.id, reason=e.message)
+            )
+
+    def _read(self, item: str, known: str | None = None) -> tuple[RawDocument, str | None] | None:
+        """The item's bytes and fingerprint (a file's size and mtime, a page's validators);
+        None when the file is unchanged (reported). A page is fetched with a conditional GET
+        when `known` holds its validators of an earlier fetch (NotModified on a 304)."""
         if is_url(item):
             from summarizer.fetch import fetch_url, make_http_client
 
             if self._http is None:
                 self._http = make_http_client()
-            return fetch_url(item, max_bytes=self.settings.max_bytes, client=self._http), None
+            doc = fetch_url(
+                item, max_bytes=self.settings.max_bytes, client=self._http, if_changed_since=known
+            )
+            return doc, doc.validators
         from summarizer.sources import read_file
 
         path = Path(item)
@@ -258,6 +282,7 @@ class _Ingester:
         from summarizer.catalog import now
         from summarizer.chunking import chunk_article
         from summarizer.extract import extract
+        from summarizer.versions import same_substance
 
         if doc is None:
             doc = extract(raw, min_words=self.settings.min_words)
@@ -267,6 +292,13 @@ class _Ingester:
             self.flush()  # the same article twice in one run: compare with the stored first copy
         stamp = now()
         old = self.corpus.catalog.get(aid)
+        if old is not None and old.content_hash != text_hash and same_substance(old.text, doc.text):
+            # Only whitespace or a "last updated" stamp changed: the stored text (and every
+            # citation into it) stays.
+            article = article.model_copy(
+                update={"text": old.text, "content_hash": old.content_hash}
+            )
+            text_hash = old.content_hash
         article = article.model_copy(
             update={
                 "ingested_at": old.ingested_at if old else stamp,
@@ -297,7 +329,7 @@ class _Ingester:
             return
         if old is not None:
             result.status = "updated"
-        chunks = chunk_article(aid, text_hash, doc.text)
+        chunks = chunk_article(aid, text_hash, article.text)
         result.chunks = len(chunks)
         self._pending.append((article, chunks, fingerprint, result))
         self._pending_chunks += len(chunks)

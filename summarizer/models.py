@@ -73,7 +73,8 @@ class SearchHit(BaseModel):
 
 
 class Citation(BaseModel):
-    """A verified quote: `quote == article.text[start:end]` of the stored article, always."""
+    """A verified quote: `quote == text[start:end]` of the stored article's version with
+    `content_hash`, always (its latest text when it was made; older versions are kept)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -82,6 +83,7 @@ class Citation(BaseModel):
     start: int
     end: int
     quote: str
+    content_hash: str | None = None
 
 
 class Support(BaseModel):

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from summarizer.retrieve import Filters, Retriever
     from summarizer.store import Corpus
     from summarizer.summarize import Length
+    from summarizer.versions import VersionDiff
 
 __all__ = [
     "IngestReport",
@@ -69,6 +70,30 @@ def list_articles(settings: Settings) -> list[Article]:
 def get_article(settings: Settings, id_or_prefix: str) -> Article:
     with open_corpus(settings) as corpus:
         return corpus.catalog.resolve(id_or_prefix)
+
+
+def get_version(settings: Settings, id_or_prefix: str, n: int | None) -> Article:
+    """The article as it was at version `n` (the latest with None)."""
+    from summarizer.versions import article_at
+
+    with open_corpus(settings) as corpus:
+        return article_at(corpus.catalog, id_or_prefix, n)
+
+
+def history(settings: Settings, id_or_prefix: str) -> list[dict[str, Any]]:
+    from summarizer.versions import history
+
+    with open_corpus(settings) as corpus:
+        return history(corpus.catalog, id_or_prefix)
+
+
+def version_diff(
+    settings: Settings, id_or_prefix: str, a: int | None, b: int | None
+) -> VersionDiff:
+    from summarizer.versions import version_diff
+
+    with open_corpus(settings) as corpus:
+        return version_diff(corpus.catalog, id_or_prefix, a, b)
 
 
 def search(

@@ -40,6 +40,7 @@ class RawDocument:
     path: Path | None = None
     content_type: str | None = None
     charset: str | None = None
+    validators: str | None = None  # a page's ETag and Last-Modified, as JSON (see validators())
 
 
 def _supported(name: str) -> bool:

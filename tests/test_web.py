@@ -530,30 +530,3 @@ def test_a_statement_never_checked_is_not_shown_as_supported(served: Served) -> 
     assert view.statements and all(s.verdict is None for s in view.statements)
     html = render("article.html", v=view, csrf="t", title="t")
     assert "badge supported" not in html.split('class="statements"')[1].split("</ol>")[0]
-
-
-def test_a_data_dir_of_schema_2_gains_the_outputs_table_and_loses_nothing(
-    hash_embedder: str, corpus_copy: Path
-) -> None:
-    import sqlite3
-
-    from summarizer.catalog import SCHEMA_VERSION, Catalog
-
-    settings = Settings.from_env()
-    pipeline.ingest(settings, [str(corpus_copy)])
-    before = {a.id: a.text for a in pipeline.list_articles(settings)}
-    db = sqlite3.connect(settings.catalog_path)  # as the previous version left it
-    db.execute("DROP TABLE outputs")
-    db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
-    db.commit()
-    db.close()
-    catalog = Catalog(settings.catalog_path)
-    try:
-        assert catalog.meta("schema_version") == SCHEMA_VERSION == "3"
-        aid = next(iter(before))
-        catalog.save_output(aid, "summarize", "h", "{}")
-        assert catalog.output(aid, "summarize") is not None
-    finally:
-        catalog.close()
-    assert {a.id: a.text for a in pipeline.list_articles(settings)} == before
-    assert pipeline.search(settings, "Binance Russia", k=3)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import sys
 
-from summarizer.cli import analysis, corpus, feeds, web
+from summarizer.cli import analysis, corpus, feeds, versions, web
 from summarizer.cli.app import INTERRUPTED, cli, stdout_to_devnull
 
-__all__ = ["analysis", "cli", "corpus", "feeds", "main", "web"]
+__all__ = ["analysis", "cli", "corpus", "feeds", "main", "versions", "web"]
 
 
 def main() -> None:

@@ -59,13 +59,16 @@ def list_(as_json: bool, **opts: Any) -> None:
 
 @cli.command()
 @click.argument("article_id")
+@click.option(
+    "--version", "n", type=click.IntRange(1), metavar="N", help="Version N (see `history`)."
+)
 @store_options
 @json_option
-def show(article_id: str, as_json: bool, **opts: Any) -> None:
-    """Show one article: its metadata and exact stored text."""
+def show(article_id: str, n: int | None, as_json: bool, **opts: Any) -> None:
+    """Show one article: its metadata and exact stored text (of its latest version)."""
     from summarizer import pipeline, render
 
-    article = pipeline.get_article(settings_from(opts), article_id)
+    article = pipeline.get_version(settings_from(opts), article_id, n)
     if as_json:
         render.print_json(article.full_dict())
     else:

@@ -1,0 +1,189 @@
+"""`summarizer refresh`: read stored articles' sources again, keep a changed text as a new version,
+and make their summaries and claims again on it, reporting what the change did to them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from summarizer.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from summarizer.config import Settings
+    from summarizer.ingest import IngestReport, ItemResult, Progress
+    from summarizer.models import Article
+    from summarizer.versions import OutputChange
+
+TASKS = ("summarize", "claims")
+
+
+@dataclass
+class Refreshed:
+    """One article refreshed: what reading it again gave, its versions, and the changes to the
+    outputs that were made on its earlier text."""
+
+    result: ItemResult
+    version: int = 0
+    added_words: int = 0
+    removed_words: int = 0
+    changes: list[OutputChange] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        d = self.result.as_dict()
+        d.update(
+            version=self.version,
+            words_added=self.added_words,
+            words_removed=self.removed_words,
+            outputs=[c.as_dict() for c in self.changes],
+        )
+        return d
+
+
+@dataclass
+class RefreshReport:
+    items: list[Refreshed]
+    ingest: IngestReport
+    model_calls: int = 0
+
+    @property
+    def failed(self) -> int:
+        return self.ingest.failed + sum(1 for r in self.items for c in r.changes if c.error)
+
+    def summary_line(self) -> str:
+        changed = sum(1 for r in self.items if r.changes)
+        counts = ", ".join(
+            f"{self.ingest.count(s)} {s}" for s in ("updated", "unchanged", "failed")
+        )
+        return (
+            f"refresh: {counts} ({self.ingest.embedded} chunks embedded, "
+            f"{self.model_calls} model calls, {changed} with summaries or claims made again)"
+        )
+
+
+def select(
+    settings: Settings,
+    ids: Sequence[str] = (),
+    *,
+    every: bool = False,
+    since: str | None = None,
+    feed: str | None = None,
+) -> list[Article]:
+    """The articles to refresh: those named (ids or prefixes; any source), or with `every`,
+    `since` (their date, else when stored, on or after) or `feed` (stored from its entries)
+    those from a URL."""
+    from summarizer.ingest import is_url
+    from summarizer.store import Corpus
+
+    with Corpus(settings) as corpus:
+        catalog = corpus.catalog
+        if ids:
+            return list({a.id: a for a in (catalog.resolve(i) for i in ids)}.values())
+        chosen = [a for a in catalog.articles() if is_url(a.source)]
+        if since:
+            chosen = [a for a in chosen if (a.date or a.ingested_at[:10]) >= since]
+        if feed:
+            from summarizer.feeds import Ledger
+
+            with Ledger.open(settings) as ledger:
+                row = ledger.feed(feed)
+                from_feed = {e.article_id for e in ledger.entries([row.id])}
+            chosen = [a for a in chosen if a.id in from_feed]
+        if not chosen and not every and not since and not feed:
+            raise NotFoundError("nothing to refresh: name article ids, or give --all")
+        return chosen
+
+
+def refresh(
+    settings: Settings,
+    articles: Sequence[Article],
+    progress: Progress | None = None,
+    *,
+    cancelled: Callable[[], bool] | None = None,
+) -> RefreshReport:
+    """Read each article's source again (pages with a conditional GET), store what changed in
+    substance as a new version (re-embedding only those), then make its kept summaries and
+    claims again on the new text and compare them with those of the old."""
+    from summarizer.ingest import SilentProgress, _ingest_session, _never
+
+    before = _outputs_before(settings, articles)
+    with _ingest_session(
+        settings, progress or SilentProgress(), len(articles), cancelled or _never
+    ) as ingester:
+        for article in articles:
+            if ingester.cancelled():
+                break
+            ingester.refresh(article)
+    report = RefreshReport([Refreshed(r) for r in ingester.report.results], ingester.report)
+    changed = _describe_versions(settings, articles, report.items)
+    _remake_outputs(settings, changed, before, report)
+    return report
+
+
+def _outputs_before(
+    settings: Settings, articles: Sequence[Article]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """(article id, task) -> the kept output made on the article's current text."""
+    from summarizer.store import Corpus
+
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    with Corpus(settings) as corpus:
+        for article in articles:
+            for task in TASKS:
+                kept = corpus.catalog.output(article.id, task, article.content_hash)
+                if kept is not None:
+                    found[(article.id, task)] = json.loads(kept[2])
+    return found
+
+
+def _describe_versions(
+    settings: Settings, articles: Sequence[Article], items: list[Refreshed]
+) -> list[tuple[Refreshed, Article]]:
+    """Each item's latest version number and the words its change added and removed; the
+    items whose text changed, with their new text."""
+    from summarizer.store import Corpus
+    from summarizer.versions import diff, words_changed
+
+    old = {a.id: a for a in articles}
+    changed = []
+    with Corpus(settings) as corpus:
+        for item in items:
+            was = old.get(item.result.article_id or "")
+            if was is None:
+                continue
+            versions = corpus.catalog.versions(was.id)
+            item.version = versions[-1].n if versions else 0
+            current = corpus.catalog.get(was.id)
+            if current is not None and current.content_hash != was.content_hash:
+                item.added_words, item.removed_words = words_changed(diff(was.text, current.text))
+                changed.append((item, current))
+    return changed
+
+
+def _remake_outputs(
+    settings: Settings,
+    changed: list[tuple[Refreshed, Article]],
+    before: dict[tuple[str, str], dict[str, Any]],
+    report: RefreshReport,
+) -> None:
+    """The summaries and claims of each article whose text changed, made again on the new text
+    (a summary at the length it had), each compared with the one of the old text."""
+    from summarizer import pipeline
+    from summarizer.versions import compare_outputs
+
+    for task in TASKS:
+        groups: dict[Any, list[tuple[Refreshed, Article]]] = {}
+        for item, article in changed:
+            kept = before.get((article.id, task))
+            if kept is not None:
+                groups.setdefault(kept.get("length") or "medium", []).append((item, article))
+        for length, group in groups.items():
+            results = pipeline.analyze(settings, [a.id for _, a in group], task, length=length)
+            for (item, article), result in zip(group, results, strict=True):
+                made = result.output.model_dump(mode="json") if result.output else None
+                change = compare_outputs(task, before[(article.id, task)], made, article.text)
+                change.error = result.error
+                if result.output is not None:
+                    report.model_calls += result.output.calls - result.output.cached_calls
+                item.changes.append(change)

@@ -1,0 +1,270 @@
+"""Versions of articles: refresh against a real local server whose page changes between requests
+(a corrected figure, a removed paragraph, a changed headline, whitespace, a date stamp, a 304);
+history, diff, old citations resolving; the catalog migrating in place; a kill mid-refresh."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from summarizer import pipeline
+from summarizer.cli import cli
+from summarizer.config import Settings
+from tests.standin_ollama import StandinOllama
+
+FIRST = (
+    "Exchange keeps Russian accounts open\n\n"
+    "The exchange said on Monday that it had frozen 1.5 billion dollars of assets held by "
+    "sanctioned Russian clients, far more than regulators had expected from it.\n\n"
+    "Its chief executive told reporters that ordinary Russian users would keep their accounts, "
+    "because closing them would punish people who had nothing to do with the war.\n\n"
+    "Regulators in Europe have asked every large exchange to report what it holds for clients "
+    "in Russia and Belarus by the end of the month, and to name the banks they use.\n"
+)
+
+
+@dataclass
+class Page:
+    body: str
+    etag: str | None = "v1"
+
+
+@dataclass
+class EditedSite:
+    """A real HTTP server on 127.0.0.1 whose pages the test edits between requests; it answers
+    a conditional GET with 304 while the page's ETag is the one asked about."""
+
+    url: str
+    pages: dict[str, Page]
+    asked: list[tuple[str, int]] = field(default_factory=list)  # (path, status)
+
+    def page(self, path: str) -> str:
+        return f"{self.url}{path}"
+
+
+@pytest.fixture
+def edited() -> Iterator[EditedSite]:
+    site = EditedSite("", {})
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            page = site.pages.get(self.path)
+            if page is None:
+                self.send_response(404)
+                self.end_headers()
+                site.asked.append((self.path, 404))
+                return
+            if page.etag and self.headers.get("If-None-Match") == page.etag:
+                self.send_response(304)
+                self.send_header("ETag", page.etag)
+                self.end_headers()
+                site.asked.append((self.path, 304))
+                return
+            body = page.body.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            if page.etag:
+                self.send_header("ETag", page.etag)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            site.asked.append((self.path, 200))
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    site.url = f"http://127.0.0.1:{server.server_address[1]}"
+    yield site
+    server.shutdown()
+    server.server_close()
+
+
+def run(*args: str) -> Any:
+    return CliRunner().invoke(cli, list(args))
+
+
+def _stored(site: EditedSite, path: str = "/story") -> str:
+    site.pages[path] = Page(FIRST)
+    result = run("ingest", site.page(path), "--json")
+    assert result.exit_code == 0, result.output
+    aid: str = json.loads(result.stdout)[0]["article_id"]
+    return aid
+
+
+def _refresh(*args: str) -> tuple[list[dict[str, Any]], str]:
+    result = run("refresh", *args, "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout), result.stderr
+
+
+def test_a_304_and_an_unchanged_page_cost_nothing(hash_embedder: str, edited: EditedSite) -> None:
+    aid = _stored(edited)
+    items, line = _refresh("--all")
+    assert [i["status"] for i in items] == ["unchanged"] and items[0]["version"] == 1
+    assert edited.asked[-1] == ("/story", 304)  # the ETag of the first fetch was sent back
+    assert "0 chunks embedded, 0 model calls" in line
+    edited.pages["/story"].etag = None  # a server without validators: 200, the same text
+    items, line = _refresh(aid)
+    assert edited.asked[-1] == ("/story", 200)
+    assert [i["status"] for i in items] == ["unchanged"] and "0 chunks embedded" in line
+    assert len(pipeline.history(Settings.from_env(), aid)) == 1
+
+
+def test_whitespace_and_a_date_stamp_are_not_a_new_version(
+    hash_embedder: str, edited: EditedSite
+) -> None:
+    aid = _stored(edited)
+    spaced = FIRST.replace(" said on", "  said\non").replace("\n\nIts", "\n\n\n   Its")
+    stamped = spaced.replace("\n\nRegulators", "\n\nUpdated 10:32 GMT, 3 March 2022\n\nRegulators")
+    for body, etag in ((spaced, "v2"), (stamped, "v3")):
+        edited.pages["/story"] = Page(body, etag)
+        items, line = _refresh(aid)
+        assert items[0]["status"] == "unchanged", body
+        assert "0 chunks embedded" in line
+    settings = Settings.from_env()
+    assert len(pipeline.history(settings, aid)) == 1
+    assert pipeline.get_article(settings, aid).text.startswith("Exchange keeps")
+    edited.pages["/story"] = Page(stamped, "v3")
+    items, _ = _refresh(aid)
+    assert edited.asked[-1] == ("/story", 304)  # the validators of the last fetch were kept
+
+
+def test_a_corrected_figure_is_a_new_version_and_the_report_names_what_the_text_no_longer_says(
+    hash_embedder: str, edited: EditedSite, ollama_env: StandinOllama
+) -> None:
+    aid = _stored(edited)
+    for task in ("summarize", "claims"):
+        made = run(task, aid, "--json")
+        assert made.exit_code == 0, made.output
+    settings = Settings.from_env()
+    old = pipeline.get_article(settings, aid)
+    old_claims = json.loads(run("claims", aid, "--json").stdout)
+    quotes = [c["quote"] for claim in old_claims["claims"] for c in claim["citations"]]
+    assert any("1.5 billion" in q for q in quotes)  # a claim cites the figure to be corrected
+    edited.pages["/story"] = Page(FIRST.replace("1.5 billion", "2.5 billion"), "v2")
+    calls = len(ollama_env.requests("/api/chat"))
+    items, line = _refresh(aid)
+    (item,) = items
+    assert item["status"] == "updated" and item["version"] == 2
+    assert (item["words_added"], item["words_removed"]) == (1, 1)
+    assert len(ollama_env.requests("/api/chat")) > calls  # summary and claims were made again
+    by_task = {o["task"]: o for o in item["outputs"]}
+    assert set(by_task) == {"summarize", "claims"}
+    gone = [v["quote"] for v in by_task["claims"]["no_longer_says"]]
+    assert gone and all("1.5 billion" in q for q in gone)
+    # The old citations still resolve, to the exact words of the version they were made on.
+    catalog = pipeline.open_corpus(settings)
+    try:
+        for claim in old_claims["claims"]:
+            for c in claim["citations"]:
+                assert c["content_hash"] == old.content_hash
+                text = catalog.catalog.text_of(aid, c["content_hash"])
+                assert text is not None and text[c["start"] : c["end"]] == c["quote"]
+    finally:
+        catalog.close()
+    shown = run("show", aid, "--version", "1", "--json")
+    assert json.loads(shown.stdout)["text"] == old.text
+    assert "2.5 billion" in pipeline.get_article(settings, aid).text
+    # Search and new answers see the new text only.
+    hits = pipeline.search(settings, "frozen billion dollars of assets", k=5)
+    assert hits and all("1.5 billion" not in h.text for h in hits)
+    edited.pages["/story"] = Page(FIRST.replace("1.5 billion", "3.5 billion"), "v3")
+    text_report = run("refresh", aid)
+    assert text_report.exit_code == 0 and "1 updated" in text_report.stderr
+    assert f"{aid}  version 3 (+1/-1 words)" in text_report.stdout
+    lines = text_report.stdout.splitlines()[1:]
+    gone = [n for n, line in enumerate(lines) if line.startswith("  the article no longer says")]
+    assert gone == list(range(len(gone))) and gone and "2.5 billion" in lines[0]  # first
+    assert any(line.startswith("  claim added: ") and "3.5 billion" in line for line in lines)
+
+
+def test_history_and_diff_of_a_removed_paragraph_and_a_changed_headline(
+    hash_embedder: str, edited: EditedSite
+) -> None:
+    aid = _stored(edited)
+    removed = FIRST.replace(FIRST.split("\n\n")[2] + "\n\n", "")
+    edited.pages["/story"] = Page(removed, "v2")
+    _refresh(aid)
+    retitled = removed.replace("Exchange keeps Russian accounts open", "Exchange closes accounts")
+    edited.pages["/story"] = Page(retitled, "v3")
+    _refresh(aid)
+    history = json.loads(run("history", aid, "--json").stdout)
+    assert [h["n"] for h in history] == [1, 2, 3]
+    assert history[1]["words_removed"] == len(FIRST.split("\n\n")[2].split())
+    assert history[1]["words_added"] == 0 and not history[1]["title_changed"]
+    assert history[2]["title_changed"] and history[2]["title"] == "Exchange closes accounts"
+    latest = json.loads(run("diff", aid, "--json").stdout)
+    assert (latest["a"], latest["b"]) == (2, 3)
+    assert latest["title"] == ["Exchange keeps Russian accounts open", "Exchange closes accounts"]
+    first = json.loads(run("diff", aid, "1", "2", "--json").stdout)
+    (change,) = first["changes"]
+    assert change["op"] == "delete" and "ordinary Russian users" in change["removed"]
+    text = run("diff", aid, "1", "2")
+    assert text.exit_code == 0 and "[-Its chief executive" in text.stdout
+    assert run("diff", aid, "1", "9").exit_code == 1
+    assert "has no version 9" in run("show", aid, "--version", "9").output
+    listed = run("history", aid)
+    assert listed.exit_code == 0 and "(title changed)" in listed.stdout
+
+
+def test_refresh_reports_a_failed_page_and_goes_on_with_the_rest(
+    hash_embedder: str, edited: EditedSite
+) -> None:
+    _stored(edited, "/a")
+    aid_b = _stored(edited, "/b")
+    del edited.pages["/a"]  # now 404
+    edited.pages["/b"] = Page(FIRST.replace("Monday", "Tuesday"), "v2")
+    result = run("refresh", "--all")
+    assert result.exit_code == 1
+    assert f"error: {edited.page('/a')}: HTTP 404" in result.stderr
+    assert "1 updated, 0 unchanged, 1 failed" in result.stderr
+    assert len(pipeline.history(Settings.from_env(), aid_b)) == 2
+    assert run("refresh").exit_code == 1  # neither ids nor --all
+
+
+def test_a_data_dir_of_an_earlier_schema_migrates_in_place_and_loses_nothing(
+    hash_embedder: str, corpus_copy: Path
+) -> None:
+    import sqlite3
+
+    from summarizer.catalog import SCHEMA_VERSION, Catalog
+
+    settings = Settings.from_env()
+    pipeline.ingest(settings, [str(corpus_copy)])
+    before = {a.id: a.text for a in pipeline.list_articles(settings)}
+    aid = next(iter(before))
+    for old in ("2", "3"):
+        db = sqlite3.connect(settings.catalog_path)  # as that version left it
+        db.execute("DROP TABLE versions")
+        db.execute("DROP TABLE outputs")
+        if old == "3":
+            db.execute(
+                "CREATE TABLE outputs (article_id TEXT NOT NULL, task TEXT NOT NULL,"
+                " content_hash TEXT NOT NULL, made_at TEXT NOT NULL, data TEXT NOT NULL,"
+                " PRIMARY KEY (article_id, task))"
+            )
+            db.execute("INSERT INTO outputs VALUES (?, 'summarize', 'h', 'now', '{}')", (aid,))
+        db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (old,))
+        db.commit()
+        db.close()
+        catalog = Catalog(settings.catalog_path)
+        try:
+            assert catalog.meta("schema_version") == SCHEMA_VERSION == "4"
+            assert [v.n for v in catalog.versions(aid)] == [1]
+            assert catalog.version_text(aid, 1) == before[aid]
+            if old == "3":
+                assert catalog.output(aid, "summarize") == ("h", "now", "{}")
+        finally:
+            catalog.close()
+    assert {a.id: a.text for a in pipeline.list_articles(settings)} == before
+    assert pipeline.search(settings, "Binance Russia", k=3)
