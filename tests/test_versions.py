@@ -154,6 +154,7 @@ def test_a_corrected_figure_is_a_new_version_and_the_report_names_what_the_text_
     edited.pages["/story"] = Page(FIRST.replace("1.5 billion", "2.5 billion"), "v2")
     calls = len(ollama_env.requests("/api/chat"))
     items, line = _refresh(aid)
+    assert "1 updated" in line
     (item,) = items
     assert item["status"] == "updated" and item["version"] == 2
     assert (item["words_added"], item["words_removed"]) == (1, 1)
@@ -268,3 +269,73 @@ def test_a_data_dir_of_an_earlier_schema_migrates_in_place_and_loses_nothing(
             catalog.close()
     assert {a.id: a.text for a in pipeline.list_articles(settings)} == before
     assert pipeline.search(settings, "Binance Russia", k=3)
+
+
+KILLED_REFRESH = """
+import sys, time
+from summarizer import ingest, refresh
+from summarizer.config import Settings
+from summarizer.embed import HashEmbedder
+
+ingest.EMBED_BATCH = 1  # every article stored on its own: a kill lands between any two
+real = HashEmbedder.embed
+def slow(self, texts):
+    time.sleep(0.03)
+    return real(self, texts)
+HashEmbedder.embed = slow
+settings = Settings.from_env()
+chosen = refresh.select(settings, every=True)
+print("ready", flush=True)
+refresh.refresh(settings, chosen)
+"""
+
+
+@pytest.mark.parametrize("delay", [1.2, 2.0, 2.8])
+def test_a_refresh_killed_at_any_moment_leaves_each_article_old_or_new_and_whole(
+    hash_embedder: str, edited: EditedSite, delay: float
+) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from summarizer.catalog import Catalog
+    from tests.test_crash import ROOT, assert_visible_state_is_whole
+
+    ids = {f"/s{i}": _stored(edited, f"/s{i}") for i in range(40)}
+    settings = Settings.from_env()
+    old = {a.id: a for a in pipeline.list_articles(settings)}
+    for path in ids:
+        edited.pages[path] = Page(FIRST.replace("Monday", f"Tuesday{path[2:]}"), "v2")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_REFRESH], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert_visible_state_is_whole(settings)
+
+    def check(must_be_new: bool) -> int:
+        catalog = Catalog(settings.catalog_path)
+        new = 0
+        try:
+            for aid, was in old.items():
+                now = catalog.get(aid)
+                assert now is not None
+                versions = catalog.versions(aid)
+                assert versions[-1].content_hash == now.content_hash
+                assert catalog.version_text(aid, 1) == was.text  # the first text, whole
+                if now.content_hash == was.content_hash:
+                    assert len(versions) == 1 and not must_be_new
+                else:
+                    assert len(versions) == 2 and "Tuesday" in now.text
+                    new += 1
+        finally:
+            catalog.close()
+        return new
+
+    done = check(must_be_new=False)
+    items, line = _refresh("--all")
+    assert sum(i["status"] == "updated" for i in items) == len(old) - done, line
+    assert check(must_be_new=True) == len(old)
