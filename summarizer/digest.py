@@ -57,12 +57,16 @@ def digest_markdown(report: RunReport, generated: str, *, max_claims: int = 5) -
             f"**The run stopped early: {_md(report.error.message)}. The {report.pending} entries "
             "left are done by the next run.**",
         ]
-    if not records:
+    if not records and not report.updates:
         lines += ["", "Nothing new."]
     for feed, stories in feeds.items():
         lines += ["", f"## {feed}"]
         for r in stories:
             lines += ["", *_digest_story(r, report.copies.get(r["entry_id"], []), max_claims)]
+    if report.updates:
+        lines += ["", "## Updated since they were summarised", ""]
+        for u in report.updates:
+            lines += _digest_update(u)
     if report.failures:
         lines += ["", "## Failed", ""]
         lines += [f"- {label} — {reason}" for label, reason in report.failures]
@@ -106,6 +110,23 @@ def _digest_story(r: dict[str, Any], copies: list[EntryRow], max_claims: int) ->
             for c in copies
         )
         lines += ["", f"*Also published as:* {shown}"]
+    return lines
+
+
+def _digest_update(u: dict[str, Any]) -> list[str]:
+    """A story whose article changed: its new version, what it did to the claims, and first
+    the quotes of earlier statements that it no longer has."""
+    from summarizer.render import quoted
+
+    title = f"[{_md(u['title'])}]({u['link']})" if u.get("link") else _md(u["title"])
+    n = u["claims_changed"]
+    facts = [
+        f"version {u['version']} (+{u['words_added']}/-{u['words_removed']} words)",
+        f"updated: {n} claim{'' if n == 1 else 's'} changed",
+    ]
+    lines = [f"- {title} `{u['article_id']}` — {'; '.join(facts)}"]
+    gone = dict.fromkeys(q["quote"] for o in u["outputs"] for q in o["no_longer_says"])
+    lines += [f"  - the article no longer says {_md(quoted(q))}" for q in gone]
     return lines
 
 

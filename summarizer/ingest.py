@@ -185,6 +185,7 @@ class _Ingester:
         corpus: Corpus,
         progress: Progress,
         cancelled: Callable[[], bool] = _never,
+        http: httpx.Client | None = None,
     ) -> None:
         self.settings = settings
         self.corpus = corpus
@@ -193,12 +194,12 @@ class _Ingester:
         self.report = IngestReport()
         self._embedder: Embedder | None = None
         self._collection = ""
-        self._http: httpx.Client | None = None
+        self._http, self._own_http = http, http is None
         self._pending: list[tuple[Article, list[Chunk], str | None, ItemResult]] = []
         self._pending_chunks = 0
 
     def close(self) -> None:
-        if self._http is not None:
+        if self._http is not None and self._own_http:
             self._http.close()
         if self._embedder is not None:
             self._embedder.close()
@@ -377,8 +378,10 @@ def _ingest_session(
     progress: Progress,
     total: int,
     cancelled: Callable[[], bool] = _never,
+    http: httpx.Client | None = None,
 ) -> Iterator[_Ingester]:
-    """The write lock, the corpus checked and recovered, and an ingester flushed at the end."""
+    """The write lock, the corpus checked and recovered, and an ingester flushed at the end
+    (fetching with `http` when given, else with a client of its own)."""
     from summarizer.embed import canonical_name
     from summarizer.store import Corpus, write_lock
 
@@ -386,7 +389,7 @@ def _ingest_session(
     progress.begin(total)
     with write_lock(settings, progress.note):
         corpus = Corpus(settings)
-        ingester = _Ingester(settings, corpus, progress, cancelled)
+        ingester = _Ingester(settings, corpus, progress, cancelled, http)
         try:
             corpus.check_embedder(embedder_name)
             corpus.recover()

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 from summarizer.errors import NotFoundError
 
 if TYPE_CHECKING:
+    import httpx
+
     from summarizer.config import Settings
     from summarizer.ingest import IngestReport, ItemResult, Progress
     from summarizer.models import Article
@@ -101,15 +103,17 @@ def refresh(
     progress: Progress | None = None,
     *,
     cancelled: Callable[[], bool] | None = None,
+    http: httpx.Client | None = None,
 ) -> RefreshReport:
     """Read each article's source again (pages with a conditional GET), store what changed in
     substance as a new version (re-embedding only those), then make its kept summaries and
-    claims again on the new text and compare them with those of the old."""
+    claims again on the new text and compare them with those of the old. `http`: the client
+    to fetch with (a feed job's, with its guard against private addresses)."""
     from summarizer.ingest import SilentProgress, _ingest_session, _never
 
     before = _outputs_before(settings, articles)
     with _ingest_session(
-        settings, progress or SilentProgress(), len(articles), cancelled or _never
+        settings, progress or SilentProgress(), len(articles), cancelled or _never, http
     ) as ingester:
         for article in articles:
             if ingester.cancelled():

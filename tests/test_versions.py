@@ -339,3 +339,59 @@ def test_a_refresh_killed_at_any_moment_leaves_each_article_old_or_new_and_whole
     items, line = _refresh("--all")
     assert sum(i["status"] == "updated" for i in items) == len(old) - done, line
     assert check(must_be_new=True) == len(old)
+
+
+@pytest.fixture
+def feed_site(hash_embedder: str, ollama_env: StandinOllama) -> Iterator[Any]:
+    from tests.feed_site import FeedSite
+
+    with FeedSite() as s:
+        yield s
+
+
+def test_an_updated_feed_item_makes_a_new_version_with_the_claim_report_in_line_and_digest(
+    feed_site: Any, ollama_env: StandinOllama, tmp_path: Path
+) -> None:
+    from tests.feed_site import Story, atom
+    from tests.test_batch import item_for, publish, records
+
+    story = Story("Exchange keeps Russian accounts open", FIRST.split("\n\n", 1)[1])
+    publish(feed_site, "/a/0", story)
+    item = item_for(feed_site, "/a/0", story, 0)
+    feed_site.add("/f.atom", atom([item]), content_type="application/atom+xml")
+    assert run("feeds", "add", feed_site.url + "/f.atom", "--name", "wire").exit_code == 0
+    first = run("run", "--allow-private")
+    assert first.exit_code == 0, first.output
+    (line,) = records(first.stdout)
+    aid = line["article_id"]
+    # The page is corrected; nothing in the feed says so yet: a plain run does not look.
+    corrected = Story(story.title, story.text.replace("1.5 billion", "2.5 billion"))
+    publish(feed_site, "/a/0", corrected)
+    quiet = run("run", "--allow-private")
+    assert quiet.exit_code == 0 and quiet.stdout == ""
+    assert len(pipeline.history(Settings.from_env(), aid)) == 1
+    # The feed updates the item: its page is read again after the new entries.
+    item.published = (item.published or 0) + 3600
+    feed_site.add("/f.atom", atom([item]), content_type="application/atom+xml")
+    digest = tmp_path / "digest.md"
+    updated = run("run", "--allow-private", "--digest", str(digest))
+    assert updated.exit_code == 0, updated.output
+    (update,) = records(updated.stdout)
+    assert update["kind"] == "update" and update["entry_id"] == line["entry_id"]
+    assert update["article_id"] == aid and update["version"] == 2
+    assert update["claims_changed"] >= 2  # the claim with the old figure dropped, one added
+    gone = [q["quote"] for o in update["outputs"] for q in o["no_longer_says"]]
+    assert gone and all("1.5 billion" in q for q in gone)
+    assert "1 rechecked (1 updated)" in updated.stderr
+    text = digest.read_text(encoding="utf-8")
+    assert "## Updated since they were summarised" in text
+    assert "claims changed" in text and "the article no longer says “" in text
+    # Done once: the next run does not read the page again.
+    again = run("run", "--allow-private")
+    assert again.exit_code == 0 and again.stdout == "" and "rechecked" not in again.stderr
+    # --recheck DAYS reads the pages of entries done lately, changed in the feed or not.
+    publish(feed_site, "/a/0", Story(story.title, corrected.text.replace("Monday", "Friday")))
+    rechecked = run("run", "--allow-private", "--recheck", "2")
+    assert rechecked.exit_code == 0, rechecked.output
+    (late,) = records(rechecked.stdout)
+    assert late["version"] == 3 and "1 rechecked (1 updated)" in rechecked.stderr

@@ -125,6 +125,13 @@ def feeds_import(file: str, as_json: bool, **opts: Any) -> None:
 )
 @click.option("--retry-failed", is_flag=True, help="Also retry the entries that failed before.")
 @click.option(
+    "--recheck",
+    type=click.IntRange(1),
+    metavar="DAYS",
+    help="Also read again the pages of entries done in the last DAYS days (those whose feed item "
+    "was updated always are); a changed article becomes a new version.",
+)
+@click.option(
     "--since",
     metavar="DATE",
     help="Only entries published on or after DATE (YYYY-MM-DD), and those without a date.",
@@ -179,6 +186,7 @@ def run(**opts: Any) -> None:
         allow_private=opts.pop("allow_private"),
         length=opts.pop("length"),
         keep_unverified=opts.pop("keep_unverified"),
+        recheck=opts.pop("recheck"),
     )
     out, digest, max_bytes = opts.pop("out"), opts.pop("digest"), opts.pop("max_bytes")
     settings = model_settings(opts)

@@ -18,7 +18,7 @@ from typing import Any
 from summarizer.errors import LedgerError
 
 LEDGER_FILE = "ledger.sqlite3"
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 STATUSES = ("pending", "done", "failed", "duplicate")
 # The feed's own text must be this long before two entries with the same text count as copies
 # of one story without fetching anything: short teasers ("Read more") are shared by accident.
@@ -64,6 +64,8 @@ CREATE TABLE IF NOT EXISTS entries (
     emitted INTEGER NOT NULL DEFAULT 0,
     seen_at TEXT NOT NULL,
     done_at TEXT,
+    updated TEXT,
+    recheck INTEGER NOT NULL DEFAULT 0,
     UNIQUE (feed_id, key)
 );
 CREATE INDEX IF NOT EXISTS entries_status ON entries (status, feed_id);
@@ -140,6 +142,7 @@ class FetchRecord:
     new: list[int]
     known: int = 0
     duplicates: int = 0
+    updated: int = 0  # known entries whose item changed, to be read again
 
 
 def entry_row(row: sqlite3.Row) -> EntryRow:
@@ -174,6 +177,13 @@ class LedgerDB:
                 if version is None:
                     self._db.execute(
                         "INSERT INTO meta (key, value) VALUES ('schema_version', ?)",
+                        (SCHEMA_VERSION,),
+                    )
+                elif version[0] == "1":  # before updated items were looked at again
+                    for column in ("updated TEXT", "recheck INTEGER NOT NULL DEFAULT 0"):
+                        self._db.execute(f"ALTER TABLE entries ADD COLUMN {column}")
+                    self._db.execute(
+                        "UPDATE meta SET value = ? WHERE key = 'schema_version'",
                         (SCHEMA_VERSION,),
                     )
                 elif version[0] != SCHEMA_VERSION:

@@ -161,7 +161,7 @@ class EntryJob:
         from summarizer.llm import Ollama
 
         self.llm = llm = Ollama(self.settings)
-        catalog = Catalog(self.settings.catalog_path)
+        self.catalog = catalog = Catalog(self.settings.catalog_path)
         before = llm.stats
         switch = sys.getswitchinterval()
         # Threads waiting for a model reply are to take the GIL as soon as it arrives, not after
@@ -386,6 +386,11 @@ class EntryJob:
             content_from=item.content_from, warnings=item.warnings,
         )  # fmt: skip
         line = json.dumps(record, ensure_ascii=False)
+        # Kept for the editor's view, and for a later version of the article to be compared with.
+        for task, output in (("summarize", item.summary), ("claims", item.claims)):
+            self.catalog.save_output(
+                output.article_id, task, output.content_hash, output.model_dump_json()
+            )
         self.ledger.mark_done(entry.id, line)
         self.emit(line)
         self.ledger.mark_emitted(entry.id)

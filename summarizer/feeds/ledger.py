@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from summarizer.errors import FeedError
@@ -147,17 +148,26 @@ class Ledger(LedgerDB):
         with self.transaction():
             for e in entries:
                 known = self._db.execute(
-                    "SELECT 1 FROM entries WHERE feed_id = ? AND key = ?", (feed_id, e.key)
+                    "SELECT id, status, updated, feed_hash FROM entries"
+                    " WHERE feed_id = ? AND key = ?",
+                    (feed_id, e.key),
                 ).fetchone()
                 if known is not None:
                     record.known += 1
+                    if _edited(known, e):  # its page is read again after the entries
+                        record.updated += 1
+                    self._db.execute(
+                        "UPDATE entries SET updated = coalesce(?, updated), feed_hash ="
+                        " coalesce(?, feed_hash), recheck = recheck OR ? WHERE id = ?",
+                        (e.updated, e.content_hash, _edited(known, e), known["id"]),
+                    )
                     continue
                 link_key = canonical_url(e.link) if e.link else None
                 same = self._same_entry(feed_id, e.guid, link_key, e.content_hash, e.text_length)
                 cursor = self._db.execute(
                     "INSERT INTO entries (feed_id, key, guid, link, link_key, title, author, "
                     "published, content, content_type, feed_hash, status, duplicate_of, reason, "
-                    "seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "seen_at, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         feed_id,
                         e.key,
@@ -174,6 +184,7 @@ class Ledger(LedgerDB):
                         same[0] if same else None,
                         same[1] if same else None,
                         stamp,
+                        e.updated,
                     ),
                 )
                 if same:
@@ -187,6 +198,26 @@ class Ledger(LedgerDB):
                 (title, etag, last_modified, stamp, feed_id),
             )
         return record
+
+    def to_recheck(self, feed_ids: Sequence[int], days: int | None = None) -> list[tuple[int, str]]:
+        """(entry id, article id) of the done entries whose item the feed updated, and with
+        `days`, of those done in the last `days` days: their pages are read again."""
+        sql, params = self._filter(feed_ids, ["done"])
+        sql += " AND e.article_id IS NOT NULL AND (e.recheck"
+        if days is not None:
+            since = (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="seconds")
+            sql += " OR e.done_at >= ?"
+            params.append(since)
+        rows = self._db.execute(
+            f"SELECT e.id, e.article_id FROM entries e WHERE {sql}) ORDER BY e.id", params
+        ).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    def rechecked(self, entry_ids: Iterable[int]) -> None:
+        """The pages of these entries were read again: not to be read again for that."""
+        self._db.executemany(
+            "UPDATE entries SET recheck = 0 WHERE id = ?", [(i,) for i in entry_ids]
+        )
 
     def _same_entry(
         self,
@@ -345,3 +376,14 @@ class Ledger(LedgerDB):
             (entry_id, article_id, content_hash),
         ).fetchone()
         return int(row["id"]) if row is not None else None
+
+
+def _edited(known: Any, entry: FeedEntry) -> bool:
+    """Whether a done entry's item changed in the feed: a later updated date, or another text."""
+    if known["status"] != "done":
+        return False
+    if entry.updated and known["updated"] and entry.updated != known["updated"]:
+        return True
+    return bool(
+        entry.content_hash and known["feed_hash"] and entry.content_hash != known["feed_hash"]
+    )

@@ -64,6 +64,7 @@ class FeedEntry:
     content_type: str  # "html" or "text"
     content_hash: str | None
     text_length: int = 0  # of the content without its markup
+    updated: str | None = None  # when the feed says the item last changed
 
 
 @dataclass
@@ -227,6 +228,7 @@ def _entries(raw_entries: list[Any], feed_author: str | None) -> tuple[list[Feed
                 content_type=content_type,
                 content_hash=content_hash(body) if body else None,
                 text_length=len(body),
+                updated=_iso(dict.get(e, "updated_parsed")),
             )
         )
     return entries, skipped

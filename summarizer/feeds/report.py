@@ -30,6 +30,7 @@ class RunOptions:
     allow_private: bool = False
     length: str = "medium"
     keep_unverified: bool = False
+    recheck: int | None = None  # days: the pages of entries done since then are read again
 
 
 @dataclass
@@ -49,6 +50,8 @@ class RunReport:
     cached_calls: int = 0
     seconds: float = 0.0
     records: list[dict[str, Any]] = field(default_factory=list)
+    rechecked: int = 0  # pages of done entries read again
+    updates: list[dict[str, Any]] = field(default_factory=list)  # new versions: their lines
     failures: list[tuple[str, str]] = field(default_factory=list)
     copies: dict[int, list[EntryRow]] = field(default_factory=dict)
     # What stopped the run early (the rest stays pending for the next run), if anything did.
@@ -66,6 +69,11 @@ class RunReport:
             f"run: {feeds} ({self.not_modified} not modified, {self.feeds_failed} failed); "
             f"{self.new} new, {self.unchanged} unchanged, {self.duplicates} duplicates, "
             f"{self.done} done, {self.failed} failed, {self.pending} left pending; "
-            f"{self.model_calls} model calls ({self.cached_calls} cached{per_article}); "
+            + (
+                f"{self.rechecked} rechecked ({len(self.updates)} updated); "
+                if self.rechecked
+                else ""
+            )
+            + f"{self.model_calls} model calls ({self.cached_calls} cached{per_article}); "
             f"{self.seconds:.1f} s"
         )

@@ -68,6 +68,15 @@ def run(
                     # Ollama gone, the store failing: the run stops, but what it finished is
                     # reported (digest, closing line) before the error, by the caller.
                     report.error = e
+            due = ledger.to_recheck(feed_ids, options.recheck) if report.error is None else []
+            if due:
+                from summarizer.feeds.recheck import recheck
+
+                report.rechecked = len(due)
+                try:
+                    recheck(settings, ledger, due, http, report, progress, emit)
+                except SummarizerError as e:
+                    report.error = e
         counts = ledger.counts()
         report.pending = sum(counts.get(i, {}).get("pending", 0) for i in feed_ids)
         done_ids = [r["entry_id"] for r in report.records]
