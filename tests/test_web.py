@@ -530,3 +530,42 @@ def test_a_statement_never_checked_is_not_shown_as_supported(served: Served) -> 
     assert view.statements and all(s.verdict is None for s in view.statements)
     html = render("article.html", v=view, csrf="t", title="t")
     assert "badge supported" not in html.split('class="statements"')[1].split("</ol>")[0]
+
+
+def test_an_articles_versions_the_changes_and_an_old_version_with_its_own_marks(
+    browser: Any, served: Served
+) -> None:
+    import os
+
+    from selenium.webdriver.common.by import By
+
+    aid = served.ids[0]
+    _analyze(served.settings, [aid])
+    texts, spans = _spans(served.settings, [aid])  # of the first version
+    article = pipeline.get_article(served.settings, aid)
+    headline_end = article.text.index("\n")
+    start, end = next(span for span in spans.values() if span[0] > headline_end)
+    cited = article.text[start:end]
+    word = next(w for w in cited.split() if w.isalpha() and len(w) > 3)
+    path = Path(article.source)
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(cited, cited.replace(word, "REVISED")),
+        encoding="utf-8",
+    )
+    os.utime(path, (time.time() + 5, time.time() + 5))
+    assert pipeline.ingest(served.settings, [str(path)]).count("updated") == 1
+    browser.get(f"{served.url}/article/{aid}")
+    versions = browser.find_elements(By.CSS_SELECTOR, "ol.versions li")
+    assert len(versions) == 2
+    assert "earlier version of the text" in browser.find_element(By.TAG_NAME, "main").text
+    _follow(browser, browser.find_element(By.LINK_TEXT, "changes"))
+    assert [d.text for d in browser.find_elements(By.TAG_NAME, "del")] == [word]
+    assert [i.text for i in browser.find_elements(By.TAG_NAME, "ins")] == ["REVISED"]
+    browser.get(f"{served.url}/article/{aid}?version=1")
+    assert "This is version 1 of 2" in browser.find_element(By.CSS_SELECTOR, ".version-note").text
+    assert check_marks(browser, texts, spans) == len(spans) > 0  # its own outputs, all marked
+    assert browser.find_elements(By.CSS_SELECTOR, ".actions") == []  # work is on the latest
+    with httpx.Client(base_url=served.url) as http:
+        assert http.get(f"/article/{aid}?version=9").status_code == 404
+        assert http.get(f"/article/{aid}/diff?a=1&b=7").status_code == 404
+        assert http.get(f"/article/{aid}/diff?a=x").status_code in (200, 404)

@@ -195,11 +195,25 @@ class App:
             return [(f, counts.get(f.id, {})) for f in ledger.feeds()]
 
     async def article(self, request: Request) -> Response:
-        article = self._article(request.path_params["aid"])
+        from starlette.exceptions import HTTPException
+
+        from summarizer.errors import SummarizerError
+        from summarizer.versions import article_at
+
+        latest = self._article(request.path_params["aid"])
+        asked = request.query_params.get("version")
+        n = _int(asked, 0) if asked else None
+        try:
+            article = article_at(self.catalog, latest.id, n)
+        except SummarizerError as e:
+            raise HTTPException(404, e.message) from None
         summary, claims = views.kept_outputs(self.catalog, article)
         view = views.article_view(
             article, summary, claims, highlight=_span(request.query_params.get("hl"))
         )
+        view.versions = self.catalog.versions(article.id)
+        if article.content_hash != latest.content_hash or article.title != latest.title:
+            view.version = n
         job = self.jobs.get(request.query_params.get("job", ""))
         if job is not None and job.key[1:] != (article.id,):
             job = None  # another article's job, or an answer's: not this page's to show
@@ -219,6 +233,32 @@ class App:
             return self.catalog.resolve(aid)
         except SummarizerError as e:
             raise HTTPException(404, e.message) from None
+
+    async def diff(self, request: Request) -> Response:
+        """What changed between two versions of the article, word by word."""
+        from starlette.exceptions import HTTPException
+
+        from summarizer.errors import SummarizerError
+        from summarizer.versions import version_diff, words_changed
+
+        article = self._article(request.path_params["aid"])
+        q = request.query_params
+        a = _int(q.get("a"), 0) if q.get("a") else None
+        b = _int(q.get("b"), 0) if q.get("b") and a is not None else None
+        try:
+            found = version_diff(self.catalog, article.id, a, b)
+        except SummarizerError as e:
+            raise HTTPException(404, e.message) from None
+        added, removed = words_changed(found.changes)
+        return self.page(
+            "diff.html",
+            title=f"Changes: {article.title}",
+            article=article,
+            d=found,
+            added=added,
+            removed=removed,
+            versions=self.catalog.versions(article.id),
+        )
 
     async def run_task(self, request: Request) -> Response:
         from starlette.exceptions import HTTPException
@@ -368,6 +408,7 @@ def create_app(settings: Settings, *, host: str, port: int) -> Starlette:
         routes=[
             Route("/", state.corpus),
             Route("/article/{aid}", state.article),
+            Route("/article/{aid}/diff", state.diff, methods=["GET"]),
             Route("/article/{aid}/{task}", state.run_task, methods=["POST"]),
             Route("/jobs/{job}", state.job),
             Route("/digests/{name}", state.digest),

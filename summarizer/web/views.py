@@ -14,7 +14,7 @@ from summarizer.web.marks import Quote, Statement, marked_text, statements
 if TYPE_CHECKING:
     import jinja2
 
-    from summarizer.catalog import Catalog
+    from summarizer.catalog import Catalog, Version
     from summarizer.models import Article, ClaimSet, Summary
 
 TASKS = (("summarize", "Summarise"), ("claims", "Extract claims"))
@@ -38,20 +38,26 @@ class ArticleView:
     stale: list[str] = field(default_factory=list)  # outputs made from an earlier text
     actions: list[tuple[str, str, bool]] = field(default_factory=list)
     job: Job | None = None
+    versions: list[Version] = field(default_factory=list)  # of the article, oldest first
+    version: int | None = None  # the one shown, when it is not the latest
 
 
 def kept_outputs(catalog: Catalog, article: Article) -> tuple[Summary | None, ClaimSet | None]:
-    """The latest summary and claims kept for the article (of any version of its text)."""
+    """The summary and claims kept for this text of the article, else the latest ones kept
+    (of an earlier version of its text)."""
     from summarizer.models import ClaimSet, Summary
 
-    summary = claims = None
-    kept = catalog.output(article.id, "summarize")
-    if kept is not None:
-        summary = Summary.model_validate_json(kept[2])
-    kept = catalog.output(article.id, "claims")
-    if kept is not None:
-        claims = ClaimSet.model_validate_json(kept[2])
-    return summary, claims
+    def kept(task: str) -> str | None:
+        found = catalog.output(article.id, task, article.content_hash) or catalog.output(
+            article.id, task
+        )
+        return None if found is None else found[2]
+
+    summary, claims = kept("summarize"), kept("claims")
+    return (
+        None if summary is None else Summary.model_validate_json(summary),
+        None if claims is None else ClaimSet.model_validate_json(claims),
+    )
 
 
 def article_view(
