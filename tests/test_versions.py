@@ -395,3 +395,58 @@ def test_an_updated_feed_item_makes_a_new_version_with_the_claim_report_in_line_
     assert rechecked.exit_code == 0, rechecked.output
     (late,) = records(rechecked.stdout)
     assert late["version"] == 3 and "1 rechecked (1 updated)" in rechecked.stderr
+
+
+def test_refresh_chooses_by_date_and_by_feed(
+    feed_site: Any, ollama_env: StandinOllama, edited: EditedSite
+) -> None:
+    from tests.feed_site import Story, rss
+    from tests.test_batch import item_for, publish
+
+    loose = _stored(edited, "/loose")  # stored by hand, from no feed
+    story = Story("Exchange keeps Russian accounts open", FIRST.split("\n\n", 1)[1])
+    publish(feed_site, "/a/0", story)
+    feed_site.add("/f.xml", rss([item_for(feed_site, "/a/0", story, 0)]))
+    assert run("feeds", "add", feed_site.url + "/f.xml", "--name", "wire").exit_code == 0
+    assert run("run", "--allow-private").exit_code == 0
+    settings = Settings.from_env()
+    from_feed = {a.id for a in pipeline.list_articles(settings)} - {loose}
+    items, _ = _refresh("--feed", "wire")
+    assert {i["article_id"] for i in items} == from_feed
+    items, _ = _refresh("--since", "2000-01-01")
+    assert {i["article_id"] for i in items} == from_feed | {loose}
+    items, _ = _refresh("--since", "2999-01-01")
+    assert items == []
+    bad = run("refresh", "--since", "yesterday")
+    assert bad.exit_code != 0 and "not a date" in bad.output
+    assert "no feed" in run("refresh", "--feed", "nope").output.lower()
+    assert run("refresh", loose, "--all").exit_code != 0  # ids or a selection, not both
+
+
+def test_a_ledger_of_schema_1_gains_the_columns_of_updated_items(feed_site: Any) -> None:
+    import sqlite3
+
+    from summarizer.feeds import Ledger
+    from tests.feed_site import Story, rss
+    from tests.test_batch import item_for, publish
+
+    story = Story("Exchange keeps Russian accounts open", FIRST.split("\n\n", 1)[1])
+    publish(feed_site, "/a/0", story)
+    feed_site.add("/f.xml", rss([item_for(feed_site, "/a/0", story, 0)]))
+    assert run("feeds", "add", feed_site.url + "/f.xml", "--name", "wire").exit_code == 0
+    settings = Settings.from_env()
+    with Ledger.open(settings) as ledger:
+        path = ledger.path
+    db = sqlite3.connect(path)  # as the previous version left it
+    for column in ("updated", "recheck"):
+        db.execute(f"ALTER TABLE entries DROP COLUMN {column}")
+    db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    db.commit()
+    db.close()
+    result = run("run", "--allow-private")
+    assert result.exit_code == 0, result.output
+    with Ledger.open(settings) as ledger:
+        assert [e.status for e in ledger.entries()] == ["done"]
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
+    db.close()
