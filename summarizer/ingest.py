@@ -208,16 +208,22 @@ class _Ingester:
         self.report.results.append(result)
         self.progress.advance(result)
 
-    def add(self, item: str) -> None:
-        """Read or fetch one file or URL and stage its article (or record why it failed)."""
+    def add(self, item: str, known: str | None = None, article_id: str | None = None) -> None:
+        """Read or fetch one file or URL and stage its article (or record why it failed); with
+        `known`, the validators of the page's last fetch, fetch it with a conditional GET (a 304
+        is reported unchanged, at no cost)."""
+        from summarizer.fetch import NotModified
+
         try:
-            staged = self._read(item)
+            staged = self._read(item, known)
             if staged is not None:
                 self._stage(item, *staged)
+        except NotModified:
+            self._done(ItemResult(item, "unchanged", article_id=article_id))
         except EmbedderError:
             raise
         except SummarizerError as e:
-            self._done(ItemResult(item, "failed", reason=e.message))
+            self._done(ItemResult(item, "failed", article_id=article_id, reason=e.message))
 
     def add_raw(self, item: str, raw: RawDocument, doc: Extracted | None = None) -> None:
         """Stage an article from a page already in hand (a feed job's fetched page or the
@@ -230,23 +236,10 @@ class _Ingester:
             self._done(ItemResult(item, "failed", reason=e.message))
 
     def refresh(self, article: Article) -> None:
-        """Read the article's source again: a page with a conditional GET (a 304 is reported
-        unchanged at no cost), a file when its size or mtime changed."""
-        from summarizer.fetch import NotModified
-
+        """Read the article's source again: a page with a conditional GET, a file when its
+        size or mtime changed."""
         known = self.corpus.catalog.state(article.id)
-        try:
-            staged = self._read(article.source, known[1] if known else None)
-            if staged is not None:
-                self._stage(article.source, *staged)
-        except NotModified:
-            self._done(ItemResult(article.source, "unchanged", article_id=article.id))
-        except EmbedderError:
-            raise
-        except SummarizerError as e:
-            self._done(
-                ItemResult(article.source, "failed", article_id=article.id, reason=e.message)
-            )
+        self.add(article.source, known[1] if known else None, article.id)
 
     def _read(self, item: str, known: str | None = None) -> tuple[RawDocument, str | None] | None:
         """The item's bytes and fingerprint (a file's size and mtime, a page's validators);

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from summarizer.errors import NotFoundError
+from summarizer.errors import ConfigError, SummarizerError
 
 if TYPE_CHECKING:
     import httpx
@@ -78,6 +78,8 @@ def select(
     from summarizer.ingest import is_url
     from summarizer.store import Corpus
 
+    if not ids and not (every or since or feed):
+        raise ConfigError("nothing to refresh: name article ids, or give --all, --since or --feed")
     with Corpus(settings) as corpus:
         catalog = corpus.catalog
         if ids:
@@ -92,8 +94,6 @@ def select(
                 row = ledger.feed(feed)
                 from_feed = {e.article_id for e in ledger.entries([row.id])}
             chosen = [a for a in chosen if a.id in from_feed]
-        if not chosen and not every and not since and not feed:
-            raise NotFoundError("nothing to refresh: name article ids, or give --all")
         return chosen
 
 
@@ -183,7 +183,10 @@ def _remake_outputs(
             if kept is not None:
                 groups.setdefault(kept.get("length") or "medium", []).append((item, article))
         for length, group in groups.items():
-            results = pipeline.analyze(settings, [a.id for _, a in group], task, length=length)
+            try:
+                results = pipeline.analyze(settings, [a.id for _, a in group], task, length=length)
+            except SummarizerError as e:  # no model: the new versions stay, the report says so
+                results = [pipeline.TaskResult(a.id, error=e.message) for _, a in group]
             for (item, article), result in zip(group, results, strict=True):
                 made = result.output.model_dump(mode="json") if result.output else None
                 change = compare_outputs(task, before[(article.id, task)], made, article.text)

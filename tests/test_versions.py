@@ -230,7 +230,9 @@ def test_refresh_reports_a_failed_page_and_goes_on_with_the_rest(
     assert f"error: {edited.page('/a')}: HTTP 404" in result.stderr
     assert "1 updated, 0 unchanged, 1 failed" in result.stderr
     assert len(pipeline.history(Settings.from_env(), aid_b)) == 2
-    assert run("refresh").exit_code == 1  # neither ids nor --all
+    nothing = run("refresh")  # neither ids nor --all
+    assert nothing.exit_code == 2 and "nothing to refresh" in nothing.output
+    assert edited.asked.count(("/b", 200)) == 2  # nothing was fetched for it
 
 
 def test_a_data_dir_of_an_earlier_schema_migrates_in_place_and_loses_nothing(
@@ -450,3 +452,21 @@ def test_a_ledger_of_schema_1_gains_the_columns_of_updated_items(feed_site: Any)
     db = sqlite3.connect(path)
     assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
     db.close()
+
+
+def test_a_refresh_without_its_model_keeps_the_new_version_and_says_what_it_could_not_redo(
+    hash_embedder: str,
+    edited: EditedSite,
+    ollama_env: StandinOllama,
+    monkeypatch: Any,
+    closed_ollama_url: str,
+) -> None:
+    aid = _stored(edited)
+    assert run("claims", aid).exit_code == 0
+    edited.pages["/story"] = Page(FIRST.replace("1.5 billion", "2.5 billion"), "v2")
+    monkeypatch.setenv("OLLAMA_HOST", closed_ollama_url)
+    result = run("refresh", aid)
+    assert result.exit_code == 1
+    assert "the article no longer says “" in result.stdout  # found without the model
+    assert "claims: could not be made again: " in result.stdout
+    assert len(pipeline.history(Settings.from_env(), aid)) == 2
