@@ -94,7 +94,7 @@ def _read_opml(data: bytes, source: str) -> Iterator[ListedFeed | FeedError]:
         # Hand-edited OPML is often not well-formed (a bare & in a title): a recovering parser
         # reads what it can, and each place it had to skip or mend is reported by its line.
         # Not a file that declared entities, though: those are refused, not worked around.
-        from lxml import etree  # type: ignore[import-untyped]
+        from lxml import etree
 
         parser = etree.XMLParser(recover=True, resolve_entities=False, no_network=True)
         try:
