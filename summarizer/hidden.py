@@ -21,6 +21,7 @@ _COMBINATOR = re.compile(r"\s*[>+~]\s*|\s+")
 _ID = re.compile(r"#(-?[_a-zA-Z][\w-]*)")
 _CLASS = re.compile(r"\.(-?[_a-zA-Z][\w-]*)")
 _TAG = re.compile(r"([a-zA-Z][\w-]*)")
+_BRACES = re.compile(r"[{};]")
 
 INVISIBLE_TAGS = frozenset({"script", "style", "template", "noscript"})
 # Hiding these would hide the whole page; when a page does it, script reveals it again.
@@ -139,7 +140,8 @@ def _hiding_selectors(css: str) -> list[tuple[str, Hiding]]:
 def _css_rules(css: str, nested: bool = False) -> Iterator[tuple[str, str, bool]]:
     """(selectors, declarations, inside an at-rule) for each style rule in `css`."""
     depth, start, prelude = 0, 0, ""
-    for i, ch in enumerate(css):
+    for m in _BRACES.finditer(css):  # only the characters that matter: stylesheets are long
+        i, ch = m.start(), m.group()
         if ch == "{":
             if depth == 0:
                 prelude, start = css[start:i].strip(), i + 1
@@ -172,7 +174,8 @@ def remove_invisible(root: HtmlElement) -> None:
     for style in (e for e in elements if e.tag == "style"):
         for selector, how in _hiding_selectors(style.text_content()):
             rules[how].append(selector)
-    doomed, maybe, unsized = (_matching(root, elements, rules[h]) for h in ("hard", "soft", "size"))
+    keys = _keys(elements)
+    doomed, maybe, unsized = (_matching(root, keys, rules[h]) for h in ("hard", "soft", "size"))
     doomed.extend(e for e in elements if e.tag in INVISIBLE_TAGS)
     sized: set[int] = set()  # elements that give their text a font size of their own
     for el in elements:
@@ -193,8 +196,8 @@ def remove_invisible(root: HtmlElement) -> None:
     gone: set[int] = set()
     _drop(doomed, gone)
     if unsized:
-        alive = [e for e in elements if not _removed(e, gone)]
-        sized.update(id(e) for e in _matching(root, alive, rules[""]))
+        found = _matching(root, keys, rules[""])
+        sized.update(id(e) for e in found if not _removed(e, gone))
     for el in unsized:
         if el.tag in _NEVER_REMOVED or _removed(el, gone) or id(el) in sized:
             continue
@@ -237,8 +240,23 @@ def _drop_unsized_text(el: HtmlElement, sized: set[int]) -> None:
             child.tail = None
 
 
-def _matching(root: HtmlElement, elements: list[HtmlElement], selectors: list[str]) -> list[Any]:
-    """The elements any of `selectors` matches.
+def _keys(elements: list[HtmlElement]) -> dict[str, list[HtmlElement]]:
+    """The elements by tag name, '#id' and '.class'."""
+    by_key: dict[str, list[HtmlElement]] = {}
+    for el in elements:
+        by_key.setdefault(el.tag, []).append(el)
+        el_id = el.get("id")
+        if el_id:
+            by_key.setdefault("#" + el_id, []).append(el)
+        for name in (el.get("class") or "").split():
+            by_key.setdefault("." + name, []).append(el)
+    return by_key
+
+
+def _matching(
+    root: HtmlElement, by_key: dict[str, list[HtmlElement]], selectors: list[str]
+) -> list[Any]:
+    """The elements any of `selectors` matches (`by_key`: the page's elements, see _keys).
 
     Pages carry hundreds of rules, most of them naming ids and classes the page does not have:
     those are skipped; a rule that is one id, class or tag name is looked up; the rest are
@@ -248,14 +266,6 @@ def _matching(root: HtmlElement, elements: list[HtmlElement], selectors: list[st
         return []
     from cssselect import HTMLTranslator
 
-    by_key: dict[str, list[HtmlElement]] = {}
-    for el in elements:
-        by_key.setdefault(el.tag, []).append(el)
-        el_id = el.get("id")
-        if el_id:
-            by_key.setdefault("#" + el_id, []).append(el)
-        for name in (el.get("class") or "").split():
-            by_key.setdefault("." + name, []).append(el)
     translator = HTMLTranslator()
     found: list[HtmlElement] = []
     for selector in dict.fromkeys(selectors):
@@ -266,11 +276,97 @@ def _matching(root: HtmlElement, elements: list[HtmlElement], selectors: list[st
         if _simple_key(selector) == selector:
             found.extend(by_key.get(selector.lower() if _TAG.fullmatch(selector) else selector, ()))
             continue
+        chain = _chain(selector)
+        if chain is not None:  # the common forms, matched from the rightmost compound out
+            key = _compound_key(chain[-1][1])
+            candidates = by_key.get(key, ()) if key else [e for v in by_key.values() for e in v]
+            found.extend(e for e in dict.fromkeys(candidates) if _matches(e, chain))
+            continue
         try:
             found.extend(root.xpath(translator.css_to_xpath(selector)))
         except Exception:  # CSS that cssselect or lxml does not support: skip the rule
             continue
     return found
+
+
+# One compound selector: a tag name or *, then ids, classes and [attr] / [attr=value] tests.
+_COMPOUND = re.compile(
+    r"(?P<tag>\*|[a-zA-Z][\w-]*)?(?P<rest>(?:[#.]-?[_a-zA-Z][\w-]*"
+    r"|\[\s*[\w-]+\s*(?:=\s*(?:\"[^\"]*\"|'[^']*'|[\w-]+)\s*)?\])*)$"
+)
+_PART = re.compile(
+    r"([#.])(-?[_a-zA-Z][\w-]*)|\[\s*([\w-]+)\s*(?:=\s*(?:\"([^\"]*)\"|'([^']*)'|([\w-]+))\s*)?\]"
+)
+Compound = tuple[str | None, tuple[tuple[str, str, str | None], ...]]
+
+
+def _chain(selector: str) -> list[tuple[str, Compound]] | None:
+    """`selector` as (combinator, compound) pairs, left to right, when it only uses descendant
+    and child combinators and simple compounds; else None (lxml matches it as XPath)."""
+    tokens = re.split(r"\s*(>)\s*|\s+", selector.strip())
+    chain: list[tuple[str, Compound]] = []
+    combinator = " "
+    for token in tokens:
+        if token is None or token == "":
+            continue
+        if token == ">":
+            combinator = ">"
+            continue
+        m = _COMPOUND.match(token)
+        if m is None or not token:
+            return None
+        tests: list[tuple[str, str, str | None]] = []
+        for part in _PART.finditer(m.group("rest") or ""):
+            if part.group(1):
+                tests.append(("id" if part.group(1) == "#" else "class", part.group(2), None))
+            else:
+                value = next((g for g in part.group(4, 5, 6) if g is not None), None)
+                tests.append(("attr", part.group(3).lower(), value))
+        tag = m.group("tag")
+        chain.append((combinator, (None if tag in (None, "*") else tag.lower(), tuple(tests))))
+        combinator = " "
+    return chain or None
+
+
+def _compound_key(compound: Compound) -> str | None:
+    """The by_key entry every element matching `compound` is in."""
+    tag, tests = compound
+    for kind, name, _ in tests:
+        if kind == "id":
+            return "#" + name
+        if kind == "class":
+            return "." + name
+    return tag
+
+
+def _fits(el: HtmlElement, compound: Compound) -> bool:
+    tag, tests = compound
+    if tag is not None and el.tag != tag:
+        return False
+    for kind, name, value in tests:
+        if kind == "id" and el.get("id") != name:
+            return False
+        if kind == "class" and name not in (el.get("class") or "").split():
+            return False
+        if kind == "attr" and (
+            el.get(name) is None or (value is not None and el.get(name) != value)
+        ):
+            return False
+    return True
+
+
+def _matches(el: HtmlElement, chain: list[tuple[str, Compound]]) -> bool:
+    """Whether `el` matches the selector `chain` (see _chain)."""
+    if not _fits(el, chain[-1][1]):
+        return False
+    if len(chain) == 1:
+        return True
+    combinator = chain[-1][0]
+    rest = chain[:-1]
+    if combinator == ">":
+        parent = el.getparent()
+        return parent is not None and _matches(parent, rest)
+    return any(_matches(a, rest) for a in el.iterancestors())
 
 
 def _simple_key(selector: str) -> str | None:
