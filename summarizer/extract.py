@@ -355,13 +355,16 @@ def _extract_html(raw: RawDocument) -> Extracted:
     meta_title = _clean_field(_meta_content(root, "og:title", "twitter:title"))
     page_title = _clean_field(_page_title(root))
     document = _trafilatura(root, raw.url)
-    if _words(document) < SHORT_SHARE * sum(len(p.text_content().split()) for p in root.iter("p")):
+    paragraphs = sum(len(p.text_content().split()) for p in root.iter("p"))
+    if _words(document) < SHORT_SHARE * paragraphs:
         # Suspiciously short: trafilatura's whole sequence (its readability and jusText
         # fallbacks too) is asked as well, and the longer text kept.
         second = _trafilatura(root, raw.url, fast=False)
         if _words(second) > _words(document):
             document = second
     text = _tidy(document.text) if document is not None and document.text else ""
+    if text and len(text.split()) < SPLIT_SHARE * paragraphs:
+        text = _whole(root, text)
     method: Literal["trafilatura", "fallback"] = "trafilatura"
     if not text:
         text = _visible_text(root)
@@ -387,6 +390,36 @@ def _extract_html(raw: RawDocument) -> Extracted:
 # partial extraction (on the evaluation pages: 4% where the whole sequence finds the article;
 # 30% and more where the article is all there is).
 SHORT_SHARE = 0.25
+
+
+# Under this share, the text may be the first block of a body that ads or embeds split in
+# several: readability (which joins a body's sibling blocks) is asked for a second opinion.
+SPLIT_SHARE = 0.5
+# Its text is kept when it holds this much of the first one's words and this many times as many.
+SPLIT_HOLDS, SPLIT_MORE = 0.9, 1.3
+
+
+def _whole(root: HtmlElement, text: str) -> str:
+    """`text`, or readability's text of the page when it holds `text`'s words and a good deal
+    more: the whole article where trafilatura kept the first block of a split body."""
+    import copy
+    from collections import Counter
+
+    from readability import Document
+
+    try:
+        summary = Document(copy.deepcopy(root)).summary(html_partial=True)
+        other = _parse(summary) if summary.strip() else None
+    except Exception:  # readability failing on an odd page: the first opinion stands
+        return text
+    if other is None:
+        return text
+    second = _visible_text(other)
+    mine, theirs = Counter(text.lower().split()), Counter(second.lower().split())
+    held = sum((mine & theirs).values()) / max(1, sum(mine.values()))
+    if held >= SPLIT_HOLDS and sum(theirs.values()) >= SPLIT_MORE * sum(mine.values()):
+        return second
+    return text
 
 
 def _words(document: Any) -> int:

@@ -492,3 +492,39 @@ def test_the_selector_matcher_agrees_with_lxml_on_real_stylesheets() -> None:
             assert {id(e) for e in elements if hidden._matches(e, chain)} == want, selector
             compared += 1
     assert compared > 100
+
+
+def _split_body_page() -> tuple[str, list[str]]:
+    """A magazine page whose body is split in four blocks by ads and a newsletter box, each
+    block in a container of the same class (the way trafilatura keeps only the first)."""
+    topics = ["harbour", "railway", "hospital", "museum"]
+    paragraphs = [
+        f"Paragraph {n} on the {topic}: the council said the {topic} plan would cost more than "
+        f"the budget allowed, and residents asked how the {topic} would be paid for next year, "
+        f"while officials promised a report on the {topic} before the summer recess began."
+        for n, topic in enumerate(t for t in topics for _ in range(3))
+    ]
+    blocks = [
+        '<div class="article-body__content"><div class="body__inner">'
+        + "".join(f"<p>{p}</p>" for p in paragraphs[i : i + 3])
+        + "</div></div>"
+        for i in range(0, 12, 3)
+    ]
+    ad = (
+        '<div class="ad"><span>Advertisement</span></div><aside class="newsletter">'
+        "<p>Sign up for our newsletter.</p></aside>"
+    )
+    body = (
+        "<main><article><header><h1>The council's four plans</h1></header><div class='grid'>"
+        + ad.join(blocks)
+        + "</div></article></main><footer>Copyright the publisher</footer>"
+    )
+    return page(body, "<title>The council's four plans</title>"), paragraphs
+
+
+def test_a_body_split_in_blocks_by_ads_is_extracted_whole() -> None:
+    html, paragraphs = _split_body_page()
+    text = extract(html_doc(html)).text
+    for p in paragraphs:
+        assert p in text
+    assert "Advertisement" not in text and "newsletter" not in text
