@@ -12,12 +12,14 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from summarizer.errors import NotFoundError, StoreError
+from summarizer.kept import Kept, Version, now
 from summarizer.models import Article, Chunk
+
+__all__ = ["Catalog", "Listed", "Version", "now"]
 
 SCHEMA_VERSION = "4"
 
@@ -88,10 +90,6 @@ _ARTICLE_COLUMNS = (
 )
 
 
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 def _article(row: sqlite3.Row) -> Article:
     return Article(
         id=row["id"],
@@ -108,18 +106,6 @@ def _article(row: sqlite3.Row) -> Article:
         ingested_at=row["ingested_at"],
         updated_at=row["updated_at"],
     )
-
-
-@dataclass(frozen=True)
-class Version:
-    """One text an article had: its number (1 is the first), hash, title and when fetched."""
-
-    n: int
-    content_hash: str
-    title: str
-    fetched_at: str
-    fingerprint: str | None
-    chars: int
 
 
 @dataclass(frozen=True)
@@ -162,7 +148,7 @@ def _filters(
     return sql, params
 
 
-class Catalog:
+class Catalog(Kept):
     """SQLite catalog of articles; safe to read while another process writes (WAL)."""
 
     def __init__(self, path: Path) -> None:
@@ -285,104 +271,6 @@ class Catalog:
         if len(rows) > 1:
             raise NotFoundError(f"article id {id_or_prefix!r} is ambiguous: give more characters")
         raise NotFoundError(f"no article {id_or_prefix!r}", hint="`summarizer list` shows the ids")
-
-    def save_output(self, article_id: str, task: str, content_hash: str, data: str) -> None:
-        """Keep the latest output (JSON) of `task` ("summarize", "claims") for an article."""
-        with self.transaction():
-            self._db.execute(
-                "INSERT OR REPLACE INTO outputs (article_id, task, content_hash, made_at, data)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (article_id, task, content_hash, now(), data),
-            )
-
-    def output(
-        self, article_id: str, task: str, content_hash: str | None = None
-    ) -> tuple[str, str, str] | None:
-        """(content_hash, made_at, JSON) of the output of `task` for the article: of the
-        version with `content_hash` when given, else of its latest text if there is one, else
-        the newest."""
-        rows = self._db.execute(
-            "SELECT o.content_hash, o.made_at, o.data FROM outputs o JOIN articles a"
-            " ON a.id = o.article_id WHERE o.article_id = ? AND o.task = ?"
-            " AND (? IS NULL OR o.content_hash = ?)"
-            " ORDER BY o.content_hash = a.content_hash DESC, o.made_at DESC, o.rowid DESC LIMIT 1",
-            (article_id, task, content_hash, content_hash),
-        ).fetchone()
-        return None if rows is None else (rows[0], rows[1], rows[2])
-
-    # --- versions ---------------------------------------------------------------------------
-
-    def versions(self, article_id: str) -> list[Version]:
-        """The texts the article had, oldest first."""
-        rows = self._db.execute(
-            "SELECT v.n, v.content_hash, v.title, v.fetched_at, v.fingerprint,"
-            " length(coalesce(v.text, a.text)) FROM versions v JOIN articles a"
-            " ON a.id = v.article_id WHERE v.article_id = ? ORDER BY v.n",
-            (article_id,),
-        ).fetchall()
-        return [Version(*r) for r in rows]
-
-    def version_text(self, article_id: str, n: int) -> str | None:
-        """The text of version `n` of the article (None when it has no such version)."""
-        row = self._db.execute(
-            "SELECT coalesce(v.text, a.text) FROM versions v JOIN articles a"
-            " ON a.id = v.article_id WHERE v.article_id = ? AND v.n = ?",
-            (article_id, n),
-        ).fetchone()
-        return None if row is None else str(row[0])
-
-    def text_of(self, article_id: str, content_hash: str) -> str | None:
-        """The text of the article's version with this hash: where an old citation points."""
-        row = self._db.execute(
-            "SELECT coalesce(v.text, a.text) FROM versions v JOIN articles a"
-            " ON a.id = v.article_id WHERE v.article_id = ? AND v.content_hash = ?"
-            " ORDER BY v.n DESC LIMIT 1",
-            (article_id, content_hash),
-        ).fetchone()
-        return None if row is None else str(row[0])
-
-    def _keep_version(self, article: Article, fingerprint: str | None) -> None:
-        """Record the text and title `article` brings: a new version when either is not the
-        latest one's (the latest's text moves into its row first), else its fingerprint."""
-        latest = self._db.execute(
-            "SELECT n, content_hash, title FROM versions WHERE article_id = ?"
-            " ORDER BY n DESC LIMIT 1",
-            (article.id,),
-        ).fetchone()
-        if latest is not None and latest[1] == article.content_hash and latest[2] == article.title:
-            self._db.execute(
-                "UPDATE versions SET fingerprint = ? WHERE article_id = ? AND n = ?",
-                (fingerprint, article.id, latest[0]),
-            )
-            return
-        if latest is not None:
-            self._db.execute(
-                "UPDATE versions SET text = (SELECT text FROM articles WHERE id = ?)"
-                " WHERE article_id = ? AND n = ?",
-                (article.id, article.id, latest[0]),
-            )
-        self._db.execute(
-            "INSERT INTO versions (article_id, n, content_hash, title, text, fetched_at,"
-            " fingerprint) VALUES (?, ?, ?, ?, NULL, ?, ?)",
-            (
-                article.id,
-                (latest[0] if latest else 0) + 1,
-                article.content_hash,
-                article.title,
-                article.updated_at or now(),
-                fingerprint,
-            ),
-        )
-
-    def output_tasks(self) -> dict[str, set[str]]:
-        """The tasks with a kept output, per article id (of its current text)."""
-        found: dict[str, set[str]] = {}
-        for aid, task in self._db.execute(
-            "SELECT o.article_id, o.task FROM outputs o JOIN articles a ON a.id = o.article_id"
-            " AND a.content_hash = o.content_hash"
-        ):
-            found.setdefault(aid, set()).add(task)
-        return found
 
     def articles(self) -> list[Article]:
         rows = self._db.execute(

@@ -17,7 +17,6 @@ if TYPE_CHECKING:
 
 _CSS_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 _IMPORTANT = re.compile(r"!\s*important", re.IGNORECASE)
-_COMBINATOR = re.compile(r"\s*[>+~]\s*|\s+")
 _ID = re.compile(r"#(-?[_a-zA-Z][\w-]*)")
 _CLASS = re.compile(r"\.(-?[_a-zA-Z][\w-]*)")
 _TAG = re.compile(r"([a-zA-Z][\w-]*)")
