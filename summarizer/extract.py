@@ -334,7 +334,11 @@ def _parse(html: str) -> HtmlElement | None:
     from lxml import etree
 
     # The text is decoded already: parsed as UTF-8 whatever its <meta charset> says.
-    parser = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
+    # huge_tree: without it libxml2 stops at depth 256 (or at a 10 MB text), silently dropping
+    # the rest of the page — and with it a <style> whose rules hide text above.
+    parser = lxml.html.HTMLParser(
+        encoding="utf-8", remove_comments=True, remove_pis=True, huge_tree=True
+    )
     try:
         root = lxml.html.document_fromstring(html.encode("utf-8"), parser=parser)
     except etree.ParserError:

@@ -279,7 +279,8 @@ def _matching(
         if chain is not None:  # the common forms, matched from the rightmost compound out
             key = _compound_key(chain[-1][1])
             candidates = by_key.get(key, ()) if key else [e for v in by_key.values() for e in v]
-            found.extend(e for e in dict.fromkeys(candidates) if _matches(e, chain))
+            memo: dict[tuple[int, int], bool] = {}
+            found.extend(e for e in dict.fromkeys(candidates) if _matches(e, chain, memo))
             continue
         try:
             found.extend(root.xpath(translator.css_to_xpath(selector)))
@@ -309,6 +310,8 @@ def _chain(selector: str) -> list[tuple[str, Compound]] | None:
         if token is None or token == "":
             continue
         if token == ">":
+            if not chain or combinator == ">":
+                return None  # a combinator with nothing on its left: browsers drop the rule
             combinator = ">"
             continue
         m = _COMPOUND.match(token)
@@ -324,6 +327,8 @@ def _chain(selector: str) -> list[tuple[str, Compound]] | None:
         tag = m.group("tag")
         chain.append((combinator, (None if tag in (None, "*") else tag.lower(), tuple(tests))))
         combinator = " "
+    if combinator == ">":
+        return None  # nothing on its right
     return chain or None
 
 
@@ -354,18 +359,29 @@ def _fits(el: HtmlElement, compound: Compound) -> bool:
     return True
 
 
-def _matches(el: HtmlElement, chain: list[tuple[str, Compound]]) -> bool:
-    """Whether `el` matches the selector `chain` (see _chain)."""
-    if not _fits(el, chain[-1][1]):
-        return False
-    if len(chain) == 1:
-        return True
-    combinator = chain[-1][0]
-    rest = chain[:-1]
-    if combinator == ">":
-        parent = el.getparent()
-        return parent is not None and _matches(parent, rest)
-    return any(_matches(a, rest) for a in el.iterancestors())
+def _matches(
+    el: HtmlElement,
+    chain: list[tuple[str, Compound]],
+    memo: dict[tuple[int, int], bool],
+    k: int | None = None,
+) -> bool:
+    """Whether `el` matches the selector `chain` (see _chain) up to its compound `k` (the last
+    by default). `memo` remembers each (element, compound) answer: with descendant combinators
+    the same ancestors are asked again and again, and a hostile page nests deep."""
+    k = len(chain) - 1 if k is None else k
+    key = (id(el), k)
+    known = memo.get(key)
+    if known is not None:
+        return known
+    result = _fits(el, chain[k][1])
+    if result and k > 0:
+        if chain[k][0] == ">":
+            parent = el.getparent()
+            result = parent is not None and _matches(parent, chain, memo, k - 1)
+        else:
+            result = any(_matches(a, chain, memo, k - 1) for a in el.iterancestors())
+    memo[key] = result
+    return result
 
 
 def _simple_key(selector: str) -> str | None:

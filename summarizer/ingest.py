@@ -217,7 +217,7 @@ class _Ingester:
         try:
             staged = self._read(item, known)
             if staged is not None:
-                self._stage(item, *staged)
+                self._stage(item, *staged, keep_id=article_id)
         except NotModified:
             self._done(ItemResult(item, "unchanged", article_id=article_id))
         except EmbedderError:
@@ -271,7 +271,12 @@ class _Ingester:
         return read_file(path, self.settings.max_bytes), fingerprint
 
     def _stage(
-        self, item: str, raw: RawDocument, fingerprint: str | None, doc: Extracted | None = None
+        self,
+        item: str,
+        raw: RawDocument,
+        fingerprint: str | None,
+        doc: Extracted | None = None,
+        keep_id: str | None = None,
     ) -> None:
         from summarizer.catalog import now
         from summarizer.chunking import chunk_article
@@ -281,6 +286,10 @@ class _Ingester:
         if doc is None:
             doc = extract(raw, min_words=self.settings.min_words)
         article = describe_article(raw, doc)
+        if keep_id is not None and article.id != keep_id:
+            # Read again for an article stored before (refresh) that now redirects, or names
+            # another canonical URL (a slug changed with its headline): still that article.
+            article = article.model_copy(update={"id": keep_id})
         aid, text_hash = article.id, article.content_hash
         if any(a.id == aid for a, *_ in self._pending):
             self.flush()  # the same article twice in one run: compare with the stored first copy

@@ -120,7 +120,7 @@ class Kept:
                 (latest[0] if latest else 0) + 1,
                 article.content_hash,
                 article.title,
-                article.updated_at or now(),
+                now(),
                 fingerprint,
             ),
         )

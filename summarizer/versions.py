@@ -12,17 +12,37 @@ if TYPE_CHECKING:
     from summarizer.models import Article
 
 _WORD = re.compile(r"\S+")
-# A line that only stamps the page ("Updated 10:32 GMT, 3 March 2022", "Last modified: ...").
-_STAMP = re.compile(
-    r"^\W*(last\s+)?(updated|modified|edited|published|posted)\b[^\n]{0,80}$", re.IGNORECASE
-)
+# A line that only stamps the page ("Updated 10:32 GMT, 3 March 2022", "Last modified: ..."):
+# the word, then nothing but a date and a time.
+_STAMP = re.compile(r"^\W*(last\s+)?(updated|modified|edited|published|posted)\b(.*)$", re.I)
+# fmt: off
+_DATE_WORDS = frozenset((
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
+    "january", "february", "march", "april", "june", "july", "august", "september", "october",
+    "november", "december", "mon", "tue", "wed", "thu", "fri", "sat", "sun", "monday", "tuesday",
+    "wednesday", "thursday", "friday", "saturday", "sunday", "at", "on", "am", "pm", "a.m",
+    "p.m", "gmt", "utc", "bst", "cet", "cest", "et", "est", "edt", "pt", "pst", "pdt", "ct",
+    "cst", "cdt", "z", "ago", "hour", "hours", "minute", "minutes", "day", "days", "th", "st",
+    "nd", "rd", "today", "yesterday", "last",
+))
+# fmt: on
+
+
+def _is_stamp(line: str) -> bool:
+    m = _STAMP.match(line.strip())
+    if m is None or not any(c.isdigit() for c in line):
+        return False
+    rest = re.findall(r"[a-z.]+|\d+", m.group(3).lower())
+    return all(t.isdigit() or t.strip(".") in _DATE_WORDS for t in rest)
+
+
 CONTEXT = 8  # words shown either side of a change
 
 
 def _substance(text: str) -> list[str]:
     words: list[str] = []
     for line in text.splitlines():
-        if _STAMP.match(line.strip()) and any(c.isdigit() for c in line):
+        if _is_stamp(line):
             continue
         words += line.split()
     return words

@@ -489,7 +489,9 @@ def test_the_selector_matcher_agrees_with_lxml_on_real_stylesheets() -> None:
             if chain is None:
                 continue
             want = {id(e) for e in root.xpath(translator.css_to_xpath(selector))}
-            assert {id(e) for e in elements if hidden._matches(e, chain)} == want, selector
+            memo: dict[tuple[int, int], bool] = {}
+            matched = {id(e) for e in elements if hidden._matches(e, chain, memo)}
+            assert matched == want, selector
             compared += 1
     assert compared > 100
 
@@ -528,3 +530,41 @@ def test_a_body_split_in_blocks_by_ads_is_extracted_whole() -> None:
     for p in paragraphs:
         assert p in text
     assert "Advertisement" not in text and "newsletter" not in text
+
+
+def test_a_style_after_deep_nesting_still_hides_what_it_names() -> None:
+    deep = "<div>" * 260 + f"<p>{PROSE2}</p>" + "</div>" * 260
+    html = (
+        f"<html><head><title>Council</title></head><body><article><p class='x'>SECRET ORDERS</p>"
+        f"<p>{PROSE}</p>{deep}</article><style>.x{{display:none}}</style></body></html>"
+    )
+    text = extract(html_doc(html)).text
+    assert "SECRET" not in text and "The city council voted" in text
+
+
+def test_rules_a_browser_drops_hide_nothing() -> None:
+    css = "p >{display:none} > p {display:none} p > > p {display:none}"
+    html = (
+        f"<html><head><style>{css}</style></head><body><p>{PROSE}</p><p>{PROSE2}</p></body></html>"
+    )
+    assert "The city council voted" in extract(html_doc(html)).text
+
+
+def test_descendant_rules_over_deep_nesting_cost_a_bounded_number_of_checks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from summarizer import hidden
+
+    calls = [0]
+    real = hidden._fits
+
+    def counted(el: object, compound: object) -> bool:
+        calls[0] += 1
+        return real(el, compound)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(hidden, "_fits", counted)
+    deep = "<div>" * 120 + "<p>deep</p>" + "</div>" * 120
+    css = "section div div div div p {display:none}"
+    html = f"<html><head><style>{css}</style></head><body><p>{PROSE}</p>{deep}</body></html>"
+    assert "The city council voted" in extract(html_doc(html)).text
+    assert calls[0] < 5_000  # each (element, compound) is checked once: not 120^5 times

@@ -35,6 +35,7 @@ FIRST = (
 class Page:
     body: str
     etag: str | None = "v1"
+    location: str | None = None  # a redirect
 
 
 @dataclass
@@ -61,6 +62,13 @@ def edited() -> Iterator[EditedSite]:
                 self.send_response(404)
                 self.end_headers()
                 site.asked.append((self.path, 404))
+                return
+            if page.location:
+                self.send_response(301)
+                self.send_header("Location", page.location)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                site.asked.append((self.path, 301))
                 return
             if page.etag and self.headers.get("If-None-Match") == page.etag:
                 self.send_response(304)
@@ -470,3 +478,57 @@ def test_a_refresh_without_its_model_keeps_the_new_version_and_says_what_it_coul
     assert "the article no longer says “" in result.stdout  # found without the model
     assert "claims: could not be made again: " in result.stdout
     assert len(pipeline.history(Settings.from_env(), aid)) == 2
+
+
+def test_a_sentence_that_starts_like_a_stamp_is_a_change() -> None:
+    from summarizer.versions import same_substance
+
+    base = "Title\n\nThe story begins here.\n\n{}\n\nIt ends here."
+    for old, new in [
+        ("Updated figures show 12 people died", "Updated figures show 45 people died"),
+        ("Published results: 52% voted yes.", "Published results: 48% voted yes."),
+        ("Edited 2 times: the minister resigned.", "Edited 2 times: the minister did not."),
+        ("Modified vehicles caused 7 crashes.", ""),
+    ]:
+        assert not same_substance(base.format(old), base.format(new)), old
+    for stamp in ("Updated 10:32 GMT, 3 March 2022", "Last modified: 2022-03-03 14:05"):
+        assert same_substance(base.format(""), base.format(stamp)), stamp
+
+
+def test_a_page_that_now_redirects_is_a_new_version_of_its_article(
+    hash_embedder: str, edited: EditedSite
+) -> None:
+    aid = _stored(edited, "/old-slug")
+    edited.pages["/new-slug"] = Page(FIRST.replace("Monday", "Tuesday"), "n1")
+    edited.pages["/old-slug"] = Page("", None, location="/new-slug")  # the slug changed
+    items, line = _refresh(aid)
+    assert [i["status"] for i in items] == ["updated"] and items[0]["article_id"] == aid, line
+    settings = Settings.from_env()
+    assert [a.id for a in pipeline.list_articles(settings)] == [aid]
+    assert len(pipeline.history(settings, aid)) == 2
+
+
+def test_a_recheck_that_failed_is_tried_again_by_the_next_run(
+    feed_site: Any, ollama_env: StandinOllama
+) -> None:
+    from tests.feed_site import Story, atom
+    from tests.test_batch import item_for, publish, records
+
+    story = Story("Exchange keeps Russian accounts open", FIRST.split("\n\n", 1)[1])
+    publish(feed_site, "/a/0", story)
+    item = item_for(feed_site, "/a/0", story, 0)
+    feed_site.add("/f.atom", atom([item]), content_type="application/atom+xml")
+    assert run("feeds", "add", feed_site.url + "/f.atom", "--name", "wire").exit_code == 0
+    assert run("run", "--allow-private").exit_code == 0
+    item.published = (item.published or 0) + 3600  # the feed updates the item ...
+    feed_site.add("/f.atom", atom([item]), content_type="application/atom+xml")
+    corrected = Story(story.title, story.text.replace("1.5 billion", "2.5 billion"))
+    publish(feed_site, "/a/0", corrected)
+    feed_site.resources["/a/0"].fail_status, feed_site.resources["/a/0"].fail_times = 503, 5
+    failed = run("run", "--allow-private")  # ... but its page fails just then
+    assert failed.exit_code == 1 and "recheck" in failed.stderr and "503" in failed.stderr
+    feed_site.resources["/a/0"].fail_times = 0
+    again = run("run", "--allow-private")
+    assert again.exit_code == 0, again.output
+    (update,) = records(again.stdout)
+    assert update["kind"] == "update" and update["version"] == 2

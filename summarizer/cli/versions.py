@@ -60,9 +60,7 @@ def refresh(
         render.print_json([r.as_dict() for r in report.items])
     for item in report.items:
         r = item.result
-        if r.status == "failed":
-            click.echo(f"error: {r.item}: {r.reason}", err=True)
-        elif r.status == "updated" and not as_json:
+        if r.status == "updated" and not as_json:  # failures: one line each, from the progress
             click.echo(
                 f"{r.article_id}  version {item.version} (+{item.added_words}/-"
                 f"{item.removed_words} words)  {r.title}"

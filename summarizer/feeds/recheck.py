@@ -80,4 +80,5 @@ def recheck(
         record["claims_changed"] = sum(c.changed for c in item.changes if c.task == "claims")
         emit(json.dumps(record, ensure_ascii=False))
         report.updates.append(record)
-    ledger.rechecked(entry_id for entry_id, _ in due)
+    failed = {i.result.article_id for i in refreshed.items if i.result.status == "failed"}
+    ledger.rechecked(entry_id for entry_id, aid in due if aid not in failed)  # failed: next run
