@@ -8,6 +8,7 @@ no size, its text the colour of its background, or of font size 0.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Literal
@@ -45,6 +46,7 @@ def _declarations(style: str) -> dict[str, str]:
 Hiding = Literal["", "hard", "soft", "size"]
 
 
+@functools.lru_cache(maxsize=4096)  # pages repeat their inline styles thousands of times
 def _hiding(style: str) -> Hiding:
     """How CSS declarations hide the element from a reader: "hard" (not displayed, invisible),
     "soft" (transparent, of no size, off the page, its text the colour of its own background:
@@ -60,6 +62,7 @@ def _hiding(style: str) -> Hiding:
     return "size" if _ZERO.match(d.get("font-size", "1")) else ""
 
 
+@functools.lru_cache(maxsize=4096)
 def _sizes_text(style: str) -> bool:
     """Whether declarations give text a font size of its own, other than 0."""
     size = _declarations(style).get("font-size")
