@@ -359,17 +359,26 @@ def feed_site(hash_embedder: str, ollama_env: StandinOllama) -> Iterator[Any]:
         yield s
 
 
-def test_an_updated_feed_item_makes_a_new_version_with_the_claim_report_in_line_and_digest(
-    feed_site: Any, ollama_env: StandinOllama, tmp_path: Path
-) -> None:
+def _wire(feed_site: Any) -> tuple[Any, Any]:
+    """An Atom feed "wire" of one story with its page: (the story, its feed item)."""
     from tests.feed_site import Story, atom
-    from tests.test_batch import item_for, publish, records
+    from tests.test_batch import item_for, publish
 
     story = Story("Exchange keeps Russian accounts open", FIRST.split("\n\n", 1)[1])
     publish(feed_site, "/a/0", story)
     item = item_for(feed_site, "/a/0", story, 0)
     feed_site.add("/f.atom", atom([item]), content_type="application/atom+xml")
     assert run("feeds", "add", feed_site.url + "/f.atom", "--name", "wire").exit_code == 0
+    return story, item
+
+
+def test_an_updated_feed_item_makes_a_new_version_with_the_claim_report_in_line_and_digest(
+    feed_site: Any, ollama_env: StandinOllama, tmp_path: Path
+) -> None:
+    from tests.feed_site import Story, atom
+    from tests.test_batch import publish, records
+
+    story, item = _wire(feed_site)
     first = run("run", "--allow-private")
     assert first.exit_code == 0, first.output
     (line,) = records(first.stdout)
@@ -512,13 +521,9 @@ def test_a_recheck_that_failed_is_tried_again_by_the_next_run(
     feed_site: Any, ollama_env: StandinOllama
 ) -> None:
     from tests.feed_site import Story, atom
-    from tests.test_batch import item_for, publish, records
+    from tests.test_batch import publish, records
 
-    story = Story("Exchange keeps Russian accounts open", FIRST.split("\n\n", 1)[1])
-    publish(feed_site, "/a/0", story)
-    item = item_for(feed_site, "/a/0", story, 0)
-    feed_site.add("/f.atom", atom([item]), content_type="application/atom+xml")
-    assert run("feeds", "add", feed_site.url + "/f.atom", "--name", "wire").exit_code == 0
+    story, item = _wire(feed_site)
     assert run("run", "--allow-private").exit_code == 0
     item.published = (item.published or 0) + 3600  # the feed updates the item ...
     feed_site.add("/f.atom", atom([item]), content_type="application/atom+xml")
