@@ -20,7 +20,6 @@ _CSS_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 _IMPORTANT = re.compile(r"!\s*important", re.IGNORECASE)
 _ID = re.compile(r"#(-?[_a-zA-Z][\w-]*)")
 _CLASS = re.compile(r"\.(-?[_a-zA-Z][\w-]*)")
-_TAG = re.compile(r"([a-zA-Z][\w-]*)")
 _BRACES = re.compile(r"[{};]")
 
 INVISIBLE_TAGS = frozenset({"script", "style", "template", "noscript"})
@@ -261,8 +260,8 @@ def _matching(
     """The elements any of `selectors` matches (`by_key`: the page's elements, see _keys).
 
     Pages carry hundreds of rules, most of them naming ids and classes the page does not have:
-    those are skipped; a rule that is one id, class or tag name is looked up; the rest are
-    matched by lxml (as XPath).
+    those are skipped; the common forms are matched from the elements with their rightmost id,
+    class or tag name; the rest by lxml (as XPath).
     """
     if not selectors:
         return []
@@ -274,9 +273,6 @@ def _matching(
         bare = re.sub(r"\[[^\]]*\]", "", selector)
         needed = ["#" + m for m in _ID.findall(bare)] + ["." + m for m in _CLASS.findall(bare)]
         if "\\" not in selector and any(name not in by_key for name in needed):
-            continue
-        if _simple_key(selector) == selector:
-            found.extend(by_key.get(selector.lower() if _TAG.fullmatch(selector) else selector, ()))
             continue
         chain = _chain(selector)
         if chain is not None:  # the common forms, matched from the rightmost compound out
@@ -385,11 +381,3 @@ def _matches(
             result = any(_matches(a, chain, memo, k - 1) for a in el.iterancestors())
     memo[key] = result
     return result
-
-
-def _simple_key(selector: str) -> str | None:
-    """The selector itself when it is just '#id', '.class' or a tag name."""
-    s = selector.strip()
-    if _TAG.fullmatch(s) or re.fullmatch(r"[#.]-?[_a-zA-Z][\w-]*", s):
-        return s
-    return None

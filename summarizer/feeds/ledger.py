@@ -154,12 +154,12 @@ class Ledger(LedgerDB):
                 ).fetchone()
                 if known is not None:
                     record.known += 1
-                    if _edited(known, e):  # its page is read again after the entries
-                        record.updated += 1
+                    edited = _edited(known, e)  # its page is read again after the entries
+                    record.updated += edited
                     self._db.execute(
                         "UPDATE entries SET updated = coalesce(?, updated), feed_hash ="
                         " coalesce(?, feed_hash), recheck = recheck OR ? WHERE id = ?",
-                        (e.updated, e.content_hash, _edited(known, e), known["id"]),
+                        (e.updated, e.content_hash, edited, known["id"]),
                     )
                     continue
                 link_key = canonical_url(e.link) if e.link else None
@@ -259,9 +259,15 @@ class Ledger(LedgerDB):
     # --- entries ---------------------------------------------------------------------------------
 
     def entries(
-        self, feed_ids: Sequence[int] | None = None, status: str | None = None
+        self,
+        feed_ids: Sequence[int] | None = None,
+        status: str | None = None,
+        ids: Sequence[int] | None = None,
     ) -> list[EntryRow]:
         sql, params = self._filter(feed_ids, [status] if status else None)
+        if ids is not None:
+            sql += f" AND e.id IN ({','.join('?' * len(ids)) or 'NULL'})"
+            params += list(ids)
         rows = self._db.execute(f"{ENTRY_SELECT} WHERE {sql} ORDER BY e.id", params).fetchall()
         return [entry_row(r) for r in rows]
 

@@ -54,7 +54,7 @@ def recheck(
     with Corpus(settings) as corpus:
         stored = corpus.catalog.many(entry_of)
     articles = [a for a in stored.values() if is_url(a.source)]
-    entries = {e.id: e for e in ledger.entries()} if articles else {}
+    entries = {e.id: e for e in ledger.entries(ids=list(entry_of.values()))} if articles else {}
     refreshed = refresh(settings, articles, _Pages(progress), http=http)
     report.model_calls += refreshed.model_calls
     for item in refreshed.items:
