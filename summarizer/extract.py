@@ -358,12 +358,13 @@ def _extract_html(raw: RawDocument) -> Extracted:
     remove_invisible(root)
     meta_title = _clean_field(_meta_content(root, "og:title", "twitter:title"))
     page_title = _clean_field(_page_title(root))
-    document = _trafilatura(root, raw.url)
+    meta = _metadata(root, raw.url)
+    document = _trafilatura(root, meta.url or raw.url)
     paragraphs = sum(len(p.text_content().split()) for p in root.iter("p"))
     if _words(document) < SHORT_SHARE * paragraphs:
         # Suspiciously short: trafilatura's whole sequence (its readability and jusText
         # fallbacks too) is asked as well, and the longer text kept.
-        second = _trafilatura(root, raw.url, fast=False)
+        second = _trafilatura(root, meta.url or raw.url, fast=False)
         if _words(second) > _words(document):
             document = second
     text = _tidy(document.text) if document is not None and document.text else ""
@@ -374,17 +375,16 @@ def _extract_html(raw: RawDocument) -> Extracted:
         text = _visible_text(root)
         method = "fallback"
         warnings.append("no article found; stored the page's text")
-    site = _clean_field(getattr(document, "sitename", None))
-    title = _choose_title(
-        _clean_field(getattr(document, "title", None)), meta_title, page_title
-    ) or next((line.strip() for line in text.split("\n") if line.strip()), "")
+    title = _choose_title(_clean_field(meta.title), meta_title, page_title) or next(
+        (line.strip() for line in text.split("\n") if line.strip()), ""
+    )
     return Extracted(
         title=_clip_title(title),
         text=text,
-        author=_clean_field(getattr(document, "author", None)),
-        date=_iso_date(getattr(document, "date", None)),
-        site=site,
-        url=_canonical_url(_clean_field(getattr(document, "url", None)), raw.url),
+        author=_clean_field(meta.author),
+        date=_iso_date(meta.date),
+        site=_clean_field(meta.sitename),
+        url=_canonical_url(_clean_field(meta.url), raw.url),
         method=method,
         warnings=tuple(warnings),
     )
@@ -431,20 +431,43 @@ def _words(document: Any) -> int:
 
 
 def _trafilatura(root: HtmlElement, url: str | None, *, fast: bool = True) -> Any:
-    """trafilatura's Document for the page (its tree, which it copies), or None when it finds
-    no article. `fast`: without trafilatura's fallback extractors (they cost as much again and
-    lost on the evaluation pages but where the first pass is short). The date search is the
-    cheap one only: the extensive one parsed dates in free text for seconds on some pages."""
+    """trafilatura's Document for the page's text (its tree, which it copies), or None when it
+    finds no article. `fast`: without trafilatura's fallback extractors (they cost as much again
+    and lost on the evaluation pages but where the first pass is short)."""
     import trafilatura
 
     try:
         return trafilatura.bare_extraction(
-            root,
-            url=url,
-            with_metadata=True,
-            include_comments=False,
-            fast=fast,
-            date_extraction_params={"extensive_search": False, "original_date": True},
+            root, url=url, with_metadata=False, include_comments=False, fast=fast
         )
     except Exception:  # a library failure on one odd page means "no article"
         return None
+
+
+def _metadata(root: HtmlElement, url: str | None) -> Any:
+    """The page's title, author, canonical URL, site name and date, found as trafilatura's
+    extract_metadata finds them, less what ingest does not keep (categories, tags, licence:
+    a third of its cost). The date search is the cheap one only: the extensive one parsed
+    dates in free text for seconds on some pages. Computed once, whatever passes follow."""
+    from htmldate import find_date
+    from trafilatura import metadata as tm
+
+    try:
+        meta = tm.examine_meta(root)
+        if meta.author and " " not in meta.author:
+            meta.author = None  # a handle, not a name (as trafilatura rules)
+        meta = tm.extract_meta_json(root, meta)
+        meta.title = meta.title or tm.extract_title(root)
+        meta.author = meta.author or tm.extract_author(root)
+        meta.url = meta.url or tm.extract_url(root, url)
+        meta.date = find_date(root, url=meta.url, extensive_search=False, original_date=True)
+        site = (meta.sitename or tm.extract_sitename(root) or "").lstrip("@")
+        if site and "." not in site and not site[0].isupper():
+            site = site.title()
+        if not site and meta.url:
+            found = tm.META_URL.match(meta.url)
+            site = found[1] if found else ""
+        meta.sitename = site or None
+    except Exception:  # a library failure on one odd page: no metadata, the text stands
+        meta = tm.Document()
+    return meta

@@ -199,6 +199,20 @@ def test_article_and_metadata() -> None:
     assert result.warnings == ()
 
 
+def test_byline_in_the_body_and_metadata_without_an_article() -> None:
+    # No author in the head: the byline in the body is found, as trafilatura finds it.
+    byline = '<p class="byline">By Jane Doe</p>' + ARTICLE
+    assert extract(html_doc(page(byline))).author == "Jane Doe"
+    # A page where no article is found still keeps its date and site (the text is the page's).
+    head = (
+        '<meta property="og:site_name" content="The Gazette">'
+        '<meta property="article:published_time" content="2024-03-05T10:00:00Z">'
+    )
+    result = extract(html_doc(page(f"<aside><p>{PROSE}</p><p>{PROSE2}</p></aside>", head)))
+    assert result.method == "fallback"
+    assert (result.date, result.site) == ("2024-03-05", "The Gazette")
+
+
 def test_url_defaults_to_the_fetched_url() -> None:
     result = extract(html_doc(page(ARTICLE), url="https://gazette.example/a"))
     assert result.url == "https://gazette.example/a"
