@@ -27,13 +27,29 @@ def load_articles() -> list[dict[str, str]]:
     return [json.loads(line) for line in lines if line.strip()]
 
 
-def write_articles(folder: Path) -> list[Path]:
-    """The 498 articles as .txt files: a headline line, a blank line, the body."""
+def headline(article: dict[str, str]) -> str:
+    """The headline in the article's URL where its publisher put one there (the Daily Mail's and
+    CNN's URLs end in it), else a name made of its data set and id."""
+    from urllib.parse import urlsplit
+
+    url = urlsplit(article["url"].split("id_/", 1)[-1].split("/", 5)[-1])
+    parts = [p for p in url.path.split("/") if p and p != "index.html"]
+    slug = parts[-1].removesuffix(".html") if parts else ""
+    words = slug.split("-")
+    if ("dailymail" in article["url"] or "cnn.com" in article["url"]) and len(words) >= 3:
+        return " ".join(words)
+    return f"{article['dataset']} article {article['id']}"
+
+
+def write_articles(folder: Path, *, headlines: bool = False) -> list[Path]:
+    """The 498 articles as .txt files: a headline line, a blank line, the body. The headline is
+    a name of the article unless `headlines` asks for the one its URL holds."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for a in load_articles():
         path = folder / f"{a['dataset']}-{a['id']}.txt"
-        path.write_text(f"{a['dataset']} article {a['id']}\n\n{a['text']}\n", encoding="utf-8")
+        title = headline(a) if headlines else f"{a['dataset']} article {a['id']}"
+        path.write_text(f"{title}\n\n{a['text']}\n", encoding="utf-8")
         paths.append(path)
     return paths
 

@@ -21,7 +21,7 @@ from summarizer.models import Article, Chunk
 
 __all__ = ["Catalog", "Listed", "Version", "now"]
 
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "5"
 
 _OUTPUTS = """CREATE TABLE IF NOT EXISTS outputs (
     article_id TEXT NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
@@ -72,13 +72,17 @@ CREATE TABLE IF NOT EXISTS versions (
     PRIMARY KEY (article_id, n)
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS chunk_text USING fts5 (
-    text, chunk_id UNINDEXED, article_id UNINDEXED,
+    text, title, chunk_id UNINDEXED, article_id UNINDEXED,
     tokenize = 'porter unicode61 remove_diacritics 2'
 );
 """
 )
-# Lexical (BM25) search is SQLite's FTS5 over the chunk texts, updated in the same transaction as
-# the catalog: always in step with the corpus, never rebuilt.
+_LEXICAL_INDEX = _SCHEMA[_SCHEMA.index("CREATE VIRTUAL TABLE") :].strip().rstrip(";")
+# Lexical (BM25) search is SQLite's FTS5 over the chunk texts, each with its article's title,
+# updated in the same transaction as the catalog: always in step with the corpus, never rebuilt.
+# A title's words count for less than the text's (TITLE_WEIGHT in bm25()): they say which
+# article, not which passage.
+TITLE_WEIGHT = 0.5
 # Every distinct text an article had is a numbered version; the latest one's text is the
 # article's own (its `text` is NULL here), an older one's is kept in its row. `fingerprint` is
 # what tells whether the source changed without reading it: a file's size and mtime, a page's
@@ -186,17 +190,18 @@ class Catalog(Kept):
                 if statement.strip():
                     self._db.execute(statement)
             version = self.meta("schema_version")
-            if version == "1":  # before the lexical index: build it once
+            if version in ("2", "3", "4"):  # a lexical index without titles: made anew
+                self._db.execute("DROP TABLE chunk_text")
+                self._db.execute(_LEXICAL_INDEX)
+            if version in ("1", "2", "3", "4"):  # (1: before the lexical index) built once
                 for article in self.articles():
-                    self._index_chunks(article.id, self.chunks(article))
-                version = None
-            if version == "2":  # before outputs were kept: the table above is all it needs
-                version = None
+                    self._index_chunks(article, self.chunks(article))
             if version == "3":  # outputs were kept for the latest text only
                 self._db.execute("ALTER TABLE outputs RENAME TO outputs_3")
                 self._db.execute(_OUTPUTS)
                 self._db.execute("INSERT INTO outputs SELECT * FROM outputs_3")
                 self._db.execute("DROP TABLE outputs_3")
+            if version in ("1", "2", "3", "4"):  # (2: before outputs were kept: created above)
                 version = None
             # Before versions were kept (and on a new catalog, where it does nothing): every
             # article's text is its first version.
@@ -248,6 +253,9 @@ class Catalog(Kept):
 
     def count(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM articles").fetchone()[0])
+
+    def chunk_count(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM chunks").fetchone()[0])
 
     def get(self, article_id: str) -> Article | None:
         row = self._db.execute(
@@ -324,7 +332,12 @@ class Catalog(Kept):
         ]
 
     def lexical(
-        self, terms: Sequence[str], n: int, article_ids: Sequence[str] | None = None
+        self,
+        terms: Sequence[str],
+        n: int,
+        article_ids: Sequence[str] | None = None,
+        *,
+        title_weight: float = TITLE_WEIGHT,
     ) -> list[tuple[str, str, float]]:
         """(chunk id, article id, BM25 score; higher is better) of the `n` best chunks for any
         of `terms`, optionally only among `article_ids`."""
@@ -332,15 +345,26 @@ class Catalog(Kept):
             return []
         match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
         sql = (
-            "SELECT chunk_id, article_id, bm25(chunk_text) FROM chunk_text WHERE chunk_text MATCH ?"
+            "SELECT chunk_id, article_id, bm25(chunk_text, 1.0, ?) AS score FROM chunk_text"
+            " WHERE chunk_text MATCH ?"
         )
-        params: list[Any] = [match]
+        params: list[Any] = [float(title_weight), match]
         if article_ids is not None:
             sql += f" AND article_id IN ({','.join('?' * len(article_ids))})"
             params += list(article_ids)
-        sql += " ORDER BY bm25(chunk_text) LIMIT ?"
-        rows = self._db.execute(sql, [*params, n]).fetchall()
+        rows = self._db.execute(f"{sql} ORDER BY score LIMIT ?", [*params, n]).fetchall()
         return [(r[0], r[1], -float(r[2])) for r in rows]
+
+    def dates(self, ids: Iterable[str]) -> dict[str, str]:
+        """The date of each of these articles that has one."""
+        ids = list(ids)
+        out: dict[str, str] = {}
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            marks = ",".join("?" * len(part))
+            sql = f"SELECT id, date FROM articles WHERE date IS NOT NULL AND id IN ({marks})"
+            out.update((r[0], r[1]) for r in self._db.execute(sql, part))
+        return out
 
     def select_ids(
         self,
@@ -432,15 +456,15 @@ class Catalog(Kept):
             'INSERT INTO chunks (id, article_id, idx, start, "end") VALUES (?, ?, ?, ?, ?)',
             [(c.id, c.article_id, c.index, c.start, c.end) for c in chunks],
         )
-        self._index_chunks(article.id, chunks)
+        self._index_chunks(article, chunks)
         if not existed:
             self._keep_version(article, fingerprint)  # its first version
 
-    def _index_chunks(self, article_id: str, chunks: list[Chunk]) -> None:
-        self._db.execute("DELETE FROM chunk_text WHERE article_id = ?", (article_id,))
+    def _index_chunks(self, article: Article, chunks: list[Chunk]) -> None:
+        self._db.execute("DELETE FROM chunk_text WHERE article_id = ?", (article.id,))
         self._db.executemany(
-            "INSERT INTO chunk_text (text, chunk_id, article_id) VALUES (?, ?, ?)",
-            [(c.text, c.id, article_id) for c in chunks],
+            "INSERT INTO chunk_text (text, title, chunk_id, article_id) VALUES (?, ?, ?, ?)",
+            [(c.text, article.title, c.id, article.id) for c in chunks],
         )
 
     def set_fingerprint(self, article_id: str, fingerprint: str | None) -> None:

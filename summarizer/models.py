@@ -67,6 +67,9 @@ class SearchHit(BaseModel):
     end: int
     text: str
     score: float
+    # Its ranks in the dense and the lexical ranking, when found by fused retrieval.
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return self.model_dump()

@@ -96,22 +96,41 @@ def version_diff(
         return version_diff(corpus.catalog, id_or_prefix, a, b)
 
 
-def search(
-    settings: Settings, query: str, k: int = 5, where: dict[str, Any] | None = None
-) -> list[SearchHit]:
-    """The `k` chunks nearest to `query`, each pinned to its article's stored text."""
+def search(settings: Settings, query: str, k: int = 5, *, dense: bool = False) -> list[SearchHit]:
+    """The `k` passages that best match `query`, each pinned to its article's stored text: the
+    retrieval `ask` uses (dense and lexical rankings fused, at most two passages an article;
+    the score is the fused one), or with `dense` the nearest by meaning alone, any number an
+    article (the score is the cosine similarity)."""
     from summarizer.embed import canonical_name, make_embedder
+    from summarizer.models import SearchHit
 
     if not query.strip():
         raise ConfigError("the search query is empty")
-    name = canonical_name(settings.embedder)
+    name = canonical_name(settings.embedder)  # an unknown embedder is an error, corpus or not
     with open_corpus(settings) as corpus:
         if corpus.catalog.count() == 0:
             return []
+        if not dense:
+            with closing(open_retriever(settings, corpus)) as retriever:
+                return [
+                    SearchHit(
+                        article_id=r.article.id,
+                        title=r.article.title,
+                        source=r.article.source,
+                        chunk_id=r.chunk.id,
+                        start=r.chunk.start,
+                        end=r.chunk.end,
+                        text=r.chunk.text,
+                        score=r.score,
+                        dense_rank=r.dense_rank,
+                        lexical_rank=r.lexical_rank,
+                    )
+                    for r in retriever.search(query, k)
+                ]
         corpus.check_embedder(name)
         with closing(make_embedder(settings)) as embedder:
             vector = embedder.embed([query])[0]
-        return corpus.search(vector, k, where)
+        return corpus.search(vector, k)
 
 
 def remove(settings: Settings, ids: list[str]) -> Iterator[Article]:

@@ -1,10 +1,13 @@
-"""Hybrid retrieval: dense (Chroma) and lexical (BM25 over the chunk texts, SQLite FTS5) search,
-fused by reciprocal rank, with at most a few chunks per article."""
+"""Hybrid retrieval: dense (Chroma) and lexical (BM25 over the chunk texts and their titles,
+SQLite FTS5) rankings, fused by weighted reciprocal rank over a deep pool of candidates, with a
+preference for the period a question names ("this week", "in March 2022"), and at most a few
+chunks per article."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
 
 from summarizer.models import Article, Chunk
@@ -12,13 +15,40 @@ from summarizer.models import Article, Chunk
 if TYPE_CHECKING:
     from summarizer.embed import Embedder
     from summarizer.store import Corpus
+    from summarizer.when import Period
 
 Mode = Literal["hybrid", "dense", "lexical"]
-# Reciprocal rank fusion: score = sum of 1 / (RRF_K + rank) over the rankings a chunk is in.
-RRF_K = 60
-# Candidates taken from each ranking before fusion.
-CANDIDATES = 60
-PER_ARTICLE = 2
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """How the dense and the lexical ranking are fused into one, and the period ranking with it.
+    Defaults measured by bench/bench_retrieval.py.
+
+    "rrf": a chunk's score is the sum, over the rankings it is in, of weight / (rrf_k + rank).
+    "z": score-aware: the sum of weight * z, z being how far the chunk's score (cosine
+    similarity, BM25) stands above the mean of its ranking's pool, in standard deviations, so a
+    ranking whose top stands out (a rare name matched, a close paraphrase) counts for more than
+    one whose scores are flat; a chunk missing from a ranking counts as its pool's last.
+    """
+
+    method: Literal["rrf", "z"] = "z"
+    dense: float = 1.0
+    lexical: float = 1.0
+    rrf_k: int = 60
+    # Candidates taken from each ranking before fusion and the per-article cap.
+    pool: int = 100
+    # At most `per_article` chunks of one article; each after its first is placed `repeat`
+    # places lower than its score would put it (room for other articles, not a wall).
+    per_article: int = 4
+    repeat: int = 1
+    title_weight: float = 0.5
+    # The period ranking (candidates by how near their article's date is to the period the
+    # question names, when it names one), fused by reciprocal rank with the fused text ranking.
+    period: float = 1.0
+
+
+FUSION = Fusion()
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 _STOPWORD_TEXT = """
@@ -62,6 +92,121 @@ class Retrieved:
     lexical_rank: int | None = None
 
 
+Ranking = list[tuple[str, str, float]]  # (chunk id, article id, score: higher is better)
+
+
+@dataclass
+class Candidates:
+    """What the rankings found for one query, before fusion: the dense and the lexical ranking
+    (either empty when its mode is off), and the dates of the articles they hold."""
+
+    dense: Ranking
+    lexical: Ranking
+    dates: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Fused:
+    chunk_id: str
+    article_id: str
+    score: float
+    dense_rank: int | None
+    lexical_rank: int | None
+
+
+def fuse(
+    found: Candidates,
+    k: int,
+    fusion: Fusion = FUSION,
+    *,
+    asked: Period | None = None,
+    per_article: int | None = None,
+    exclude: frozenset[str] = frozenset(),
+) -> list[Fused]:
+    """Pure: the `k` best chunks of the fused rankings, at most `per_article` per article."""
+    cap = fusion.per_article if per_article is None else per_article
+    owner: dict[str, str] = {}
+    ranks: dict[str, list[int | None]] = {}
+    rankings = ((0, fusion.dense, found.dense), (1, fusion.lexical, found.lexical))
+    kept: list[tuple[float, Ranking]] = []
+    for which, weight, ranking in rankings:
+        ranking = [r for r in ranking[: fusion.pool] if r[1] not in exclude]
+        for rank, (chunk_id, article_id, _) in enumerate(ranking, 1):
+            ranks.setdefault(chunk_id, [None, None])[which] = rank
+            owner[chunk_id] = article_id
+        if ranking and weight:
+            kept.append((weight, ranking))
+    fused = _z_scores(kept, owner) if fusion.method == "z" else _rrf(kept, fusion.rrf_k)
+    if asked is not None and fusion.period:
+        fused = _with_period(asked, fused, owner, found.dates, fusion)
+    # Each further chunk of an article moves `repeat` places down; past `cap` it is dropped.
+    placed: list[tuple[int, int, str]] = []
+    per: dict[str, int] = {}
+    for position, chunk_id in enumerate(sorted(fused, key=lambda c: -fused[c])):
+        seen = per.get(owner[chunk_id], 0)
+        if seen < cap:
+            per[owner[chunk_id]] = seen + 1
+            placed.append((position + fusion.repeat * seen, position, chunk_id))
+    out: list[Fused] = []
+    for _, _, chunk_id in sorted(placed)[:k]:
+        dense, lexical = ranks[chunk_id]
+        out.append(Fused(chunk_id, owner[chunk_id], fused[chunk_id], dense, lexical))
+    return out
+
+
+def _rrf(rankings: list[tuple[float, Ranking]], rrf_k: int) -> dict[str, float]:
+    fused: dict[str, float] = {}
+    for weight, ranking in rankings:
+        for rank, (chunk_id, _, _) in enumerate(ranking, 1):
+            fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (rrf_k + rank)
+    return fused
+
+
+def _z_scores(rankings: list[tuple[float, Ranking]], owner: dict[str, str]) -> dict[str, float]:
+    import statistics
+
+    fused = dict.fromkeys(owner, 0.0)
+    for weight, ranking in rankings:
+        scores = [score for _, _, score in ranking]
+        mean = statistics.fmean(scores)
+        spread = statistics.pstdev(scores, mean) or 1.0
+        z = {chunk_id: (score - mean) / spread for chunk_id, _, score in ranking}
+        floor = min(z.values())
+        for chunk_id in fused:
+            fused[chunk_id] += weight * z.get(chunk_id, floor)
+    return fused
+
+
+def _with_period(
+    asked: Period,
+    fused: dict[str, float],
+    owner: dict[str, str],
+    dates: dict[str, str],
+    fusion: Fusion,
+) -> dict[str, float]:
+    """The fused text ranking and the period ranking (the candidates by the distance of their
+    article's date to the period asked about, within it first; undated ones are not in it),
+    fused by reciprocal rank. Among candidates equally near, the better text score first."""
+    from summarizer.when import parse_date
+
+    order = sorted(fused, key=lambda c: -fused[c])
+    out: dict[str, float] = {}
+    rank, last = 0, None
+    for position, chunk_id in enumerate(order, 1):
+        if fused[chunk_id] != last:  # equal scores share a rank (copies of one text, say)
+            rank, last = position, fused[chunk_id]
+        out[chunk_id] = 1.0 / (fusion.rrf_k + rank)
+    near: list[tuple[int, float, str]] = []
+    for chunk_id in order:
+        day = parse_date(dates.get(owner[chunk_id]))
+        if day is not None:
+            near.append((asked.distance(day), -fused[chunk_id], chunk_id))
+    near.sort()
+    for rank, (_, _, chunk_id) in enumerate(near, 1):
+        out[chunk_id] += fusion.period / (fusion.rrf_k + rank)
+    return out
+
+
 class Retriever:
     """Searches one corpus; the embedder must be the one its vectors were made with."""
 
@@ -80,10 +225,37 @@ class Retriever:
         filters: Filters | None = None,
         *,
         mode: Mode = "hybrid",
-        per_article: int = PER_ARTICLE,
+        per_article: int | None = None,
         exclude: frozenset[str] = frozenset(),
+        fusion: Fusion = FUSION,
+        today: date | None = None,
     ) -> list[Retrieved]:
         """The `k` best chunks for `query`, at most `per_article` from any one article."""
+        from summarizer.when import period
+
+        asked = period(query, today) if mode == "hybrid" and fusion.period else None
+        n = max(fusion.pool, k * 4) + 4 * len(exclude)
+        found = self.candidates(
+            query, n, filters, mode=mode, dated=asked is not None, title_weight=fusion.title_weight
+        )
+        if found is None:
+            return []
+        fusion = replace(fusion, pool=n)
+        picked = fuse(found, k, fusion, asked=asked, per_article=per_article, exclude=exclude)
+        return self._load(picked)
+
+    def candidates(
+        self,
+        query: str,
+        n: int,
+        filters: Filters | None = None,
+        *,
+        mode: Mode = "hybrid",
+        dated: bool = False,
+        title_weight: float = FUSION.title_weight,
+    ) -> Candidates | None:
+        """The first `n` of each ranking `mode` asks for, or None when the filters pass no
+        article; `dated`: with the dates of the articles found."""
         allowed: list[str] | None = None
         if filters is not None and filters.active:
             allowed = self.corpus.catalog.select_ids(
@@ -93,66 +265,42 @@ class Retriever:
                 ids=filters.article_ids,
             )
             if not allowed:
-                return []
-        n = max(CANDIDATES, k * 4) + 4 * len(exclude)
-        # (slot, ranking): slot 0 holds dense ranks, slot 1 lexical ones, whichever ran.
-        rankings: list[tuple[int, list[tuple[str, str]]]] = []
-        if mode in ("hybrid", "dense"):
-            rankings.append((0, self._dense(query, n, allowed)))
+                return None
+        dense = self._dense(query, n, allowed) if mode in ("hybrid", "dense") else []
+        lexical: Ranking = []
         if mode in ("hybrid", "lexical"):
-            lexical = self.corpus.catalog.lexical(terms(query), n, allowed)
-            rankings.append((1, [(chunk_id, article_id) for chunk_id, article_id, _ in lexical]))
-        fused: dict[str, float] = {}
-        ranks: dict[str, list[int | None]] = {}
-        owner: dict[str, str] = {}
-        for which, ranking in rankings:
-            for rank, (chunk_id, article_id) in enumerate(ranking, 1):
-                if article_id in exclude:
-                    continue
-                fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank)
-                ranks.setdefault(chunk_id, [None, None])[which] = rank
-                owner[chunk_id] = article_id
-        order = sorted(fused, key=lambda c: -fused[c])
-        picked: list[str] = []
-        per: dict[str, int] = {}
-        for chunk_id in order:
-            article_id = owner[chunk_id]
-            if per.get(article_id, 0) >= per_article:
-                continue
-            per[article_id] = per.get(article_id, 0) + 1
-            picked.append(chunk_id)
-            if len(picked) == k:
-                break
-        return self._load(picked, fused, ranks)
+            lexical = self.corpus.catalog.lexical(
+                terms(query), n, allowed, title_weight=title_weight
+            )
+        dates: dict[str, str] = {}
+        if dated:
+            dates = self.corpus.catalog.dates({a for _, a, _ in dense + lexical})
+        return Candidates(dense, lexical, dates)
 
-    def _dense(self, query: str, n: int, allowed: list[str] | None) -> list[tuple[str, str]]:
+    def _dense(self, query: str, n: int, allowed: list[str] | None) -> Ranking:
         where: dict[str, Any] | None = None
         if allowed is not None:
             where = (
                 {"article_id": {"$in": allowed}} if len(allowed) > 1 else {"article_id": allowed[0]}
             )
         vector = self.embedder.embed([query])[0]
-        return [(h.chunk_id, h.article_id) for h in self.corpus.search(vector, n, where)]
+        return [(h.chunk_id, h.article_id, h.score) for h in self.corpus.search(vector, n, where)]
 
-    def _load(
-        self,
-        picked: list[str],
-        fused: dict[str, float],
-        ranks: dict[str, list[int | None]],
-    ) -> list[Retrieved]:
-        spans = self.corpus.catalog.chunk_spans(picked)
-        articles = self.corpus.catalog.many(spans[c][0] for c in picked if c in spans)
+    def _load(self, picked: list[Fused]) -> list[Retrieved]:
+        spans = self.corpus.catalog.chunk_spans([f.chunk_id for f in picked])
+        articles = self.corpus.catalog.many(
+            spans[f.chunk_id][0] for f in picked if f.chunk_id in spans
+        )
         out = []
-        for chunk_id in picked:
-            if chunk_id not in spans or spans[chunk_id][0] not in articles:
+        for f in picked:
+            if f.chunk_id not in spans or spans[f.chunk_id][0] not in articles:
                 continue  # removed since the search: never return what is not stored
-            article_id, index, start, end = spans[chunk_id]
+            article_id, index, start, end = spans[f.chunk_id]
             article = articles[article_id]
-            dense, lexical = ranks[chunk_id]
             out.append(
                 Retrieved(
                     chunk=Chunk(
-                        id=chunk_id,
+                        id=f.chunk_id,
                         article_id=article_id,
                         index=index,
                         start=start,
@@ -160,9 +308,9 @@ class Retriever:
                         text=article.text[start:end],
                     ),
                     article=article,
-                    score=round(fused[chunk_id], 6),
-                    dense_rank=dense,
-                    lexical_rank=lexical,
+                    score=round(f.score, 6),
+                    dense_rank=f.dense_rank,
+                    lexical_rank=f.lexical_rank,
                 )
             )
         return out

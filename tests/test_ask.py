@@ -14,7 +14,7 @@ from click.testing import CliRunner, Result
 from summarizer import pipeline
 from summarizer.config import Settings
 from summarizer.embed import make_embedder
-from summarizer.retrieve import Filters, Retriever, terms
+from summarizer.retrieve import FUSION, Filters, Retriever, terms
 from summarizer.store import Corpus
 from tests.standin_ollama import SUPPORT_SCHEMA, StandinOllama
 
@@ -62,7 +62,7 @@ def test_answerable(env: StandinOllama) -> None:
     per_article: dict[str, int] = {}
     for r in data["retrieved"]:
         per_article[r["article_id"]] = per_article.get(r["article_id"], 0) + 1
-    assert max(per_article.values()) <= 2
+    assert max(per_article.values()) <= FUSION.per_article
     answer, check = [r.body for r in env.requests("/api/chat")]  # the answer, then its check
     user = answer["messages"][1]["content"]
     assert "<passages>" in user and QUESTION in user

@@ -274,7 +274,9 @@ def test_real_minilm_search(corpus_copy: Path) -> None:
     assert all(len(Corpus(s).catalog.get(h.article_id).text) > 0 for h in hits)  # type: ignore[union-attr]
     titles = " ".join(h.title for h in hits)
     assert "Binance" in titles or "refuse" in titles
-    assert hits[0].score > 0.4
+    assert hits[0].dense_rank is not None and hits[0].lexical_rank is not None
+    dense = pipeline.search(s, "Which exchanges refused to freeze Russian accounts?", dense=True)
+    assert dense[0].score > 0.4 and dense[0].dense_rank is None  # a cosine similarity
 
 
 def test_ollama_embedder(ollama_env: Any, corpus_copy: Path) -> None:

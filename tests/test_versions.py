@@ -254,10 +254,17 @@ def test_a_data_dir_of_an_earlier_schema_migrates_in_place_and_loses_nothing(
     pipeline.ingest(settings, [str(corpus_copy)])
     before = {a.id: a.text for a in pipeline.list_articles(settings)}
     aid = next(iter(before))
-    for old in ("2", "3"):
+    for old in ("2", "3", "4"):
         db = sqlite3.connect(settings.catalog_path)  # as that version left it
-        db.execute("DROP TABLE versions")
-        db.execute("DROP TABLE outputs")
+        db.execute("DROP TABLE chunk_text")  # the lexical index, without titles
+        db.execute(
+            "CREATE VIRTUAL TABLE chunk_text USING fts5 (text, chunk_id UNINDEXED,"
+            " article_id UNINDEXED, tokenize = 'porter unicode61 remove_diacritics 2')"
+        )
+        db.execute("INSERT INTO chunk_text SELECT 'x', id, article_id FROM chunks")
+        if old != "4":
+            db.execute("DROP TABLE versions")
+            db.execute("DROP TABLE outputs")
         if old == "3":
             db.execute(
                 "CREATE TABLE outputs (article_id TEXT NOT NULL, task TEXT NOT NULL,"
@@ -270,7 +277,8 @@ def test_a_data_dir_of_an_earlier_schema_migrates_in_place_and_loses_nothing(
         db.close()
         catalog = Catalog(settings.catalog_path)
         try:
-            assert catalog.meta("schema_version") == SCHEMA_VERSION == "4"
+            assert catalog.meta("schema_version") == SCHEMA_VERSION == "5"
+            assert catalog.lexical(["binance"], 3), "the lexical index holds the texts again"
             assert [v.n for v in catalog.versions(aid)] == [1]
             assert catalog.version_text(aid, 1) == before[aid]
             if old == "3":
@@ -278,6 +286,14 @@ def test_a_data_dir_of_an_earlier_schema_migrates_in_place_and_loses_nothing(
         finally:
             catalog.close()
     assert {a.id: a.text for a in pipeline.list_articles(settings)} == before
+    db = sqlite3.connect(settings.catalog_path)
+    titled = db.execute(
+        "SELECT count(*) FROM chunk_text JOIN articles ON articles.id = chunk_text.article_id"
+        " WHERE chunk_text.title = articles.title"
+    ).fetchone()[0]
+    chunks = db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+    db.close()
+    assert titled == chunks > 0  # every chunk indexed with its article's title
     assert pipeline.search(settings, "Binance Russia", k=3)
 
 

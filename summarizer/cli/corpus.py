@@ -78,14 +78,21 @@ def show(article_id: str, n: int | None, as_json: bool, **opts: Any) -> None:
 @cli.command()
 @click.argument("query")
 @click.option("-k", "k", default=5, show_default=True, type=click.IntRange(1, 1000))
+@click.option(
+    "--dense",
+    is_flag=True,
+    help="Nearest by meaning alone (any number per article; score = cosine similarity).",
+)
 @store_options
 @json_option
-def search(query: str, k: int, as_json: bool, **opts: Any) -> None:
-    """Semantic search over the corpus: the passages closest to QUERY."""
+def search(query: str, k: int, dense: bool, as_json: bool, **opts: Any) -> None:
+    """Search the corpus: the passages that best match QUERY, found as `ask` finds them (by
+    meaning and by words, fused; at most two per article; a period the query names, such as
+    "this week" or "in March 2022", preferred)."""
     from summarizer import pipeline, render
 
     settings = settings_from(opts)
-    hits = pipeline.search(settings, query, k=k)
+    hits = pipeline.search(settings, query, k=k, dense=dense)
     if not hits and not pipeline.list_articles(settings):
         from summarizer.errors import NotFoundError
 
