@@ -98,7 +98,7 @@ def version_diff(
 
 def search(settings: Settings, query: str, k: int = 5, *, dense: bool = False) -> list[SearchHit]:
     """The `k` passages that best match `query`, each pinned to its article's stored text: the
-    retrieval `ask` uses (dense and lexical rankings fused, at most two passages an article;
+    retrieval `ask` uses (dense and lexical rankings fused, at most four passages an article;
     the score is the fused one), or with `dense` the nearest by meaning alone, any number an
     article (the score is the cosine similarity)."""
     from summarizer.embed import canonical_name, make_embedder

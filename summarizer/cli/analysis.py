@@ -130,8 +130,9 @@ def claims(sources: tuple[str, ...], as_json: bool, **opts: Any) -> None:
 def ask(question: str, k: int, as_json: bool, **opts: Any) -> None:
     """Answer QUESTION from the corpus, every statement cited, or say the corpus does not.
 
-    Passages are retrieved by meaning and by words (fused), at most two per article; the model
-    answers from them, and only quotes found in those passages are kept as citations.
+    Passages are retrieved by meaning and by words (fused; a period the question names, such as
+    "this week", preferred; at most four per article); the model answers from them, and only
+    quotes found in those passages are kept as citations.
     """
     from summarizer import pipeline, render
     from summarizer.progress import ProgressBar

@@ -87,7 +87,7 @@ def show(article_id: str, n: int | None, as_json: bool, **opts: Any) -> None:
 @json_option
 def search(query: str, k: int, dense: bool, as_json: bool, **opts: Any) -> None:
     """Search the corpus: the passages that best match QUERY, found as `ask` finds them (by
-    meaning and by words, fused; at most two per article; a period the query names, such as
+    meaning and by words, fused; at most four per article; a period the query names, such as
     "this week" or "in March 2022", preferred)."""
     from summarizer import pipeline, render
 
