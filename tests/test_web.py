@@ -331,6 +331,7 @@ def test_the_server_refuses_other_hosts_forms_without_its_token_and_shows_no_tra
         page = http.get("/")
         assert page.status_code == 200
         assert "script-src 'self'" in page.headers["content-security-policy"]
+        assert page.headers["cache-control"] == "no-store"
         # DNS rebinding: a page of evil.example whose name now points at 127.0.0.1.
         rebound = http.get("/", headers={"Host": f"evil.example:{served.url.rsplit(':', 1)[1]}"})
         assert rebound.status_code == 400

@@ -72,6 +72,9 @@ _SAFE = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
+    # Pages show the corpus and its jobs as they are now: a browser must not show a stale copy
+    # (an article page from before its summary was made).
+    "Cache-Control": "no-store",
 }
 
 
