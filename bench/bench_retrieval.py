@@ -221,9 +221,6 @@ def sweep(evaluators: dict[str, Evaluator]) -> None:
         "lexical weight": [replace(FUSION, lexical=w) for w in (0.4, 0.6, 0.8, 1.0, 1.2, 1.5)],
         "pool": [replace(FUSION, pool=n) for n in (30, 60, 100, 200)],
         "per article": [replace(FUSION, per_article=n) for n in (1, 2, 3, 4, 10)],
-        "repeat (per article 4)": [
-            replace(FUSION, per_article=4, repeat=n) for n in (0, 1, 2, 3, 5, 8)
-        ],
         "rrf k": [replace(FUSION, rrf_k=n) for n in (10, 30, 60, 100)],
         "title weight": [replace(FUSION, title_weight=w) for w in (0.0, 0.25, 0.5, 1.0)],
     }
@@ -234,7 +231,6 @@ def sweep(evaluators: dict[str, Evaluator]) -> None:
             "per article": "per_article",
             "rrf k": "rrf_k",
             "title weight": "title_weight",
-            "repeat (per article 4)": "repeat",
         }[axis]
         table(
             f"sweep: {axis}",

@@ -38,10 +38,9 @@ class Fusion:
     rrf_k: int = 60
     # Candidates taken from each ranking before fusion and the per-article cap.
     pool: int = 100
-    # At most `per_article` chunks of one article; each after its first is placed `repeat`
-    # places lower than its score would put it (room for other articles, not a wall).
+    # At most this many chunks of one article (room for other articles; 2 lost answers that a
+    # third or fourth chunk of the right article held).
     per_article: int = 4
-    repeat: int = 1
     title_weight: float = 0.5
     # The period ranking (candidates by how near their article's date is to the period the
     # question names, when it names one), fused by reciprocal rank with the fused text ranking.
@@ -139,18 +138,17 @@ def fuse(
     fused = _z_scores(kept, owner) if fusion.method == "z" else _rrf(kept, fusion.rrf_k)
     if asked is not None and fusion.period:
         fused = _with_period(asked, fused, owner, found.dates, fusion)
-    # Each further chunk of an article moves `repeat` places down; past `cap` it is dropped.
-    placed: list[tuple[int, int, str]] = []
-    per: dict[str, int] = {}
-    for position, chunk_id in enumerate(sorted(fused, key=lambda c: -fused[c])):
-        seen = per.get(owner[chunk_id], 0)
-        if seen < cap:
-            per[owner[chunk_id]] = seen + 1
-            placed.append((position + fusion.repeat * seen, position, chunk_id))
     out: list[Fused] = []
-    for _, _, chunk_id in sorted(placed)[:k]:
+    per: dict[str, int] = {}
+    for chunk_id in sorted(fused, key=lambda c: -fused[c]):
+        article_id = owner[chunk_id]
+        if per.get(article_id, 0) >= cap:
+            continue
+        per[article_id] = per.get(article_id, 0) + 1
         dense, lexical = ranks[chunk_id]
-        out.append(Fused(chunk_id, owner[chunk_id], fused[chunk_id], dense, lexical))
+        out.append(Fused(chunk_id, article_id, fused[chunk_id], dense, lexical))
+        if len(out) == k:
+            break
     return out
 
 
