@@ -19,7 +19,7 @@ _DAY = r"(\d{1,2})(?:st|nd|rd|th)?"
 _DAY_MONTH_YEAR = re.compile(rf"\b{_DAY}\s+({_MONTH})\.?,?\s+({_YEAR})\b", re.I)
 _MONTH_DAY_YEAR = re.compile(rf"\b({_MONTH})\.?\s+{_DAY},?\s+({_YEAR})\b", re.I)
 _MONTH_YEAR = re.compile(rf"\b({_MONTH})\.?,?\s+(?:of\s+)?({_YEAR})\b", re.I)
-_IN_YEAR = re.compile(rf"\b(?:in|during|of|since|from|by)\s+({_YEAR})\b", re.I)
+_IN_YEAR = re.compile(rf"\b(in|during|of|since|from|by)\s+({_YEAR})\b", re.I)
 # Words that ask for the newest articles, and how far back the period they name begins.
 _RELATIVE = (
     (re.compile(r"\btoday\b|\bthis (?:morning|afternoon|evening)\b", re.I), 0),
@@ -58,7 +58,7 @@ def period(question: str, today: date | None = None) -> Period | None:
     March 2022. A relative word is counted back from `today`.
     """
     today = today or date.today()
-    named = _named(question)
+    named = _named(question, today)
     if named is not None:
         return named
     for pattern, days in _RELATIVE:
@@ -67,7 +67,7 @@ def period(question: str, today: date | None = None) -> Period | None:
     return None
 
 
-def _named(question: str) -> Period | None:
+def _named(question: str, today: date) -> Period | None:
     found = _ISO.search(question)
     if found:
         day = _day(int(found[1]), int(found[2]), int(found[3]))
@@ -90,7 +90,9 @@ def _named(question: str) -> Period | None:
         return Period(date(year, month, 1), date(year, month, last), recent=False)
     found = _IN_YEAR.search(question)
     if found:
-        year = int(found[1])
+        year = int(found[2])
+        if found[1].lower() in ("since", "from"):  # that year to now
+            return Period(date(year, 1, 1), max(today, date(year, 12, 31)), recent=False)
         return Period(date(year, 1, 1), date(year, 12, 31), recent=False)
     return None
 

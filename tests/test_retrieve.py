@@ -29,6 +29,7 @@ def test_the_period_a_question_names() -> None:
     )
     assert period("the hack on May 5th, 2022", TODAY).first == date(2022, 5, 5)  # type: ignore[union-attr]
     assert period("what changed in 2021", TODAY).last == date(2021, 12, 31)  # type: ignore[union-attr]
+    assert period("what changed since 2021", TODAY) == Period(date(2021, 1, 1), TODAY, recent=False)
     # A named date wins over a relative word; no date and no relative word: no period.
     assert period("recent news from 2022-03-04", TODAY).first == date(2022, 3, 4)  # type: ignore[union-attr]
     assert period("Which exchanges refused to freeze accounts?", TODAY) is None
