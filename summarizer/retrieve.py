@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
 
+from summarizer.catalog import TITLE_WEIGHT
 from summarizer.models import Article, Chunk
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ class Fusion:
     # written questions lost their answer from the first 10: a third or fourth chunk of the
     # right article held it.
     per_article: int = 4
-    title_weight: float = 0.5
+    title_weight: float = TITLE_WEIGHT  # of a title's words in BM25, against the text's 1
     # The period ranking (candidates by how near their article's date is to the period the
     # question names, when it names one), fused by reciprocal rank with the fused text ranking.
     period: float = 1.0
