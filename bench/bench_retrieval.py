@@ -11,7 +11,7 @@ The articles are stored as text files whose first line is the headline their URL
 Mail's and CNN's; the BBC's URLs hold none, so those are titled by data set and id).
 
 Labelled sets:
-- questions (bench/retrieval_questions.jsonl): one question per article for half of the articles,
+- questions (bench/retrieval_questions.jsonl): 186 questions, each about a fact of one article,
   written the way a reader asks, in other words than the article's: each was checked in code to
   share no run of three words with the sentence that holds its answer, and at most half of its
   content words (see README "Benchmarks"). Each line is the article id, the question and the
