@@ -27,9 +27,14 @@ def load_articles() -> list[dict[str, str]]:
     return [json.loads(line) for line in lines if line.strip()]
 
 
+def name(article: dict[str, str]) -> str:
+    """A title made of the article's data set and id."""
+    return f"{article['dataset']} article {article['id']}"
+
+
 def headline(article: dict[str, str]) -> str:
     """The headline in the article's URL where its publisher put one there (the Daily Mail's and
-    CNN's URLs end in it), else a name made of its data set and id."""
+    CNN's URLs end in it), else its name."""
     from urllib.parse import urlsplit
 
     url = urlsplit(article["url"].split("id_/", 1)[-1].split("/", 5)[-1])
@@ -38,7 +43,7 @@ def headline(article: dict[str, str]) -> str:
     words = slug.split("-")
     if ("dailymail" in article["url"] or "cnn.com" in article["url"]) and len(words) >= 3:
         return " ".join(words)
-    return f"{article['dataset']} article {article['id']}"
+    return name(article)
 
 
 def write_articles(folder: Path, *, headlines: bool = False) -> list[Path]:
@@ -48,7 +53,7 @@ def write_articles(folder: Path, *, headlines: bool = False) -> list[Path]:
     paths = []
     for a in load_articles():
         path = folder / f"{a['dataset']}-{a['id']}.txt"
-        title = headline(a) if headlines else f"{a['dataset']} article {a['id']}"
+        title = headline(a) if headlines else name(a)
         path.write_text(f"{title}\n\n{a['text']}\n", encoding="utf-8")
         paths.append(path)
     return paths

@@ -359,12 +359,13 @@ def _extract_html(raw: RawDocument) -> Extracted:
     meta_title = _clean_field(_meta_content(root, "og:title", "twitter:title"))
     page_title = _clean_field(_page_title(root))
     meta = _metadata(root, raw.url)
-    document = _trafilatura(root, meta.url or raw.url)
+    url = meta.url or raw.url
+    document = _trafilatura(root, url)
     paragraphs = sum(len(p.text_content().split()) for p in root.iter("p"))
     if _words(document) < SHORT_SHARE * paragraphs:
         # Suspiciously short: trafilatura's whole sequence (its readability and jusText
         # fallbacks too) is asked as well, and the longer text kept.
-        second = _trafilatura(root, meta.url or raw.url, fast=False)
+        second = _trafilatura(root, url, fast=False)
         if _words(second) > _words(document):
             document = second
     text = _tidy(document.text) if document is not None and document.text else ""
