@@ -143,6 +143,7 @@ class Evaluator:
         self.found = [retriever.candidates(c.question, pool, dated=False) for c in cases]
         ids = {cid for f in self.found for cid, _, _ in f.dense + f.lexical}
         self.spans = retriever.corpus.catalog.chunk_spans(list(ids))
+        self.texts = retriever.corpus.catalog.chunk_texts(list(ids))
         # Lexical rankings by title weight: the one stored by default, the others on demand.
         self.lexical: dict[float, list[Any]] = {}
 
@@ -162,6 +163,7 @@ class Evaluator:
             for ranking in self.lexical[title_weight]:
                 missing = [c for c, _, _ in ranking if c not in self.spans]
                 self.spans.update(catalog.chunk_spans(missing))
+                self.texts.update(catalog.chunk_texts(missing))
         return self.lexical[title_weight]
 
     def ranks(self, fusion: Any, mode: str = "hybrid") -> list[int | None]:
@@ -174,6 +176,8 @@ class Evaluator:
                 found.dense if mode != "lexical" else [],
                 lex if mode != "dense" else [],
                 {},
+                found.terms,
+                self.texts,
             )
             picked = fuse(cands, 10, fusion)
             hits = [Hit(*self._span(f.chunk_id)) for f in picked]
@@ -195,6 +199,7 @@ def methods() -> dict[str, tuple[str, Any]]:
         "lexical (bm25)": ("lexical", replace(FUSION, per_article=10)),
         "rrf before (ask before)": ("hybrid", before),
         "rrf, new pool and titles": ("hybrid", replace(FUSION, method="rrf")),
+        "z, no verbatim rule": ("hybrid", replace(FUSION, verbatim=0.0)),
         f"fused now ({FUSION.method})": ("hybrid", FUSION),
     }
 
@@ -217,26 +222,18 @@ def table(title: str, evaluators: dict[str, Evaluator], rows: dict[str, tuple[st
 def sweep(evaluators: dict[str, Evaluator]) -> None:
     from summarizer.retrieve import FUSION
 
-    grid: dict[str, Any] = {
-        "lexical weight": [replace(FUSION, lexical=w) for w in (0.4, 0.6, 0.8, 1.0, 1.2, 1.5)],
-        "pool": [replace(FUSION, pool=n) for n in (30, 60, 100, 200)],
-        "per article": [replace(FUSION, per_article=n) for n in (1, 2, 3, 4, 10)],
-        "rrf k": [replace(FUSION, rrf_k=n) for n in (10, 30, 60, 100)],
-        "title weight": [replace(FUSION, title_weight=w) for w in (0.0, 0.25, 0.5, 1.0)],
+    grid: dict[str, tuple[float, ...]] = {
+        "lexical": (0.4, 0.6, 0.8, 1.0, 1.2, 1.5),
+        "pool": (30, 60, 100, 200),
+        "per_article": (1, 2, 3, 4, 10),
+        "rrf_k": (10, 30, 60, 100),
+        "title_weight": (0.0, 0.25, 0.5, 1.0),
+        "verbatim": (0.0, 2.0, 3.0, 4.0, 6.0),
+        "verbatim_share": (0.5, 0.6, 0.7, 0.75, 0.8, 0.9, 1.0),
     }
-    for axis, fusions in grid.items():
-        field = {
-            "lexical weight": "lexical",
-            "pool": "pool",
-            "per article": "per_article",
-            "rrf k": "rrf_k",
-            "title weight": "title_weight",
-        }[axis]
-        table(
-            f"sweep: {axis}",
-            evaluators,
-            {f"{field}={getattr(f, field)}": ("hybrid", f) for f in fusions},
-        )
+    for field, values in grid.items():
+        rows = {f"{field}={v}": ("hybrid", replace(FUSION, **{field: v})) for v in values}
+        table(f"sweep: {field}", evaluators, rows)
 
 
 def copy_store(settings: Any, big: Any, today: date) -> int:
@@ -377,6 +374,12 @@ def main() -> None:
         print(
             f"  {'fused, long queries':22} mean {mean:6.1f} ms  p95 {p95:6.1f} ms"
             f"  ({len(long)} reference summaries as queries, {words:.0f} words on average)"
+        )
+        keywords = [c.question for c in sets["sentences"][:100]]
+        mean, p95 = latency(runs["fused"], keywords)
+        print(
+            f"  {'fused, keyword queries':22} mean {mean:6.1f} ms  p95 {p95:6.1f} ms"
+            f"  ({len(keywords)} of the keyword sentences: the verbatim rule applies)"
         )
         print("  target: fused <= 50 ms mean")
         corpus.close()

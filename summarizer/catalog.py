@@ -357,14 +357,8 @@ class Catalog(Kept):
 
     def dates(self, ids: Iterable[str]) -> dict[str, str]:
         """The date of each of these articles that has one."""
-        ids = list(ids)
-        out: dict[str, str] = {}
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            marks = ",".join("?" * len(part))
-            sql = f"SELECT id, date FROM articles WHERE date IS NOT NULL AND id IN ({marks})"
-            out.update((r[0], r[1]) for r in self._db.execute(sql, part))
-        return out
+        sql = "SELECT id, date FROM articles WHERE date IS NOT NULL AND id IN"
+        return {r[0]: r[1] for r in self._rows_of(sql, list(ids))}
 
     def select_ids(
         self,
@@ -408,17 +402,23 @@ class Catalog(Kept):
 
     def chunk_spans(self, chunk_ids: Sequence[str]) -> dict[str, tuple[str, int, int, int]]:
         """chunk id -> (article id, index, start, end)."""
-        out: dict[str, tuple[str, int, int, int]] = {}
-        ids = list(chunk_ids)
+        sql = 'SELECT id, article_id, idx, start, "end" FROM chunks WHERE id IN'
+        return {r[0]: (r[1], r[2], r[3], r[4]) for r in self._rows_of(sql, chunk_ids)}
+
+    def chunk_texts(self, chunk_ids: Sequence[str]) -> dict[str, str]:
+        """chunk id -> the chunk's text, for the chunks that are stored."""
+        sql = (
+            'SELECT c.id, substr(a.text, c.start + 1, c."end" - c.start) FROM chunks c'
+            " JOIN articles a ON a.id = c.article_id WHERE c.id IN"
+        )
+        return {r[0]: r[1] for r in self._rows_of(sql, chunk_ids)}
+
+    def _rows_of(self, sql: str, ids: Sequence[str]) -> Iterator[sqlite3.Row]:
+        """The rows of `sql` (ending in "IN") for `ids`, in batches SQLite takes."""
+        ids = list(ids)
         for i in range(0, len(ids), 500):
             part = ids[i : i + 500]
-            for r in self._db.execute(
-                'SELECT id, article_id, idx, start, "end" FROM chunks '
-                f"WHERE id IN ({','.join('?' * len(part))})",
-                part,
-            ):
-                out[r[0]] = (r[1], r[2], r[3], r[4])
-        return out
+            yield from self._db.execute(f"{sql} ({','.join('?' * len(part))})", part)
 
     def put(self, article: Article, chunks: list[Chunk], fingerprint: str | None) -> None:
         """Insert or replace an article and its chunk spans; a changed text is kept as a new

@@ -5,7 +5,7 @@ period a question names ("this week", "in March 2022"), and at most a few chunks
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -46,6 +46,13 @@ class Fusion:
     # The period ranking (candidates by how near their article's date is to the period the
     # question names, when it names one), fused by reciprocal rank with the fused text ranking.
     period: float = 1.0
+    # Words remembered from a text ("trezeguet egypt footed shot box saved"): when one of the
+    # lexical ranking's first 3 chunks holds at least `verbatim_share` of the query's terms, the
+    # lexical ranking's weight is multiplied by `verbatim`, and the proximity ranking (how many of
+    # the terms stand close together) joins the fusion at that weight. A question in a reader's
+    # own words rarely has that many of its terms in one chunk, and is fused as before.
+    verbatim_share: float = 0.7
+    verbatim: float = 4.0
 
 
 FUSION = Fusion()
@@ -98,11 +105,17 @@ Ranking = list[tuple[str, str, float]]  # (chunk id, article id, score: higher i
 @dataclass
 class Candidates:
     """What the rankings found for one query, before fusion: the dense and the lexical ranking
-    (either empty when its mode is off), and the dates of the articles they hold."""
+    (either empty when its mode is off), the dates of the articles they hold, the query's terms
+    and the texts of each ranking's first PROXIMITY_POOL chunks."""
 
     dense: Ranking
     lexical: Ranking
     dates: dict[str, str]
+    terms: list[str] = field(default_factory=list)
+    texts: dict[str, str] = field(default_factory=dict)
+
+
+PROXIMITY_POOL = 30  # chunks of each ranking the proximity ranking is made of
 
 
 @dataclass(frozen=True)
@@ -129,13 +142,17 @@ def fuse(
     ranks: dict[str, list[int | None]] = {}
     rankings = ((0, fusion.dense, found.dense), (1, fusion.lexical, found.lexical))
     kept: list[tuple[float, Ranking]] = []
+    pooled: list[Ranking] = []
     for which, weight, ranking in rankings:
         ranking = [r for r in ranking[: fusion.pool] if r[1] not in exclude]
+        pooled.append(ranking)
         for rank, (chunk_id, article_id, _) in enumerate(ranking, 1):
             ranks.setdefault(chunk_id, [None, None])[which] = rank
             owner[chunk_id] = article_id
         if ranking and weight:
             kept.append((weight, ranking))
+    if fusion.method == "z" and fusion.verbatim and len(kept) == 2:
+        kept = _verbatim(found, fusion, pooled, kept)
     fused = _z_scores(kept, owner) if fusion.method == "z" else _rrf(kept, fusion.rrf_k)
     if asked is not None and fusion.period:
         fused = _with_period(asked, fused, owner, found.dates, fusion)
@@ -151,6 +168,59 @@ def fuse(
         if len(out) == k:
             break
     return out
+
+
+def _verbatim(
+    found: Candidates, fusion: Fusion, pooled: list[Ranking], kept: list[tuple[float, Ranking]]
+) -> list[tuple[float, Ranking]]:
+    """The rankings to fuse, with the lexical one weighted up and the proximity ranking added
+    when the query reads as words remembered from a text (see Fusion.verbatim_share)."""
+    dense, lexical = pooled
+    queried = {_stem(t) for t in found.terms}
+    if not queried:
+        return kept
+    share = max((_held(queried, found.texts.get(c, "")) for c, _, _ in lexical[:3]), default=0.0)
+    if share < fusion.verbatim_share:
+        return kept
+    near: dict[str, tuple[str, float]] = {}
+    for chunk_id, article_id, _ in dense[:PROXIMITY_POOL] + lexical[:PROXIMITY_POOL]:
+        near[chunk_id] = (article_id, _proximity(queried, found.texts.get(chunk_id, "")))
+    proximity = sorted(((c, a, p) for c, (a, p) in near.items()), key=lambda r: -r[2])
+    (dense_weight, _), (lexical_weight, _) = kept
+    return [
+        (dense_weight, dense),
+        (lexical_weight * fusion.verbatim, lexical),
+        (fusion.verbatim, proximity),
+    ]
+
+
+def _stem(word: str) -> str:
+    """A word as matched against a query term: lower-cased, its first five letters."""
+    return word.lower()[:5]
+
+
+def _held(queried: set[str], text: str) -> float:
+    """The share of the query's terms that `text` holds."""
+    return len(queried & {_stem(w) for w in _WORD.findall(text)}) / len(queried)
+
+
+def _proximity(queried: set[str], text: str) -> float:
+    """The most of the query's terms held in one window of `text` (twice as many words as
+    there are terms, 6 at least), as a share of the terms."""
+    window = max(6, 2 * len(queried))
+    hits = [(i, s) for i, w in enumerate(_WORD.findall(text)) if (s := _stem(w)) in queried]
+    best, first = 0, 0
+    count: dict[str, int] = {}
+    for at, term in hits:
+        count[term] = count.get(term, 0) + 1
+        while at - hits[first][0] >= window:
+            gone = hits[first][1]
+            count[gone] -= 1
+            if not count[gone]:
+                del count[gone]
+            first += 1
+        best = max(best, len(count))
+    return best / len(queried)
 
 
 def _rrf(rankings: list[tuple[float, Ranking]], rrf_k: int) -> dict[str, float]:
@@ -265,25 +335,33 @@ class Retriever:
             )
             if not allowed:
                 return None
-        dense = self._dense(query, n, allowed) if mode in ("hybrid", "dense") else []
+        texts: dict[str, str] = {}
+        dense = self._dense(query, n, allowed, texts) if mode in ("hybrid", "dense") else []
         lexical: Ranking = []
+        queried = terms(query)
+        catalog = self.corpus.catalog
         if mode in ("hybrid", "lexical"):
-            lexical = self.corpus.catalog.lexical(
-                terms(query), n, allowed, title_weight=title_weight
-            )
+            lexical = catalog.lexical(queried, n, allowed, title_weight=title_weight)
+            first = [c for c, _, _ in lexical[:PROXIMITY_POOL] if c not in texts]
+            texts.update(catalog.chunk_texts(first))
         dates: dict[str, str] = {}
         if dated:
-            dates = self.corpus.catalog.dates({a for _, a, _ in dense + lexical})
-        return Candidates(dense, lexical, dates)
+            dates = catalog.dates({a for _, a, _ in dense + lexical})
+        return Candidates(dense, lexical, dates, queried, texts)
 
-    def _dense(self, query: str, n: int, allowed: list[str] | None) -> Ranking:
+    def _dense(
+        self, query: str, n: int, allowed: list[str] | None, texts: dict[str, str]
+    ) -> Ranking:
+        """The dense ranking; the texts of its first chunks are put in `texts`."""
         where: dict[str, Any] | None = None
         if allowed is not None:
             where = (
                 {"article_id": {"$in": allowed}} if len(allowed) > 1 else {"article_id": allowed[0]}
             )
         vector = self.embedder.embed([query])[0]
-        return [(h.chunk_id, h.article_id, h.score) for h in self.corpus.search(vector, n, where)]
+        hits = self.corpus.search(vector, n, where)
+        texts.update((h.chunk_id, h.text) for h in hits[:PROXIMITY_POOL])
+        return [(h.chunk_id, h.article_id, h.score) for h in hits]
 
     def _load(self, picked: list[Fused]) -> list[Retrieved]:
         spans = self.corpus.catalog.chunk_spans([f.chunk_id for f in picked])

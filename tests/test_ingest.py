@@ -247,7 +247,8 @@ def test_chroma_server(hash_embedder: str, corpus_copy: Path, chroma_server: str
     report = pipeline.ingest(s, [str(corpus_copy)])
     assert report.failed == 0
     hits = pipeline.search(s, "Kraken cannot freeze accounts without a legal requirement", k=2)
-    assert hits and "Kraken" in hits[0].text
+    assert hits and "cannot freeze the accounts" in hits[0].text
+    assert "legal requirement" in hits[0].text
     assert_consistent(s)
     victim = pipeline.list_articles(s)[0]
     list(pipeline.remove(s, [victim.id]))

@@ -4,6 +4,7 @@ titles in the lexical index, and `search` using the same retrieval as `ask`."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -52,6 +53,34 @@ def test_a_ranking_whose_top_stands_out_wins_the_fusion() -> None:
     assert fuse(found, 1)[0].chunk_id == "x"  # score-aware: the standout comes first
     first = fuse(found, 3)
     assert (first[0].dense_rank, first[0].lexical_rank) == (21, 1)
+
+
+def test_words_remembered_from_a_text_find_that_text() -> None:
+    # Words of one sentence, typed from memory. Dense ranks a look-alike of another article first
+    # by far; lexical has two chunks with every word, the one with them together first by a hair.
+    words = ["trezeguet", "egypt", "footed", "shot", "saved"]
+    filler = " ".join(["the match went on"] * 12)
+    texts = {
+        "x": f"{filler} Trezeguet of Egypt footed a low shot which Alisson saved. {filler}",
+        "y": f"Trezeguet started. {filler} Egypt footed the bill. {filler} A shot was saved.",
+        "d": "The striker's effort was stopped by the goalkeeper.",
+    }
+    dense = ranking(("d", "ad", 0.90), *((f"f{i}", f"af{i}", 0.30 + i * 1e-3) for i in range(20)))
+    lexical = ranking(("x", "ax", 10.0), ("y", "ay", 9.9))
+    lexical += ranking(*((f"l{i}", f"al{i}", 6.0 - i * 0.1) for i in range(20)))
+    found = Candidates(dense, lexical, {}, words, texts)
+    assert fuse(found, 1, replace(FUSION, verbatim=0.0))[0].chunk_id == "d"
+    assert [f.chunk_id for f in fuse(found, 3)][:2] == ["x", "y"]
+    # Close together beats merely present: with equal BM25 scores, the proximity ranking decides.
+    tied = Candidates(dense, ranking(("y", "ay", 10.0), *lexical[1:]), {}, words, texts)
+    tied.lexical[1] = ("x", "ax", 10.0)
+    assert fuse(tied, 1)[0].chunk_id == "x"
+    # A question in other words than the text's (few of its terms in any one chunk) is fused as
+    # if the rule were not there; so is every query under reciprocal-rank fusion.
+    asked = Candidates(dense, lexical, {}, ["striker", "goalkeeper", "stopped", "egypt"], texts)
+    assert fuse(asked, 5) == fuse(asked, 5, replace(FUSION, verbatim=0.0))
+    rrf = Fusion(method="rrf")
+    assert fuse(found, 5, rrf) == fuse(found, 5, replace(rrf, verbatim=0.0))
 
 
 def test_the_per_article_limit_leaves_room_for_other_articles() -> None:
