@@ -2,10 +2,13 @@
 articles, the period preference on dated copies, and latency on a store of more than 25,000
 chunks. Real MiniLM embedder; no model calls.
 
-    python bench/bench_retrieval.py [--store DIR] [--sweep]
+    python bench/bench_retrieval.py [--store DIR] [--sweep] [--rerank N]
 
 --store DIR keeps the ingested store in DIR (and reuses it when it is there). --sweep also prints
 hit@k for a grid of fusion settings (how the defaults in summarizer/retrieve.py were chosen).
+--rerank N also puts the fused first 10 of the first N written questions to the model
+(`--rerank`: the Ollama server of OLLAMA_HOST, the model of SUMMARIZER_MODEL, no reply cache) and
+prints hit@k of its order beside the fused one, and the model call's time.
 
 The articles are stored as text files whose first line is the headline their URL holds (the Daily
 Mail's and CNN's; the BBC's URLs hold none, so those are titled by data set and id).
@@ -17,7 +20,8 @@ Labelled sets:
   content words (see README "Benchmarks"). Each line is the article id, the question and the
   answer's character span in the article's text in the data set. A hit at k: one of the first k
   chunks holds the middle of the answer.
-- sentences: for each article one sentence of its body (12-40 words, fixed seed); the question is
+- sentences: for each article one sentence of its body (12-40 words, seeded by the article's
+  file name, so the same in every store); the question is
   that sentence's content words with every third one dropped, lower-cased (a keyword question).
   A hit at k: one of the first k chunks holds the middle of the sentence.
 - summaries: each article's human-written reference summary (from the data set) asks for its
@@ -40,6 +44,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -87,9 +92,9 @@ def question_set(articles: list[Any]) -> list[Case]:
 def sentence_set(articles: list[Any], seed: int = 7) -> list[Case]:
     from summarizer.retrieve import terms
 
-    rng = random.Random(seed)
     out = []
     for a in articles:
+        rng = random.Random(f"{seed}:{Path(a.source).name}")  # the same sentence in any store
         body_from = a.text.find("\n") + 1
         candidates = [
             m for m in _SENTENCE.finditer(a.text, body_from) if 12 <= len(m.group().split()) <= 40
@@ -236,6 +241,45 @@ def sweep(evaluators: dict[str, Evaluator]) -> None:
         table(f"sweep: {field}", evaluators, rows)
 
 
+def rerank_table(retriever: Any, cases: list[Case], settings: Any) -> None:
+    """hit@k of the fused first 10 and of the model's order of them, on `cases`."""
+    from summarizer.ask import rerank
+    from summarizer.errors import one_line
+    from summarizer.llm import Ollama
+    from summarizer.windows import CallLog
+
+    fused: list[int | None] = []
+    reranked: list[int | None] = []
+    seconds: list[float] = []
+    outcomes = {"reordered": 0, "left in order": 0, "fused order kept, with a warning": 0}
+    reasons: Counter[str] = Counter()
+    with Ollama(replace(settings, use_cache=False)) as llm:
+        print(f"\nrerank: {llm.settings.model}, the fused first 10 of {len(cases)} questions")
+        for case in cases:
+            shortlist = retriever.search(case.question, 10)
+            calls = CallLog()
+            started = time.perf_counter()
+            ordered = rerank(llm, case.question, shortlist, calls)
+            seconds.append(time.perf_counter() - started)
+            kept = [w for w in calls.warnings or [] if w.startswith("reranking:")]
+            reasons.update(w.split(";")[0].removeprefix("reranking: ") for w in kept)
+            if [r.chunk.id for r in ordered] != [r.chunk.id for r in shortlist]:
+                outcomes["reordered"] += 1
+            else:
+                outcomes["fused order kept, with a warning" if kept else "left in order"] += 1
+            for ranks, found in ((fused, shortlist), (reranked, ordered)):
+                hits = [Hit(r.article.id, r.chunk.start, r.chunk.end) for r in found]
+                ranks.append(rank_of(hits, case))
+    for name, ranks in (("fused", fused), ("reranked", reranked)):
+        print(f"  {name:10} " + "  ".join(f"@{k} {at_k(ranks, k):.3f}" for k in KS))
+    print("  " + ", ".join(f"{n} {what}" for what, n in outcomes.items()))
+    for reason, n in reasons.most_common(3):
+        print(f"    {n} x {one_line(reason, 100)}")
+    seconds.sort()
+    p95 = seconds[int(len(seconds) * 0.95)]
+    print(f"  the model call: mean {statistics.mean(seconds):.1f} s  p95 {p95:.1f} s")
+
+
 def copy_store(settings: Any, big: Any, today: date) -> int:
     """The store's articles and vectors written COPIES times into `big`, the last one dated 3
     days before `today`, each one before it a year earlier; returns its chunk count."""
@@ -307,6 +351,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--store", type=Path, help="keep (and reuse) the ingested store here")
     parser.add_argument("--sweep", action="store_true", help="also print a grid of settings")
+    parser.add_argument(
+        "--rerank", type=int, metavar="N", help="also rerank N questions' shortlists by the model"
+    )
     args = parser.parse_args()
 
     from summarizer.config import Settings
@@ -336,6 +383,8 @@ def main() -> None:
         table("hit@k (a retrieved chunk holds the answer)", evaluators, methods())
         if args.sweep:
             sweep(evaluators)
+        if args.rerank:
+            rerank_table(retriever, sets["questions"][: args.rerank], settings)
         corpus.close()
 
         today = date.today()

@@ -3,7 +3,8 @@ keep only what the retrieved passages verifiably say."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
@@ -20,7 +21,7 @@ from summarizer.checking import (
 )
 from summarizer.citing import Grounder, PointReply, QuoteRef, at_most, outcome
 from summarizer.claims import MAX_CLAIMS
-from summarizer.errors import ContextOverflow
+from summarizer.errors import ContextOverflow, DegenerateReply, InvalidReply, OutputTruncated
 from summarizer.grounding import locate, sentences
 from summarizer.models import (
     Answer,
@@ -42,6 +43,11 @@ NOT_FOUND = "The corpus does not say."
 CORROBORATION_PASSAGES = 3
 # The answer's lists, at most (bounds in the reply schema).
 MAX_POINTS, MAX_CONFLICTS, MAX_SIDES = 6, 3, 3
+# Reranking (`--rerank`): the model orders a shortlist of twice the passages asked for (10 to
+# 20), reading each passage's title and first words; its reply is a short list of ids.
+SHORTLIST = (10, 20)
+RERANK_WORDS = 60
+RERANK_REPLY_TOKENS = 200
 
 
 class ConflictReply(BaseModel):
@@ -64,6 +70,10 @@ class SupportReply(BaseModel):
 
 class CorroborateReply(BaseModel):
     supports: list[SupportReply] = at_most(MAX_CLAIMS * CORROBORATION_PASSAGES)
+
+
+class RerankReply(BaseModel):
+    segment_ids: list[str] = at_most(SHORTLIST[1])
 
 
 def _passages(retrieved: Sequence[Retrieved]) -> str:
@@ -117,12 +127,18 @@ def _point(grounder: PassageGrounder, s: Statement) -> AnswerPoint | None:
 
 
 def _fit(
-    llm: Ollama, prompt: prompts.Prompt, retrieved: list[Retrieved], **values: str
+    llm: Ollama,
+    prompt: prompts.Prompt,
+    retrieved: list[Retrieved],
+    *,
+    shown: Callable[[Sequence[Retrieved]], str] = _passages,
+    reply_tokens: int | None = None,
+    **values: str,
 ) -> list[Retrieved]:
-    """The best-ranked passages whose prompt fits the model's budget."""
-    budget = llm.budget(num_predict=num_predict(llm))
+    """The best-ranked passages whose prompt (the passages as `shown`) fits the model's budget."""
+    budget = llm.budget(num_predict=reply_tokens or num_predict(llm))
     while retrieved:
-        system, user = prompt.render(passages=_passages(retrieved), **values)
+        system, user = prompt.render(passages=shown(retrieved), **values)
         messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
         if budget.fits_messages(messages):
             return retrieved
@@ -136,6 +152,57 @@ def _fit(
     )
 
 
+def shortlist(k: int) -> int:
+    """How many passages are retrieved for the model to rerank when `k` are wanted."""
+    low, high = SHORTLIST
+    return max(k, min(high, max(low, 2 * k)))
+
+
+def _shortlist_lines(retrieved: Sequence[Retrieved]) -> str:
+    lines = []
+    for i, r in enumerate(retrieved, 1):
+        words = r.chunk.text.split()
+        text = " ".join(words[:RERANK_WORDS]) + (" …" if len(words) > RERANK_WORDS else "")
+        lines.append(f"[c{i}] {fenced(r.article.title, 'passages')}: {fenced(text, 'passages')}")
+    return "\n".join(lines)
+
+
+def rerank(
+    llm: Ollama, question: str, retrieved: list[Retrieved], calls: CallLog
+) -> list[Retrieved]:
+    """`retrieved` in the model's order: the passages it names as helping to answer `question`
+    first, in its order (their `model_rank`), then the others in retrieval order. A reply it
+    could not make usable (invalid, looping, cut, naming no passage) or a shortlist that does not
+    fit leaves the retrieval order, with a warning in `calls`; an unreachable server or a
+    missing model is an error."""
+    if len(retrieved) < 2:
+        return retrieved
+    prompt = prompts.load("rerank")
+    try:
+        shown = _fit(
+            llm,
+            prompt,
+            retrieved,
+            shown=_shortlist_lines,
+            reply_tokens=RERANK_REPLY_TOKENS,
+            question=question,
+        )
+        values = {"passages": _shortlist_lines(shown), "question": question}
+        reply = calls.run_with(llm, RerankReply, prompt, values, reply_tokens=RERANK_REPLY_TOKENS)
+    except (ContextOverflow, InvalidReply, DegenerateReply, OutputTruncated) as e:
+        calls.note(f"reranking: {e.message}; the passages are in retrieval order")
+        return retrieved
+    by_id = {f"c{i}": r for i, r in enumerate(shown, 1)}
+    named = dict.fromkeys(s.strip().strip("[]").lower() for s in reply.segment_ids)
+    picked = [by_id[i] for i in named if i in by_id]
+    if not picked:
+        calls.note("reranking: the model named none of the passages; they are in retrieval order")
+        return retrieved
+    first = {r.chunk.id for r in picked}
+    ordered = [replace(r, model_rank=n) for n, r in enumerate(picked, 1)]
+    return ordered + [r for r in retrieved if r.chunk.id not in first]
+
+
 def ask(
     llm: Ollama,
     retriever: Retriever,
@@ -143,11 +210,17 @@ def ask(
     *,
     k: int = 8,
     filters: Filters | None = None,
+    reranked: bool = False,
 ) -> Answer:
-    """A cited answer from the `k` passages retrieved for `question`, or found=False."""
+    """A cited answer from the `k` passages retrieved for `question` (with `reranked`, the
+    model's first `k` of a longer shortlist), or found=False."""
     prompt = prompts.load("answer")
-    retrieved = retriever.search(question, k, filters)
     calls = CallLog()
+    if reranked:
+        retrieved = rerank(llm, question, retriever.search(question, shortlist(k), filters), calls)
+        retrieved = retrieved[:k]
+    else:
+        retrieved = retriever.search(question, k, filters)
     base: dict[str, Any] = {
         "question": question,
         "model": llm.settings.model,
@@ -240,6 +313,7 @@ def ask(
                 start=r.chunk.start,
                 end=r.chunk.end,
                 score=r.score,
+                model_rank=r.model_rank,
             )
             for i, r in enumerate(retrieved, 1)
         ],

@@ -67,9 +67,11 @@ class SearchHit(BaseModel):
     end: int
     text: str
     score: float
-    # Its ranks in the dense and the lexical ranking, when found by fused retrieval.
+    # Its ranks in the dense and the lexical ranking, when found by fused retrieval, and its
+    # place in the model's order, when reranked (`--rerank`).
     dense_rank: int | None = None
     lexical_rank: int | None = None
+    model_rank: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return self.model_dump()
@@ -235,6 +237,7 @@ class RetrievedSource(BaseModel):
     start: int
     end: int
     score: float
+    model_rank: int | None = None  # its place in the model's order, when reranked
 
 
 class Answer(BaseModel):

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from summarizer.config import Settings
     from summarizer.llm import Ollama
     from summarizer.models import Answer, Article, Chunk, SearchHit
-    from summarizer.retrieve import Filters, Retriever
+    from summarizer.retrieve import Filters, Retrieved, Retriever
     from summarizer.store import Corpus
     from summarizer.summarize import Length
     from summarizer.versions import VersionDiff
@@ -96,22 +96,35 @@ def version_diff(
         return version_diff(corpus.catalog, id_or_prefix, a, b)
 
 
-def search(settings: Settings, query: str, k: int = 5, *, dense: bool = False) -> list[SearchHit]:
+def search(
+    settings: Settings,
+    query: str,
+    k: int = 5,
+    *,
+    dense: bool = False,
+    rerank: bool = False,
+    warnings: list[str] | None = None,
+) -> list[SearchHit]:
     """The `k` passages that best match `query`, each pinned to its article's stored text: the
     retrieval `ask` uses (dense and lexical rankings fused, at most four passages an article;
     the score is the fused one), or with `dense` the nearest by meaning alone, any number an
-    article (the score is the cosine similarity)."""
+    article (the score is the cosine similarity). With `rerank`, the model puts a longer
+    shortlist of the fused retrieval in order and the first `k` are returned; what it could
+    not do is added to `warnings`."""
     from summarizer.embed import canonical_name, make_embedder
     from summarizer.models import SearchHit
 
     if not query.strip():
         raise ConfigError("the search query is empty")
+    if dense and rerank:
+        raise ConfigError("--rerank orders the fused retrieval: it cannot be used with --dense")
     name = canonical_name(settings.embedder)  # an unknown embedder is an error, corpus or not
     with open_corpus(settings) as corpus:
         if corpus.catalog.count() == 0:
             return []
         if not dense:
             with closing(open_retriever(settings, corpus)) as retriever:
+                found = _reranked(settings, query, k, retriever, warnings) if rerank else None
                 return [
                     SearchHit(
                         article_id=r.article.id,
@@ -124,13 +137,34 @@ def search(settings: Settings, query: str, k: int = 5, *, dense: bool = False) -
                         score=r.score,
                         dense_rank=r.dense_rank,
                         lexical_rank=r.lexical_rank,
+                        model_rank=r.model_rank,
                     )
-                    for r in retriever.search(query, k)
+                    for r in (retriever.search(query, k) if found is None else found)
                 ]
         corpus.check_embedder(name)
         with closing(make_embedder(settings)) as embedder:
             vector = embedder.embed([query])[0]
         return corpus.search(vector, k)
+
+
+def _reranked(
+    settings: Settings,
+    query: str,
+    k: int,
+    retriever: Retriever,
+    warnings: list[str] | None,
+) -> list[Retrieved]:
+    """The model's first `k` of the shortlist retrieved for `query`."""
+    from summarizer.ask import rerank, shortlist
+    from summarizer.llm import Ollama
+    from summarizer.windows import CallLog
+
+    calls = CallLog()
+    with Ollama(settings) as llm:
+        ordered = rerank(llm, query, retriever.search(query, shortlist(k)), calls)
+    if warnings is not None:
+        warnings.extend(calls.warnings or [])
+    return ordered[:k]
 
 
 def remove(settings: Settings, ids: list[str]) -> Iterator[Article]:
@@ -317,8 +351,16 @@ def open_retriever(settings: Settings, corpus: Corpus) -> Retriever:
     return Retriever(corpus, make_embedder(settings))
 
 
-def ask(settings: Settings, question: str, *, k: int = 8, filters: Filters | None = None) -> Answer:
-    """A cited answer to `question` from the corpus, or found=False when it does not say."""
+def ask(
+    settings: Settings,
+    question: str,
+    *,
+    k: int = 8,
+    filters: Filters | None = None,
+    rerank: bool = False,
+) -> Answer:
+    """A cited answer to `question` from the corpus, or found=False when it does not say; with
+    `rerank`, from the model's first `k` of a longer shortlist."""
     from summarizer import ask as asking
     from summarizer.llm import Ollama
 
@@ -330,4 +372,4 @@ def ask(settings: Settings, question: str, *, k: int = 8, filters: Filters | Non
         Ollama(settings) as llm,
         closing(open_retriever(settings, corpus)) as retriever,
     ):
-        return asking.ask(llm, retriever, question, k=k, filters=filters)
+        return asking.ask(llm, retriever, question, k=k, filters=filters, reranked=rerank)

@@ -97,6 +97,7 @@ class Retrieved:
     score: float
     dense_rank: int | None = None
     lexical_rank: int | None = None
+    model_rank: int | None = None  # its place in the model's order, when reranked
 
 
 Ranking = list[tuple[str, str, float]]  # (chunk id, article id, score: higher is better)

@@ -3,7 +3,7 @@ the model's budget, and the model calls made on them, counted for the output's p
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -89,6 +89,20 @@ class CallLog:
     warnings: list[str] | None = None
 
     def run(self, llm: Ollama, reply_model: type[R], prompt: prompts.Prompt, **values: str) -> R:
+        """The model's reply to `prompt` filled with `values`."""
+        return self.run_with(llm, reply_model, prompt, values)
+
+    def run_with(
+        self,
+        llm: Ollama,
+        reply_model: type[R],
+        prompt: prompts.Prompt,
+        values: Mapping[str, str],
+        *,
+        reply_tokens: int | None = None,
+    ) -> R:
+        """As `run`; `reply_tokens`: the room kept for the reply, when less than a third of the
+        window does."""
         system, user = prompt.render(**values)
         result = llm.structured(
             reply_model,
@@ -96,7 +110,7 @@ class CallLog:
             prompt_version=str(prompt.version),
             system=system,
             user=user,
-            num_predict=num_predict(llm),
+            num_predict=reply_tokens or num_predict(llm),
         )
         self.calls += 1
         self.cached += int(result.record.cache_hit)

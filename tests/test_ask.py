@@ -315,3 +315,70 @@ def test_retrieval_modes_and_lexical_index_in_step(env: StandinOllama, corpus_co
         assert corpus.catalog.lexical(["quokka"], 5) == []
     finally:
         corpus.close()
+
+
+def _rerank_requests(env: StandinOllama) -> list[dict[str, Any]]:
+    return [r.body for r in env.requests("/api/chat") if r.body["format"]["title"] == "RerankReply"]
+
+
+def test_rerank_puts_the_models_order_first(env: StandinOllama) -> None:
+    s = Settings.from_env()
+    fused = [h.chunk_id for h in pipeline.search(s, QUESTION, k=10)]  # the shortlist of -k 3
+    assert len(fused) == 10
+    # The model names c7, then c2 (twice, and an id that is no passage's): those two come first,
+    # then the rest in the fused order.
+    env.misbehave(
+        "reply",
+        times=None,
+        schema="RerankReply",
+        content=_reply({"segment_ids": ["c7", "[C2]", "c2", "c99"]}),
+    )
+    result = run("search", QUESTION, "-k", "3", "--rerank", "--json")
+    assert result.exit_code == 0, result.output
+    hits = json.loads(result.stdout)
+    assert [h["chunk_id"] for h in hits] == [fused[6], fused[1], fused[0]]
+    assert [h["model_rank"] for h in hits] == [1, 2, None]
+    (sent,) = _rerank_requests(env)
+    assert sent["options"]["num_predict"] == 200
+    user = sent["messages"][1]["content"]
+    lines = [line for line in user.splitlines() if line.startswith("[c")]
+    assert len(lines) == 10 and QUESTION in user
+    assert all(len(line.split(": ", 1)[1].split()) <= 61 for line in lines)  # 60 words and "…"
+    # The answer's passages are the model's first -k, in its order.
+    data = ask_json(QUESTION, "-k", "2", "--rerank")
+    assert [r["chunk_id"] for r in data["retrieved"]] == [fused[6], fused[1]]
+    assert [r["model_rank"] for r in data["retrieved"]] == [1, 2]
+    assert data["calls"] >= 2 and data["found"] is True
+    assert_cited_from_retrieved(data)
+
+
+@pytest.mark.parametrize(
+    ("kind", "params", "said"),
+    [
+        ("invalid_json", {}, "reranking: "),
+        ("reply", {"content": _reply({"segment_ids": ["c42", "x"]})}, "named none of the passages"),
+    ],
+)
+def test_an_unusable_rerank_keeps_the_fused_order(
+    env: StandinOllama, kind: str, params: dict[str, Any], said: str
+) -> None:
+    fused = [h.chunk_id for h in pipeline.search(Settings.from_env(), QUESTION, k=3)]
+    env.misbehave(kind, times=None, schema="RerankReply", **params)
+    result = run("search", QUESTION, "-k", "3", "--rerank", "--json")
+    assert result.exit_code == 0, result.output
+    assert [h["chunk_id"] for h in json.loads(result.stdout)] == fused
+    (warning,) = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert said in warning and "retrieval order" in warning
+    data = ask_json(QUESTION, "-k", "3", "--rerank")
+    assert [r["chunk_id"] for r in data["retrieved"]] == fused
+    assert any(said in w for w in data["warnings"])
+
+
+def test_rerank_without_its_model_is_an_error(env: StandinOllama) -> None:
+    result = run("search", QUESTION, "--rerank", "--model", "no-such-model:1b")
+    assert result.exit_code != 0 and "no-such-model:1b" in result.stderr
+    assert "Traceback" not in result.output
+    assert len(result.stderr.strip().splitlines()) <= 2  # the error, and its hint
+    result = run("search", QUESTION, "--rerank", "--dense")
+    assert result.exit_code != 0 and "--dense" in result.stderr
+    assert run("search", QUESTION, "--model", "no-such-model:1b").exit_code == 0  # not asked

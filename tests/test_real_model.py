@@ -167,6 +167,26 @@ def test_ask(real_home: Path, real_url: str) -> None:
         assert data["answer"].startswith("The corpus does not say.")
 
 
+def test_search_rerank(real_home: Path, real_url: str) -> None:
+    """The model orders a shortlist of the fused retrieval, or the fused order stays, said so."""
+    question = "Which exchanges refused to freeze the accounts of Russian users?"
+    shortlist = json.loads(
+        cli("search", question, "-k", "10", "--json", home=real_home, url=real_url).stdout
+    )
+    done = cli("search", question, "-k", "5", "--rerank", "--json", home=real_home, url=real_url)
+    assert done.returncode == 0, done.stderr
+    hits = json.loads(done.stdout)
+    fused = [h["chunk_id"] for h in shortlist]
+    assert len(hits) == 5 and {h["chunk_id"] for h in hits} <= set(fused)
+    for h in hits:
+        assert stored(real_home, h["article_id"])[h["start"] : h["end"]] == h["text"]
+    ranked = [h["model_rank"] for h in hits if h["model_rank"] is not None]
+    assert ranked == list(range(1, len(ranked) + 1)), "the model's passages come first, in order"
+    if not ranked:
+        assert [h["chunk_id"] for h in hits] == fused[:5]
+        assert "warning: reranking: " in done.stderr
+
+
 def test_run_over_a_local_feed(tmp_path: Path, real_url: str) -> None:
     home = tmp_path / "data"
     stories = [s for s in corpus_stories() if s.title][:1]

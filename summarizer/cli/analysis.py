@@ -16,6 +16,7 @@ from summarizer.cli.options import (
     length_option,
     model_options,
     model_settings,
+    rerank_option,
     store_options,
 )
 
@@ -124,10 +125,11 @@ def claims(sources: tuple[str, ...], as_json: bool, **opts: Any) -> None:
     metavar="ID",
     help="Only this article (repeatable; an id prefix is enough).",
 )
+@rerank_option
 @model_options
 @store_options
 @json_option
-def ask(question: str, k: int, as_json: bool, **opts: Any) -> None:
+def ask(question: str, k: int, rerank: bool, as_json: bool, **opts: Any) -> None:
     """Answer QUESTION from the corpus, every statement cited, or say the corpus does not.
 
     Passages are retrieved by meaning and by words (fused; a period the question names, such as
@@ -148,7 +150,7 @@ def ask(question: str, k: int, as_json: bool, **opts: Any) -> None:
         article_ids=tuple(pipeline.get_article(settings, a).id for a in opts.pop("article_ids")),
     )
     with ProgressBar() as progress, progress.model_calls():
-        answer = pipeline.ask(settings, question, k=k, filters=filters)
+        answer = pipeline.ask(settings, question, k=k, filters=filters, rerank=rerank)
     if as_json:
         render.emit(render.json_text(answer.model_dump(mode="json")), out, markdown=False)
     else:

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from summarizer.cli.app import cli
-from summarizer.cli.options import json_option, settings_from, store_options
+from summarizer.cli.options import json_option, rerank_option, settings_from, store_options
 
 
 @cli.command()
@@ -83,16 +83,28 @@ def show(article_id: str, n: int | None, as_json: bool, **opts: Any) -> None:
     is_flag=True,
     help="Nearest by meaning alone (any number per article; score = cosine similarity).",
 )
+@rerank_option
+@click.option(
+    "--model", metavar="NAME", help="Ollama chat model for --rerank (env SUMMARIZER_MODEL)."
+)
 @store_options
 @json_option
-def search(query: str, k: int, dense: bool, as_json: bool, **opts: Any) -> None:
+def search(
+    query: str, k: int, dense: bool, rerank: bool, model: str | None, as_json: bool, **opts: Any
+) -> None:
     """Search the corpus: the passages that best match QUERY, found as `ask` finds them (by
     meaning and by words, fused; at most four per article; a period the query names, such as
     "this week" or "in March 2022", preferred)."""
+    from dataclasses import replace
+
     from summarizer import pipeline, render
 
     settings = settings_from(opts)
-    hits = pipeline.search(settings, query, k=k, dense=dense)
+    settings = replace(settings, model=model or settings.model)
+    warnings: list[str] = []
+    hits = pipeline.search(settings, query, k=k, dense=dense, rerank=rerank, warnings=warnings)
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
     if not hits and not pipeline.list_articles(settings):
         from summarizer.errors import NotFoundError
 

@@ -81,6 +81,16 @@ def model_options(f: F) -> F:
     return f
 
 
+def rerank_option(f: F) -> F:
+    """`--rerank`: the model orders a longer shortlist of the retrieved passages."""
+    return click.option(
+        "--rerank",
+        is_flag=True,
+        help="Let the model put a shortlist of twice -k passages (10 to 20) in order and keep "
+        "its first -k: one more model call; a reply it cannot make usable keeps the order.",
+    )(f)
+
+
 def check_out(out: str | None) -> None:
     """Fail before any model work when the output file cannot be written."""
     import os
