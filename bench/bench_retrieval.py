@@ -244,7 +244,7 @@ def sweep(evaluators: dict[str, Evaluator]) -> None:
 def rerank_table(retriever: Any, cases: list[Case], settings: Any) -> None:
     """hit@k of the fused first 10 and of the model's order of them, on `cases`."""
     from summarizer.ask import rerank
-    from summarizer.errors import one_line
+    from summarizer.errors import SummarizerError, one_line
     from summarizer.llm import Ollama
     from summarizer.windows import CallLog
 
@@ -255,6 +255,10 @@ def rerank_table(retriever: Any, cases: list[Case], settings: Any) -> None:
     reasons: Counter[str] = Counter()
     with Ollama(replace(settings, use_cache=False)) as llm:
         print(f"\nrerank: {llm.settings.model}, the fused first 10 of {len(cases)} questions")
+        try:
+            llm.model_digest(llm.settings.model)  # a missing model or server: one line, no run
+        except SummarizerError as e:
+            sys.exit(f"rerank: {e}")
         for case in cases:
             shortlist = retriever.search(case.question, 10)
             calls = CallLog()

@@ -48,6 +48,7 @@ MAX_POINTS, MAX_CONFLICTS, MAX_SIDES = 6, 3, 3
 SHORTLIST = (10, 20)
 RERANK_WORDS = 60
 RERANK_REPLY_TOKENS = 200
+KEPT = "the fused order is kept"
 
 
 class ConflictReply(BaseModel):
@@ -153,7 +154,8 @@ def _fit(
 
 
 def shortlist(k: int) -> int:
-    """How many passages are retrieved for the model to rerank when `k` are wanted."""
+    """How many passages are retrieved for the model to rerank when `k` are wanted: twice `k`,
+    10 to 20, and never fewer than `k`."""
     low, high = SHORTLIST
     return max(k, min(high, max(low, 2 * k)))
 
@@ -171,10 +173,10 @@ def rerank(
     llm: Ollama, question: str, retrieved: list[Retrieved], calls: CallLog
 ) -> list[Retrieved]:
     """`retrieved` in the model's order: the passages it names as helping to answer `question`
-    first, in its order (their `model_rank`), then the others in retrieval order. A reply it
-    could not make usable (invalid, looping, cut, naming no passage) or a shortlist that does not
-    fit leaves the retrieval order, with a warning in `calls`; an unreachable server or a
-    missing model is an error."""
+    first, in its order (their `model_rank`), then the others in the fused order. A reply it
+    could not make usable (invalid, looping, cut, naming no passage) or a shortlist of which not
+    one passage fits leaves the fused order, with a warning in `calls` (as is a shortlist only
+    partly shown); an unreachable server or a missing model is an error."""
     if len(retrieved) < 2:
         return retrieved
     prompt = prompts.load("rerank")
@@ -190,17 +192,34 @@ def rerank(
         values = {"passages": _shortlist_lines(shown), "question": question}
         reply = calls.run_with(llm, RerankReply, prompt, values, reply_tokens=RERANK_REPLY_TOKENS)
     except (ContextOverflow, InvalidReply, DegenerateReply, OutputTruncated) as e:
-        calls.note(f"reranking: {e.message}; the passages are in retrieval order")
+        calls.note(f"reranking: {e.message}; {KEPT}")
         return retrieved
+    if len(shown) < len(retrieved):
+        calls.note(
+            f"reranking: only {len(shown)} of the {len(retrieved)} passages fit the model's "
+            "context; the others follow in the fused order"
+        )
     by_id = {f"c{i}": r for i, r in enumerate(shown, 1)}
     named = dict.fromkeys(s.strip().strip("[]").lower() for s in reply.segment_ids)
     picked = [by_id[i] for i in named if i in by_id]
     if not picked:
-        calls.note("reranking: the model named none of the passages; they are in retrieval order")
+        calls.note(f"reranking: the model named none of the passages; {KEPT}")
         return retrieved
     first = {r.chunk.id for r in picked}
     ordered = [replace(r, model_rank=n) for n, r in enumerate(picked, 1)]
     return ordered + [r for r in retrieved if r.chunk.id not in first]
+
+
+def reranked_search(
+    llm: Ollama,
+    retriever: Retriever,
+    question: str,
+    k: int,
+    calls: CallLog,
+    filters: Filters | None = None,
+) -> list[Retrieved]:
+    """The model's first `k` of the shortlist retrieved for `question`."""
+    return rerank(llm, question, retriever.search(question, shortlist(k), filters), calls)[:k]
 
 
 def ask(
@@ -217,8 +236,7 @@ def ask(
     prompt = prompts.load("answer")
     calls = CallLog()
     if reranked:
-        retrieved = rerank(llm, question, retriever.search(question, shortlist(k), filters), calls)
-        retrieved = retrieved[:k]
+        retrieved = reranked_search(llm, retriever, question, k, calls, filters)
     else:
         retrieved = retriever.search(question, k, filters)
     base: dict[str, Any] = {

@@ -155,16 +155,16 @@ def _reranked(
     warnings: list[str] | None,
 ) -> list[Retrieved]:
     """The model's first `k` of the shortlist retrieved for `query`."""
-    from summarizer.ask import rerank, shortlist
+    from summarizer.ask import reranked_search
     from summarizer.llm import Ollama
     from summarizer.windows import CallLog
 
     calls = CallLog()
     with Ollama(settings) as llm:
-        ordered = rerank(llm, query, retriever.search(query, shortlist(k)), calls)
+        found = reranked_search(llm, retriever, query, k, calls)
     if warnings is not None:
-        warnings.extend(calls.warnings or [])
-    return ordered[:k]
+        warnings.extend(dict.fromkeys(calls.warnings or []))
+    return found
 
 
 def remove(settings: Settings, ids: list[str]) -> Iterator[Article]:

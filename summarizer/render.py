@@ -108,8 +108,10 @@ def print_hits(hits: list[SearchHit]) -> None:
         return
     for n, hit in enumerate(hits, 1):
         click.secho(f"{n}. {hit.title}", bold=True)
+        ranked = f"  model's {hit.model_rank}" if hit.model_rank is not None else ""
         click.echo(
-            f"   {hit.article_id} [{hit.start}:{hit.end}]  score {hit.score:.3f}  {hit.source}"
+            f"   {hit.article_id} [{hit.start}:{hit.end}]  score {hit.score:.3f}{ranked}"
+            f"  {hit.source}"
         )
         snippet = " ".join(hit.text.split())
         click.echo(f"   {clip(snippet, 400)}")

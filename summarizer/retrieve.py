@@ -49,8 +49,8 @@ class Fusion:
     # Words remembered from a text ("trezeguet egypt footed shot box saved"): when one of the
     # lexical ranking's first 3 chunks holds at least `verbatim_share` of the query's terms, the
     # lexical ranking's weight is multiplied by `verbatim`, and the proximity ranking (how many of
-    # the terms stand close together) joins the fusion at that weight. A question in a reader's
-    # own words rarely has that many of its terms in one chunk, and is fused as before.
+    # the terms stand close together) joins the fusion with weight `verbatim`. A question in a
+    # reader's own words rarely has that many of its terms in one chunk, and is fused as before.
     verbatim_share: float = 0.7
     verbatim: float = 4.0
 
@@ -306,7 +306,13 @@ class Retriever:
         asked = period(query, today) if mode == "hybrid" and fusion.period else None
         n = max(fusion.pool, k * 4) + 4 * len(exclude)
         found = self.candidates(
-            query, n, filters, mode=mode, dated=asked is not None, title_weight=fusion.title_weight
+            query,
+            n,
+            filters,
+            mode=mode,
+            dated=asked is not None,
+            title_weight=fusion.title_weight,
+            exclude=exclude,
         )
         if found is None:
             return []
@@ -323,9 +329,11 @@ class Retriever:
         mode: Mode = "hybrid",
         dated: bool = False,
         title_weight: float = FUSION.title_weight,
+        exclude: frozenset[str] = frozenset(),
     ) -> Candidates | None:
         """The first `n` of each ranking `mode` asks for, or None when the filters pass no
-        article; `dated`: with the dates of the articles found."""
+        article; `dated`: with the dates of the articles found; the texts are of the first
+        chunks not of an `exclude`d article (the ones the fusion sees)."""
         allowed: list[str] | None = None
         if filters is not None and filters.active:
             allowed = self.corpus.catalog.select_ids(
@@ -337,23 +345,31 @@ class Retriever:
             if not allowed:
                 return None
         texts: dict[str, str] = {}
-        dense = self._dense(query, n, allowed, texts) if mode in ("hybrid", "dense") else []
+        dense: Ranking = []
+        if mode in ("hybrid", "dense"):
+            dense = self._dense(query, n, allowed, texts, exclude)
         lexical: Ranking = []
         queried = terms(query)
         catalog = self.corpus.catalog
         if mode in ("hybrid", "lexical"):
             lexical = catalog.lexical(queried, n, allowed, title_weight=title_weight)
-            first = [c for c, _, _ in lexical[:PROXIMITY_POOL] if c not in texts]
-            texts.update(catalog.chunk_texts(first))
+            shown = [c for c, a, _ in lexical if a not in exclude][:PROXIMITY_POOL]
+            texts.update(catalog.chunk_texts([c for c in shown if c not in texts]))
         dates: dict[str, str] = {}
         if dated:
             dates = catalog.dates({a for _, a, _ in dense + lexical})
         return Candidates(dense, lexical, dates, queried, texts)
 
     def _dense(
-        self, query: str, n: int, allowed: list[str] | None, texts: dict[str, str]
+        self,
+        query: str,
+        n: int,
+        allowed: list[str] | None,
+        texts: dict[str, str],
+        exclude: frozenset[str],
     ) -> Ranking:
-        """The dense ranking; the texts of its first chunks are put in `texts`."""
+        """The dense ranking; the texts of its first chunks not of an `exclude`d article are
+        put in `texts`."""
         where: dict[str, Any] | None = None
         if allowed is not None:
             where = (
@@ -361,7 +377,8 @@ class Retriever:
             )
         vector = self.embedder.embed([query])[0]
         hits = self.corpus.search(vector, n, where)
-        texts.update((h.chunk_id, h.text) for h in hits[:PROXIMITY_POOL])
+        shown = [h for h in hits if h.article_id not in exclude][:PROXIMITY_POOL]
+        texts.update((h.chunk_id, h.text) for h in shown)
         return [(h.chunk_id, h.article_id, h.score) for h in hits]
 
     def _load(self, picked: list[Fused]) -> list[Retrieved]:

@@ -101,8 +101,8 @@ class CallLog:
         *,
         reply_tokens: int | None = None,
     ) -> R:
-        """As `run`; `reply_tokens`: the room kept for the reply, when less than a third of the
-        window does."""
+        """As `run`; `reply_tokens`, when given, is the room kept for the reply (a short reply
+        needs less than the usual third of the window)."""
         system, user = prompt.render(**values)
         result = llm.structured(
             reply_model,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from summarizer import pipeline
+from summarizer import pipeline, retrieve
 from summarizer.config import Settings
 from summarizer.embed import make_embedder
 from summarizer.retrieve import FUSION, Filters, Retriever, terms
@@ -287,6 +287,23 @@ def test_retrieval_modes_and_lexical_index_in_step(env: StandinOllama, corpus_co
         assert {h.article.id for h in only} <= {
             _article_id(corpus_copy, "000_e59614a57512a09a.txt")
         }
+        # The texts the verbatim rule reads are of the first chunks the fusion sees: those of
+        # an excluded article (corroboration's own) are not counted among them.
+        kraken = frozenset({_article_id(corpus_copy, "004_a1cf827bafe0670f.txt")})
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(retrieve, "PROXIMITY_POOL", 3)
+            for mode in ("dense", "lexical"):
+                found = retriever.candidates(
+                    "Kraken legal requirement",
+                    50,
+                    mode=mode,  # type: ignore[arg-type]
+                    exclude=kraken,
+                )
+                assert found is not None
+                ranking = found.dense + found.lexical
+                assert any(a in kraken for _, a, _ in ranking[:3])  # the test can fail
+                seen = [c for c, a, _ in ranking if a not in kraken][:3]
+                assert len(seen) == 3 and all(c in found.texts for c in seen), mode
     finally:
         corpus.close()
     assert terms("Which exchanges refused to freeze Russian accounts?") == [
@@ -355,8 +372,12 @@ def test_rerank_puts_the_models_order_first(env: StandinOllama) -> None:
 @pytest.mark.parametrize(
     ("kind", "params", "said"),
     [
-        ("invalid_json", {}, "reranking: "),
-        ("reply", {"content": _reply({"segment_ids": ["c42", "x"]})}, "named none of the passages"),
+        ("invalid_json", {}, "MODEL twice replied to rerank 1"),
+        (
+            "reply",
+            {"content": _reply({"segment_ids": ["c42", "x"]})},
+            "the model named none of the passages",
+        ),
     ],
 )
 def test_an_unusable_rerank_keeps_the_fused_order(
@@ -368,10 +389,29 @@ def test_an_unusable_rerank_keeps_the_fused_order(
     assert result.exit_code == 0, result.output
     assert [h["chunk_id"] for h in json.loads(result.stdout)] == fused
     (warning,) = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
-    assert said in warning and "retrieval order" in warning
+    model = Settings.from_env().model
+    said = said.replace("MODEL", model)
+    assert warning.startswith(f"warning: reranking: {said}") and "fused order is kept" in warning
     data = ask_json(QUESTION, "-k", "3", "--rerank")
     assert [r["chunk_id"] for r in data["retrieved"]] == fused
     assert any(said in w for w in data["warnings"])
+
+
+def test_a_shortlist_too_long_for_the_context_is_shown_in_part(
+    env: StandinOllama, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fused = [h.chunk_id for h in pipeline.search(Settings.from_env(), QUESTION, k=10)]
+    monkeypatch.setenv("SUMMARIZER_NUM_CTX", "900")
+    env.misbehave(
+        "reply", times=None, schema="RerankReply", content=_reply({"segment_ids": ["c2"]})
+    )
+    result = run("search", QUESTION, "-k", "3", "--rerank", "--json")
+    assert result.exit_code == 0, result.output
+    assert [h["chunk_id"] for h in json.loads(result.stdout)] == [fused[1], fused[0], fused[2]]
+    (sent,) = _rerank_requests(env)
+    shown = [line for line in sent["messages"][1]["content"].splitlines() if line.startswith("[c")]
+    assert 2 <= len(shown) < 10
+    assert f"warning: reranking: only {len(shown)} of the 10 passages fit" in result.stderr
 
 
 def test_rerank_without_its_model_is_an_error(env: StandinOllama) -> None:

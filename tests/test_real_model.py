@@ -180,8 +180,9 @@ def test_search_rerank(real_home: Path, real_url: str) -> None:
     assert len(hits) == 5 and {h["chunk_id"] for h in hits} <= set(fused)
     for h in hits:
         assert stored(real_home, h["article_id"])[h["start"] : h["end"]] == h["text"]
-    ranked = [h["model_rank"] for h in hits if h["model_rank"] is not None]
-    assert ranked == list(range(1, len(ranked) + 1)), "the model's passages come first, in order"
+    ranks = [h["model_rank"] for h in hits]
+    ranked = len([r for r in ranks if r is not None])
+    assert ranks[:ranked] == list(range(1, ranked + 1)), "the model's passages come first"
     if not ranked:
         assert [h["chunk_id"] for h in hits] == fused[:5]
         assert "warning: reranking: " in done.stderr

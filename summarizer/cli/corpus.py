@@ -8,7 +8,13 @@ from typing import Any
 import click
 
 from summarizer.cli.app import cli
-from summarizer.cli.options import json_option, rerank_option, settings_from, store_options
+from summarizer.cli.options import (
+    json_option,
+    model_option,
+    rerank_option,
+    settings_from,
+    store_options,
+)
 
 
 @cli.command()
@@ -84,9 +90,7 @@ def show(article_id: str, n: int | None, as_json: bool, **opts: Any) -> None:
     help="Nearest by meaning alone (any number per article; score = cosine similarity).",
 )
 @rerank_option
-@click.option(
-    "--model", metavar="NAME", help="Ollama chat model for --rerank (env SUMMARIZER_MODEL)."
-)
+@model_option
 @store_options
 @json_option
 def search(

@@ -56,9 +56,16 @@ def settings_from(opts: dict[str, Any]) -> Settings:
     )
 
 
+def model_option(f: F) -> F:
+    """`--model NAME`."""
+    return click.option(
+        "--model", metavar="NAME", help="Ollama chat model (env SUMMARIZER_MODEL)."
+    )(f)
+
+
 def model_options(f: F) -> F:
     """Options of every command that asks the model."""
-    f = click.option("--model", metavar="NAME", help="Ollama chat model (env SUMMARIZER_MODEL).")(f)
+    f = model_option(f)
     f = click.option(
         "--no-cache", is_flag=True, help="Ask the model again, even for a cached reply."
     )(f)
@@ -86,8 +93,9 @@ def rerank_option(f: F) -> F:
     return click.option(
         "--rerank",
         is_flag=True,
-        help="Let the model put a shortlist of twice -k passages (10 to 20) in order and keep "
-        "its first -k: one more model call; a reply it cannot make usable keeps the order.",
+        help="Let the model put a shortlist of twice -k passages (10 to 20, at least -k) in "
+        "order and keep its first -k: one more model call; a reply it cannot make usable keeps "
+        "the fused order.",
     )(f)
 
 
