@@ -30,8 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from summarizer.errors import SummarizerError  # noqa: E402 — after the path set-up above
-from summarizer.extract import extract  # noqa: E402
-from summarizer.sources import RawDocument  # noqa: E402
+from summarizer.reading.extract import extract  # noqa: E402
+from summarizer.reading.sources import RawDocument  # noqa: E402
 
 CASES = ROOT / ".." / "shared" / "eval" / "extraction" / "readability-news"
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"

@@ -25,7 +25,7 @@ from bench.common import ROOT, timed, write_articles
 
 def chunk_texts(paths: list[Path]) -> list[str]:
     """The chunks the pipeline embeds: the same texts, split the same way."""
-    from summarizer.chunking import chunk_article
+    from summarizer.corpus.chunking import chunk_article
 
     texts: list[str] = []
     for path in paths:
@@ -42,10 +42,10 @@ def raw_embed(texts_file: str, which: str) -> None:
 
         fn = DefaultEmbeddingFunction()
     else:  # the pipeline's own (same model, same vectors)
-        from summarizer.embed import MiniLMEmbedder
+        from summarizer.corpus.embed import MiniLMEmbedder
 
         fn = MiniLMEmbedder().embed
-    from summarizer.ingest import EMBED_BATCH
+    from summarizer.corpus.ingest import EMBED_BATCH
 
     fn(["warm-up"])  # loading the model is not embedding throughput
     start = time.perf_counter()
@@ -69,7 +69,7 @@ def main() -> None:
         raw_embed(args.raw_embed, args.which)
         return
 
-    from summarizer.embed import minilm_available, minilm_model_dir
+    from summarizer.corpus.embed import minilm_available, minilm_model_dir
 
     if not minilm_available():
         sys.exit(

@@ -147,12 +147,12 @@ def _articles(n: int, folder: Path) -> list[Path]:
 
 
 def run(real: bool, n_articles: int, n_questions: int) -> tuple[dict[str, Tally], str]:
-    from summarizer.ask import ask
-    from summarizer.claims import extract_claims
-    from summarizer.embed import minilm_available
+    from summarizer.analysis.asking import ask
+    from summarizer.analysis.claims import extract_claims
+    from summarizer.analysis.summarize import summarize
+    from summarizer.analysis.windows import num_predict
+    from summarizer.corpus.embed import minilm_available
     from summarizer.llm import Ollama
-    from summarizer.summarize import summarize
-    from summarizer.windows import num_predict
 
     tallies: dict[str, Tally] = defaultdict(Tally)
     with tempfile.TemporaryDirectory() as tmp, model_server(real) as url:

@@ -90,7 +90,7 @@ def question_set(articles: list[Any]) -> list[Case]:
 
 
 def sentence_set(articles: list[Any], seed: int = 7) -> list[Case]:
-    from summarizer.retrieve import terms
+    from summarizer.corpus.retrieve import terms
 
     out = []
     for a in articles:
@@ -153,12 +153,12 @@ class Evaluator:
         self.lexical: dict[float, list[Any]] = {}
 
     def lexical_for(self, title_weight: float, pool: int = 200) -> list[Any]:
-        from summarizer.retrieve import FUSION
+        from summarizer.corpus.retrieve import FUSION
 
         if title_weight == FUSION.title_weight:
             return [f.lexical for f in self.found]
         if title_weight not in self.lexical:
-            from summarizer.retrieve import terms
+            from summarizer.corpus.retrieve import terms
 
             catalog = self.retriever.corpus.catalog
             self.lexical[title_weight] = [
@@ -172,7 +172,7 @@ class Evaluator:
         return self.lexical[title_weight]
 
     def ranks(self, fusion: Any, mode: str = "hybrid") -> list[int | None]:
-        from summarizer.retrieve import Candidates, fuse
+        from summarizer.corpus.retrieve import Candidates, fuse
 
         out = []
         lexical = self.lexical_for(fusion.title_weight)
@@ -195,7 +195,7 @@ class Evaluator:
 
 
 def methods() -> dict[str, tuple[str, Any]]:
-    from summarizer.retrieve import FUSION, Fusion
+    from summarizer.corpus.retrieve import FUSION, Fusion
 
     # The fusion before this benchmark: reciprocal rank, 60 candidates, no titles indexed.
     before = Fusion(method="rrf", pool=60, title_weight=0.0, period=0.0)
@@ -225,7 +225,7 @@ def table(title: str, evaluators: dict[str, Evaluator], rows: dict[str, tuple[st
 
 
 def sweep(evaluators: dict[str, Evaluator]) -> None:
-    from summarizer.retrieve import FUSION
+    from summarizer.corpus.retrieve import FUSION
 
     grid: dict[str, tuple[float, ...]] = {
         "lexical": (0.4, 0.6, 0.8, 1.0, 1.2, 1.5),
@@ -243,10 +243,10 @@ def sweep(evaluators: dict[str, Evaluator]) -> None:
 
 def rerank_table(retriever: Any, cases: list[Case], settings: Any) -> None:
     """hit@k of the fused first 10 and of the model's order of them, on `cases`."""
-    from summarizer.ask import rerank
+    from summarizer.analysis.asking import rerank
+    from summarizer.analysis.windows import CallLog
     from summarizer.errors import SummarizerError, one_line
     from summarizer.llm import Ollama
-    from summarizer.windows import CallLog
 
     fused: list[int | None] = []
     reranked: list[int | None] = []
@@ -287,8 +287,8 @@ def rerank_table(retriever: Any, cases: list[Case], settings: Any) -> None:
 def copy_store(settings: Any, big: Any, today: date) -> int:
     """The store's articles and vectors written COPIES times into `big`, the last one dated 3
     days before `today`, each one before it a year earlier; returns its chunk count."""
-    from summarizer.chunking import chunk_article
-    from summarizer.store import Corpus
+    from summarizer.corpus.chunking import chunk_article
+    from summarizer.corpus.store import Corpus
 
     src = Corpus(settings)
     articles = src.catalog.articles()
@@ -361,9 +361,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from summarizer.config import Settings
-    from summarizer.embed import MiniLMEmbedder, minilm_available, minilm_model_dir
-    from summarizer.retrieve import FUSION, Retriever
-    from summarizer.store import Corpus
+    from summarizer.corpus.embed import MiniLMEmbedder, minilm_available, minilm_model_dir
+    from summarizer.corpus.retrieve import FUSION, Retriever
+    from summarizer.corpus.store import Corpus
 
     if not minilm_available():
         sys.exit(
@@ -409,7 +409,7 @@ def main() -> None:
         retriever.search(sample[0], 8)  # warm-up: caches, first query plans
         print(f"\nlatency on {n_chunks} chunks, {len(sample)} written questions, k=8, in-process:")
         catalog = corpus.catalog
-        from summarizer.retrieve import terms
+        from summarizer.corpus.retrieve import terms
 
         runs: dict[str, Callable[[str], object]] = {
             "query embedding": lambda q: embedder.embed([q]),

@@ -35,7 +35,7 @@ print(collection.query(query_embeddings=[vector.tolist()], n_results=3)["ids"])
 
 
 def main() -> None:
-    from summarizer.embed import minilm_available
+    from summarizer.corpus.embed import minilm_available
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=10)

@@ -33,7 +33,7 @@ def words(text: str) -> int:
 
 def fixed_tokens(task: str) -> int:
     """The prompt with no article in it: the instructions every call carries."""
-    from summarizer import prompts
+    from summarizer.analysis import prompts
 
     prompt = prompts.load(task)
     given = {"points": "5", "summary_sentences": "3", "max_claims": "15"}

@@ -299,11 +299,11 @@ def _wice_model(rows: list[dict], n: int) -> None:
     one model call per claim, which may lower the code's verdict, never raise it."""
     import tempfile
 
-    from summarizer.checking import Source, Statement, check_statements
+    from summarizer.analysis.checking import Source, Statement, check_statements
+    from summarizer.analysis.windows import CallLog
     from summarizer.config import Settings
     from summarizer.llm import Ollama
     from summarizer.models import Citation
-    from summarizer.windows import CallLog
     from tests.real_model import MODEL, served, unavailable
 
     why = unavailable()

@@ -147,8 +147,8 @@ def main() -> None:
         from starlette.testclient import TestClient
 
         from summarizer import pipeline
-        from summarizer.catalog import Catalog
         from summarizer.config import Settings
+        from summarizer.corpus.sqlite import SqliteCatalog as Catalog
         from summarizer.web.app import create_app
         from summarizer.web.views import article_view, report_html
 

@@ -124,3 +124,15 @@ def _support(value: str) -> str:
     if value not in SUPPORT_MODES:
         raise ConfigError(f"SUMMARIZER_SUPPORT={value!r} is not one of {', '.join(SUPPORT_MODES)}")
     return value
+
+
+def iso_date(value: str | None, option: str) -> str | None:
+    """An ISO date given as `option` (a flag or a form field), normalised; ConfigError if not."""
+    from datetime import date
+
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise ConfigError(f"{option} {value!r} is not a date like 2022-03-01") from None

@@ -164,9 +164,8 @@ def _check_model(
 
 def check_store(settings: Settings) -> list[Check]:
     """The data dir, the vector store (embedded or server), and the embedder it was built with."""
-    from summarizer.embed import MINILM, canonical_name, minilm_available, minilm_model_dir
+    from summarizer.corpus import MINILM, Corpus, canonical_name, minilm_available, minilm_model_dir
     from summarizer.errors import SummarizerError
-    from summarizer.store import Corpus
 
     checks: list[Check] = []
     try:

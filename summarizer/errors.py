@@ -45,6 +45,16 @@ class StoreError(SummarizerError):
     """The corpus store (catalog or vector store) cannot be used as asked."""
 
 
+class DatabaseError(StoreError):
+    """The catalog's database failed a read or write (a full disk, a read-only data dir)."""
+
+    def __init__(self, where: str, cause: object) -> None:
+        super().__init__(
+            f"database: {where}: {cause}", hint="is the disk full, or the data dir read-only?"
+        )
+        self.cause = str(cause)
+
+
 class NotFoundError(SummarizerError):
     """An article id or name does not exist in the corpus."""
 

@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from summarizer.errors import ConfigError, SummarizerError
-from summarizer.ingest import (
+from summarizer.corpus import (
     EMBED_BATCH,
     IngestReport,
     ItemResult,
@@ -23,15 +22,14 @@ from summarizer.ingest import (
     ingest_documents,
     is_url,
 )
+from summarizer.errors import ConfigError, SummarizerError
 
 if TYPE_CHECKING:
+    from summarizer.analysis import Length
     from summarizer.config import Settings
+    from summarizer.corpus import Corpus, Filters, Retrieved, Retriever, VersionDiff
     from summarizer.llm import Ollama
     from summarizer.models import Answer, Article, Chunk, SearchHit
-    from summarizer.retrieve import Filters, Retrieved, Retriever
-    from summarizer.store import Corpus
-    from summarizer.summarize import Length
-    from summarizer.versions import VersionDiff
 
 __all__ = [
     "IngestReport",
@@ -57,7 +55,7 @@ __all__ = [
 
 def open_corpus(settings: Settings) -> Corpus:
     """The corpus of `settings`; use it in a `with` block so that it is closed."""
-    from summarizer.store import Corpus
+    from summarizer.corpus import Corpus
 
     return Corpus(settings)
 
@@ -74,14 +72,14 @@ def get_article(settings: Settings, id_or_prefix: str) -> Article:
 
 def get_version(settings: Settings, id_or_prefix: str, n: int | None) -> Article:
     """The article as it was at version `n` (the latest with None)."""
-    from summarizer.versions import article_at
+    from summarizer.corpus import article_at
 
     with open_corpus(settings) as corpus:
         return article_at(corpus.catalog, id_or_prefix, n)
 
 
 def history(settings: Settings, id_or_prefix: str) -> list[dict[str, Any]]:
-    from summarizer.versions import history
+    from summarizer.corpus import history
 
     with open_corpus(settings) as corpus:
         return history(corpus.catalog, id_or_prefix)
@@ -90,7 +88,7 @@ def history(settings: Settings, id_or_prefix: str) -> list[dict[str, Any]]:
 def version_diff(
     settings: Settings, id_or_prefix: str, a: int | None, b: int | None
 ) -> VersionDiff:
-    from summarizer.versions import version_diff
+    from summarizer.corpus import version_diff
 
     with open_corpus(settings) as corpus:
         return version_diff(corpus.catalog, id_or_prefix, a, b)
@@ -111,7 +109,7 @@ def search(
     article (the score is the cosine similarity). With `rerank`, the model puts a longer
     shortlist of the fused retrieval in order and the first `k` are returned; what it could
     not do is added to `warnings`."""
-    from summarizer.embed import canonical_name, make_embedder
+    from summarizer.corpus import canonical_name, make_embedder
     from summarizer.models import SearchHit
 
     if not query.strip():
@@ -155,9 +153,8 @@ def _reranked(
     warnings: list[str] | None,
 ) -> list[Retrieved]:
     """The model's first `k` of the shortlist retrieved for `query`."""
-    from summarizer.ask import reranked_search
+    from summarizer.analysis import CallLog, reranked_search
     from summarizer.llm import Ollama
-    from summarizer.windows import CallLog
 
     calls = CallLog()
     with Ollama(settings) as llm:
@@ -169,7 +166,7 @@ def _reranked(
 
 def remove(settings: Settings, ids: list[str]) -> Iterator[Article]:
     """Remove articles; yields each as it is gone. Unknown ids fail before anything is removed."""
-    from summarizer.store import write_lock
+    from summarizer.corpus import write_lock
 
     with write_lock(settings), open_corpus(settings) as corpus:
         corpus.recover()
@@ -181,8 +178,7 @@ def remove(settings: Settings, ids: list[str]) -> Iterator[Article]:
 
 def reindex(settings: Settings, progress: Progress | None = None) -> tuple[int, int, str]:
     """Re-embed every article with the configured embedder into a fresh collection."""
-    from summarizer.embed import make_embedder
-    from summarizer.store import write_lock
+    from summarizer.corpus import make_embedder, write_lock
 
     progress = progress or SilentProgress()
     with (
@@ -281,9 +277,8 @@ def analyze(
     `corroborate`, each claim with the passages of other articles that report it too."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from summarizer.claims import extract_claims
+    from summarizer.analysis import extract_claims, summarize
     from summarizer.llm import Ollama
-    from summarizer.summarize import summarize
 
     resolved = resolve_sources(settings, sources)
     results = [TaskResult(source, error=why or None) for source, _, why in resolved]
@@ -330,7 +325,7 @@ def analyze(
 
 def _corroborate_all(results: list[TaskResult], llm: Ollama, retriever: Retriever) -> None:
     """Each ClaimSet of `results` with corroborations; a failure leaves the claims as they are."""
-    from summarizer.ask import corroborate
+    from summarizer.analysis import corroborate
 
     for r in results:
         if r.output is None:
@@ -344,8 +339,7 @@ def _corroborate_all(results: list[TaskResult], llm: Ollama, retriever: Retrieve
 
 def open_retriever(settings: Settings, corpus: Corpus) -> Retriever:
     """A retriever over `corpus`, with the embedder its vectors were made with (checked)."""
-    from summarizer.embed import canonical_name, make_embedder
-    from summarizer.retrieve import Retriever
+    from summarizer.corpus import Retriever, canonical_name, make_embedder
 
     corpus.check_embedder(canonical_name(settings.embedder))
     return Retriever(corpus, make_embedder(settings))
@@ -361,7 +355,7 @@ def ask(
 ) -> Answer:
     """A cited answer to `question` from the corpus, or found=False when it does not say; with
     `rerank`, from the model's first `k` of a longer shortlist."""
-    from summarizer import ask as asking
+    from summarizer.analysis import ask as answer
     from summarizer.llm import Ollama
 
     if not question.strip():
@@ -372,4 +366,4 @@ def ask(
         Ollama(settings) as llm,
         closing(open_retriever(settings, corpus)) as retriever,
     ):
-        return asking.ask(llm, retriever, question, k=k, filters=filters, reranked=rerank)
+        return answer(llm, retriever, question, k=k, filters=filters, reranked=rerank)

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any, Self
 import click
 
 if TYPE_CHECKING:
-    from summarizer.ingest import ItemResult
-    from summarizer.llm.stream import Activity
+    from summarizer.corpus import ItemResult
+    from summarizer.llm import Activity
 
 # Model calls shown at once; more are summed up in one line.
 SHOWN_CALLS = 3
@@ -101,7 +101,7 @@ class ProgressBar:
         if self._bar is None:
             yield
             return
-        from summarizer.llm.stream import watching
+        from summarizer.llm import watching
 
         def seen(activity: Activity) -> None:
             with self._calls_lock:

@@ -4,7 +4,7 @@ and make their summaries and claims again on it, reporting what the change did t
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -14,9 +14,8 @@ if TYPE_CHECKING:
     import httpx
 
     from summarizer.config import Settings
-    from summarizer.ingest import IngestReport, ItemResult, Progress
+    from summarizer.corpus import IngestReport, ItemResult, OutputChange, Progress
     from summarizer.models import Article
-    from summarizer.versions import OutputChange
 
 TASKS = ("summarize", "claims")
 
@@ -70,15 +69,14 @@ def select(
     *,
     every: bool = False,
     since: str | None = None,
-    feed: str | None = None,
+    among: Collection[str] | None = None,
 ) -> list[Article]:
     """The articles to refresh: those named (ids or prefixes; any source), or with `every`,
-    `since` (their date, else when stored, on or after) or `feed` (stored from its entries)
+    `since` (their date, else when stored, on or after) or `among` (ids: a feed's articles)
     those from a URL."""
-    from summarizer.ingest import is_url
-    from summarizer.store import Corpus
+    from summarizer.corpus import Corpus, is_url
 
-    if not ids and not (every or since or feed):
+    if not ids and not (every or since or among is not None):
         raise ConfigError("nothing to refresh: name article ids, or give --all, --since or --feed")
     with Corpus(settings) as corpus:
         catalog = corpus.catalog
@@ -87,13 +85,8 @@ def select(
         chosen = [a for a in catalog.articles() if is_url(a.source)]
         if since:
             chosen = [a for a in chosen if (a.date or a.ingested_at[:10]) >= since]
-        if feed:
-            from summarizer.feeds import Ledger
-
-            with Ledger.open(settings) as ledger:
-                row = ledger.feed(feed)
-                from_feed = {e.article_id for e in ledger.entries([row.id])}
-            chosen = [a for a in chosen if a.id in from_feed]
+        if among is not None:
+            chosen = [a for a in chosen if a.id in among]
         return chosen
 
 
@@ -109,11 +102,11 @@ def refresh(
     substance as a new version (re-embedding only those), then make its kept summaries and
     claims again on the new text and compare them with those of the old. `http`: the client
     to fetch with (a feed job's, with its guard against private addresses)."""
-    from summarizer.ingest import SilentProgress, _ingest_session, _never
+    from summarizer.corpus import SilentProgress, ingest_session, never
 
     before = _outputs_before(settings, articles)
-    with _ingest_session(
-        settings, progress or SilentProgress(), len(articles), cancelled or _never, http
+    with ingest_session(
+        settings, progress or SilentProgress(), len(articles), cancelled or never, http
     ) as ingester:
         for article in articles:
             if ingester.cancelled():
@@ -129,7 +122,7 @@ def _outputs_before(
     settings: Settings, articles: Sequence[Article]
 ) -> dict[tuple[str, str], dict[str, Any]]:
     """(article id, task) -> the kept output made on the article's current text."""
-    from summarizer.store import Corpus
+    from summarizer.corpus import Corpus
 
     found: dict[tuple[str, str], dict[str, Any]] = {}
     with Corpus(settings) as corpus:
@@ -146,8 +139,7 @@ def _describe_versions(
 ) -> list[tuple[Refreshed, Article]]:
     """Each item's latest version number and the words its change added and removed; the
     items whose text changed, with their new text."""
-    from summarizer.store import Corpus
-    from summarizer.versions import diff, words_changed
+    from summarizer.corpus import Corpus, diff, words_changed
 
     old = {a.id: a for a in articles}
     changed = []
@@ -174,7 +166,7 @@ def _remake_outputs(
     """The summaries and claims of each article whose text changed, made again on the new text
     (a summary at the length it had), each compared with the one of the old text."""
     from summarizer import pipeline
-    from summarizer.versions import compare_outputs
+    from summarizer.corpus import compare_outputs
 
     for task in TASKS:
         groups: dict[Any, list[tuple[Refreshed, Article]]] = {}

@@ -12,3 +12,12 @@ UNSPACED_CHAR = re.compile(f"[{UNSPACED}]")
 SPACED_WORD = re.compile(f"[^\\W{UNSPACED}]+")
 # A word of a spaced script, or one character of an unspaced one.
 TOKEN = re.compile(f"[{UNSPACED}]|[^\\W{UNSPACED}]+")
+
+
+def strip_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span `text[start:end]` without white space at either end."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end

@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from summarizer import pipeline, retrieve
+from summarizer import pipeline
 from summarizer.config import Settings
-from summarizer.embed import make_embedder
-from summarizer.retrieve import FUSION, Filters, Retriever, terms
-from summarizer.store import Corpus
+from summarizer.corpus import retrieve
+from summarizer.corpus.embed import make_embedder
+from summarizer.corpus.retrieve import FUSION, Filters, Retriever, terms
+from summarizer.corpus.store import Corpus
 from tests.standin_ollama import SUPPORT_SCHEMA, StandinOllama
 
 QUESTION = "Which exchanges refused to freeze Russian accounts, and on what grounds?"

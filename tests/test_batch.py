@@ -23,7 +23,7 @@ from click.testing import CliRunner, Result
 from summarizer import pipeline
 from summarizer.cli import cli
 from summarizer.config import Settings
-from summarizer.feeds import Ledger
+from summarizer.feeds import open_ledger
 from tests.feed_site import (
     EVAL_FEEDS,
     ROOT,
@@ -92,7 +92,7 @@ def chats(server: StandinOllama) -> list[tuple[str, str]]:
 
 
 def ledger_entries() -> list[Any]:
-    with Ledger.open(Settings.from_env()) as ledger:
+    with open_ledger(Settings.from_env()) as ledger:
         return ledger.entries()
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from summarizer.chunking import MIN_CHUNK, chunk_article, segment_spans, split_spans
+from summarizer.corpus.chunking import MIN_CHUNK, chunk_article, segment_spans, split_spans
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 

@@ -15,7 +15,7 @@ import pytest
 
 from summarizer import pipeline
 from summarizer.config import Settings
-from summarizer.store import Corpus
+from summarizer.corpus.store import Corpus
 from tests.test_ingest import assert_consistent, vector_rows
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,13 +52,15 @@ def assert_visible_state_is_whole(s: Settings) -> None:
 DRIVER = textwrap.dedent(
     """
     import os, sys
-    from summarizer import pipeline, store, catalog
+    from summarizer import pipeline
+    from summarizer.corpus import store
+    from summarizer.corpus.sqlite import articles as catalog
     from summarizer.config import Settings
 
     where, after = sys.argv[1], int(sys.argv[2])
     target = {"upsert": (store.VectorStore, "upsert"),
               "delete": (store.VectorStore, "delete_article"),
-              "put": (catalog.Catalog, "put")}[where]
+              "put": (catalog.SqliteCatalog, "put")}[where]
     real = getattr(*target)
     calls = [0]
 
@@ -123,7 +125,7 @@ SLOW_INGEST = textwrap.dedent(
     import sys, time
     from summarizer import pipeline
     from summarizer.config import Settings
-    from summarizer.embed import HashEmbedder
+    from summarizer.corpus.embed import HashEmbedder
 
     real = HashEmbedder.embed
     def slow(self, texts):

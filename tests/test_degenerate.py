@@ -192,9 +192,9 @@ def _arrays(node: Any, where: str = "") -> list[tuple[str, dict[str, Any]]]:
 
 
 def test_every_list_in_the_reply_schemas_is_bounded() -> None:
-    from summarizer.ask import AnswerReply, CorroborateReply
-    from summarizer.claims import ClaimsReply
-    from summarizer.summarize import LENGTHS, MergeReply, SummaryReply, bounded
+    from summarizer.analysis.asking import AnswerReply, CorroborateReply
+    from summarizer.analysis.claims import ClaimsReply
+    from summarizer.analysis.summarize import LENGTHS, MergeReply, SummaryReply, bounded
 
     for length, (n_points, _) in LENGTHS.items():
         schema = bounded(SummaryReply, "key_points", n_points).model_json_schema()

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from summarizer.errors import ExtractionError
-from summarizer.extract import Extracted, extract, word_count
-from summarizer.sources import RawDocument
+from summarizer.reading.extract import Extracted, extract, word_count
+from summarizer.reading.sources import RawDocument
 
 REPO = Path(__file__).resolve().parent.parent
 PAGES = REPO / ".." / "shared" / "eval" / "extraction" / "readability-news"
@@ -489,8 +489,8 @@ def test_stylesheet_rules_with_combinators_and_attributes_hide_what_they_match()
 def test_the_selector_matcher_agrees_with_lxml_on_real_stylesheets() -> None:
     from cssselect import HTMLTranslator
 
-    from summarizer import hidden
-    from summarizer.extract import _parse
+    from summarizer.reading import hidden
+    from summarizer.reading.extract import _parse
 
     translator, compared = HTMLTranslator(), 0
     for case in sorted(p for p in PAGES.iterdir() if (p / "source.html").is_file())[:20]:
@@ -567,7 +567,7 @@ def test_rules_a_browser_drops_hide_nothing() -> None:
 def test_descendant_rules_over_deep_nesting_cost_a_bounded_number_of_checks(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from summarizer import hidden
+    from summarizer.reading import hidden
 
     calls = [0]
     real = hidden._fits

@@ -19,10 +19,12 @@ from urllib.parse import urljoin
 import httpx
 import pytest
 
-from summarizer import feeds, fetch
+from summarizer import feeds
+from summarizer.corpus.ingest import canonical_url
 from summarizer.errors import FeedError, RefusedAddress, SourceError
-from summarizer.feeds import Ledger, dedupe
-from summarizer.ingest import canonical_url
+from summarizer.feeds import dedupe
+from summarizer.feeds.sqlite import SqliteLedger as Ledger
+from summarizer.reading import fetch
 from tests.feed_site import (
     EVAL_FEEDS,
     FeedSite,

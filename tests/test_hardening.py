@@ -296,7 +296,7 @@ def test_utf16_without_a_byte_order_mark_is_text(tmp_path: Path, hash_embedder: 
 def test_a_bare_double_star_glob_finds_the_top_level_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from summarizer.sources import expand
+    from summarizer.reading.sources import expand
 
     (tmp_path / "sub").mkdir()
     (tmp_path / "x.md").write_text("X\n\n" + BODY)
@@ -307,7 +307,7 @@ def test_a_bare_double_star_glob_finds_the_top_level_files(
 
 
 def test_a_bounded_list_keeps_its_description() -> None:
-    from summarizer.summarize import MergeReply, bounded
+    from summarizer.analysis.summarize import MergeReply, bounded
 
     field = bounded(MergeReply, "point_ids", 4).model_json_schema()["properties"]["point_ids"]
     assert field["maxItems"] == 4 and "ids of the key points" in field["description"]

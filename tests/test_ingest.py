@@ -9,9 +9,9 @@ import pytest
 
 from summarizer import pipeline
 from summarizer.config import Settings
-from summarizer.embed import HashEmbedder
+from summarizer.corpus.embed import HashEmbedder
+from summarizer.corpus.store import Corpus
 from summarizer.errors import StoreError
-from summarizer.store import Corpus
 from tests.conftest import CORPUS
 
 
@@ -265,7 +265,7 @@ def test_unreachable_chroma_server(hash_embedder: str, corpus_copy: Path) -> Non
 
 
 @pytest.mark.skipif(
-    not __import__("summarizer.embed", fromlist=["x"]).minilm_available(),
+    not __import__("summarizer.corpus.embed", fromlist=["x"]).minilm_available(),
     reason="Chroma's all-MiniLM-L6-v2 model is not in its cache (no internet to download it)",
 )
 def test_real_minilm_search(corpus_copy: Path) -> None:
@@ -306,7 +306,7 @@ def test_ollama_embedder_not_pulled_stops_before_storing(
 
 
 @pytest.mark.skipif(
-    not __import__("summarizer.embed", fromlist=["x"]).minilm_available(),
+    not __import__("summarizer.corpus.embed", fromlist=["x"]).minilm_available(),
     reason="Chroma's all-MiniLM-L6-v2 model is not in its cache (no internet to download it)",
 )
 def test_minilm_vectors_equal_chromas_own() -> None:
@@ -314,7 +314,7 @@ def test_minilm_vectors_equal_chromas_own() -> None:
     import numpy as np
     from chromadb.utils.embedding_functions.onnx_mini_lm_l6_v2 import ONNXMiniLM_L6_V2
 
-    from summarizer.embed import MiniLMEmbedder
+    from summarizer.corpus.embed import MiniLMEmbedder
 
     articles = [p.read_text(encoding="utf-8") for p in sorted(CORPUS.glob("*.txt"))]
     texts = ["short", "", "word " * 400, *articles]

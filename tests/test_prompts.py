@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from summarizer import prompts
+from summarizer.analysis import prompts
 from summarizer.errors import ConfigError
 
 GOOD = """---

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from summarizer import pipeline
 from summarizer.cli import cli
 from summarizer.config import Settings
-from summarizer.retrieve import FUSION, Candidates, Fusion, fuse
-from summarizer.when import Period, period
+from summarizer.corpus.retrieve import FUSION, Candidates, Fusion, fuse
+from summarizer.corpus.when import Period, period
 
 TODAY = date(2026, 12, 3)
 

@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from summarizer.errors import SourceError
-from summarizer.fetch import USER_AGENT, fetch_url, make_http_client
-from summarizer.sources import SpecError, expand, read_file
+from summarizer.reading.fetch import USER_AGENT, fetch_url, make_http_client
+from summarizer.reading.sources import SpecError, expand, read_file
 
 ARTICLE = b"<html><head><title>Hello</title></head><body><p>Some words.</p></body></html>"
 

@@ -347,10 +347,10 @@ def test_model_not_pulled_and_ollama_down(
 
 
 def test_library_api(env: tuple[StandinOllama, Path]) -> None:
-    from summarizer.claims import extract_claims
+    from summarizer.analysis.claims import extract_claims
+    from summarizer.analysis.summarize import summarize
+    from summarizer.corpus.store import Corpus
     from summarizer.llm import Ollama
-    from summarizer.store import Corpus
-    from summarizer.summarize import summarize
 
     _, folder = env
     settings = Settings.from_env()
@@ -385,7 +385,7 @@ def _claim(statement: str, start: int) -> Any:
 
 
 def test_merge_claims_keeps_what_differs_in_facts() -> None:
-    from summarizer.claims import merge_claims
+    from summarizer.analysis.claims import merge_claims
 
     claims = [
         _claim("Kraken will not freeze the accounts of Russian users.", 0),

@@ -248,7 +248,8 @@ def test_a_data_dir_of_an_earlier_schema_migrates_in_place_and_loses_nothing(
 ) -> None:
     import sqlite3
 
-    from summarizer.catalog import SCHEMA_VERSION, Catalog
+    from summarizer.corpus.sqlite import SCHEMA_VERSION
+    from summarizer.corpus.sqlite import SqliteCatalog as Catalog
 
     settings = Settings.from_env()
     pipeline.ingest(settings, [str(corpus_copy)])
@@ -299,9 +300,10 @@ def test_a_data_dir_of_an_earlier_schema_migrates_in_place_and_loses_nothing(
 
 KILLED_REFRESH = """
 import sys, time
-from summarizer import ingest, refresh
+from summarizer import refresh
+from summarizer.corpus import ingest
 from summarizer.config import Settings
-from summarizer.embed import HashEmbedder
+from summarizer.corpus.embed import HashEmbedder
 
 ingest.EMBED_BATCH = 1  # every article stored on its own: a kill lands between any two
 real = HashEmbedder.embed
@@ -325,7 +327,7 @@ def test_a_refresh_killed_at_any_moment_leaves_each_article_old_or_new_and_whole
     import sys
     import time
 
-    from summarizer.catalog import Catalog
+    from summarizer.corpus.sqlite import SqliteCatalog as Catalog
     from tests.test_crash import ROOT, assert_visible_state_is_whole
 
     ids = {f"/s{i}": _stored(edited, f"/s{i}") for i in range(40)}
@@ -461,7 +463,7 @@ def test_refresh_chooses_by_date_and_by_feed(
 def test_a_ledger_of_schema_1_gains_the_columns_of_updated_items(feed_site: Any) -> None:
     import sqlite3
 
-    from summarizer.feeds import Ledger
+    from summarizer.feeds import open_ledger
     from tests.feed_site import Story, rss
     from tests.test_batch import item_for, publish
 
@@ -470,7 +472,7 @@ def test_a_ledger_of_schema_1_gains_the_columns_of_updated_items(feed_site: Any)
     feed_site.add("/f.xml", rss([item_for(feed_site, "/a/0", story, 0)]))
     assert run("feeds", "add", feed_site.url + "/f.xml", "--name", "wire").exit_code == 0
     settings = Settings.from_env()
-    with Ledger.open(settings) as ledger:
+    with open_ledger(settings) as ledger:
         path = ledger.path
     db = sqlite3.connect(path)  # as the previous version left it
     for column in ("updated", "recheck"):
@@ -480,7 +482,7 @@ def test_a_ledger_of_schema_1_gains_the_columns_of_updated_items(feed_site: Any)
     db.close()
     result = run("run", "--allow-private")
     assert result.exit_code == 0, result.output
-    with Ledger.open(settings) as ledger:
+    with open_ledger(settings) as ledger:
         assert [e.status for e in ledger.entries()] == ["done"]
     db = sqlite3.connect(path)
     assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
@@ -506,7 +508,7 @@ def test_a_refresh_without_its_model_keeps_the_new_version_and_says_what_it_coul
 
 
 def test_a_sentence_that_starts_like_a_stamp_is_a_change() -> None:
-    from summarizer.versions import same_substance
+    from summarizer.corpus.versions import same_substance
 
     base = "Title\n\nThe story begins here.\n\n{}\n\nIt ends here."
     for old, new in [

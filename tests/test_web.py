@@ -47,7 +47,7 @@ def _spans(
     settings: Settings, aids: list[str]
 ) -> tuple[dict[str, str], dict[str, tuple[int, int]]]:
     """Stored texts, and the span of every exact citation of the kept outputs, by page id."""
-    from summarizer.catalog import Catalog
+    from summarizer.corpus.sqlite import SqliteCatalog as Catalog
 
     texts: dict[str, str] = {}
     spans: dict[str, tuple[int, int]] = {}
@@ -451,7 +451,7 @@ def test_overlapping_quotes_split_the_text_and_everything_is_escaped() -> None:
 
 
 def test_outputs_of_an_earlier_text_mark_only_what_it_still_says(served: Served) -> None:
-    from summarizer.catalog import Catalog
+    from summarizer.corpus.sqlite import SqliteCatalog as Catalog
     from summarizer.web.views import article_view, kept_outputs
 
     aid = served.ids[0]
@@ -512,7 +512,7 @@ def test_the_corpus_pages_through_the_articles(
 
 
 def test_a_statement_never_checked_is_not_shown_as_supported(served: Served) -> None:
-    from summarizer.catalog import Catalog
+    from summarizer.corpus.sqlite import SqliteCatalog as Catalog
     from summarizer.web.views import article_view, kept_outputs, render
 
     aid = served.ids[0]

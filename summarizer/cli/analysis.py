@@ -10,7 +10,6 @@ import click
 from summarizer.cli.app import cli
 from summarizer.cli.options import (
     check_out,
-    iso_date,
     json_option,
     keep_option,
     length_option,
@@ -19,6 +18,7 @@ from summarizer.cli.options import (
     rerank_option,
     store_options,
 )
+from summarizer.config import iso_date
 
 
 def _analyze(task: str, sources: tuple[str, ...], as_json: bool, opts: dict[str, Any]) -> None:
@@ -137,8 +137,8 @@ def ask(question: str, k: int, rerank: bool, as_json: bool, **opts: Any) -> None
     quotes found in those passages are kept as citations.
     """
     from summarizer import pipeline, render
+    from summarizer.corpus import Filters
     from summarizer.progress import ProgressBar
-    from summarizer.retrieve import Filters
 
     settings = model_settings(opts)
     out = opts.pop("out")

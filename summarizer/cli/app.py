@@ -22,8 +22,6 @@ class Group(click.Group):
     """Turns expected failures into one line on stderr and a non-zero exit, never a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        import sqlite3
-
         from summarizer.errors import ConfigError, SummarizerError
 
         try:
@@ -34,11 +32,6 @@ class Group(click.Group):
                 message += f" ({e.hint})"
             click.echo(message, err=True)
             ctx.exit(2 if isinstance(e, ConfigError) else 1)
-        except sqlite3.Error as e:  # the catalog, the ledger or the reply cache
-            click.echo(
-                f"error: database: {e} (is the disk full, or the data dir read-only?)", err=True
-            )
-            ctx.exit(1)
         except BrokenPipeError:
             # The reader went away (`summarizer list | head -1`): stop quietly, as Unix tools do.
             stdout_to_devnull()

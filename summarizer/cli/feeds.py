@@ -9,7 +9,6 @@ import click
 
 from summarizer.cli.app import cli
 from summarizer.cli.options import (
-    iso_date,
     json_option,
     keep_option,
     length_option,
@@ -18,6 +17,7 @@ from summarizer.cli.options import (
     settings_from,
     store_options,
 )
+from summarizer.config import iso_date
 
 
 @cli.group()
@@ -33,9 +33,9 @@ def feeds() -> None:
 def feeds_add(url: str, name: str | None, as_json: bool, **opts: Any) -> None:
     """Register the feed at URL (nothing is fetched until `summarizer run`)."""
     from summarizer import render
-    from summarizer.feeds import Ledger
+    from summarizer.feeds import open_ledger
 
-    with Ledger.open(settings_from(opts)) as ledger:
+    with open_ledger(settings_from(opts)) as ledger:
         feed = ledger.add_feed(url, name)
     if as_json:
         render.print_json(feed.as_dict())
@@ -49,9 +49,9 @@ def feeds_add(url: str, name: str | None, as_json: bool, **opts: Any) -> None:
 def feeds_list(as_json: bool, **opts: Any) -> None:
     """List the feeds, with their entries by status and the last fetch's error."""
     from summarizer import render
-    from summarizer.feeds import Ledger
+    from summarizer.feeds import open_ledger
 
-    with Ledger.open(settings_from(opts)) as ledger:
+    with open_ledger(settings_from(opts)) as ledger:
         rows, counts = ledger.feeds(), ledger.counts()
     listed = [{**f.as_dict(), "entries": counts.get(f.id, {})} for f in rows]
     if as_json:
@@ -65,11 +65,11 @@ def feeds_list(as_json: bool, **opts: Any) -> None:
 @store_options
 def feeds_remove(names: tuple[str, ...], **opts: Any) -> None:
     """Forget feeds and their ledger entries (their articles stay in the corpus)."""
-    from summarizer.feeds import Ledger, run_lock
+    from summarizer.feeds import open_ledger, run_lock
 
     settings = settings_from(opts)
     # Not under a run's feet: its entries would vanish while it works on them.
-    with run_lock(settings), Ledger.open(settings) as ledger:
+    with run_lock(settings), open_ledger(settings) as ledger:
         ledger.feeds(names)  # every name must exist before anything is removed
         for name in names:
             feed, n = ledger.remove_feed(name)
@@ -87,12 +87,12 @@ def feeds_import(file: str, as_json: bool, **opts: Any) -> None:
 
     from summarizer import render
     from summarizer.errors import FeedError
-    from summarizer.feeds import Ledger, read_feed_list
-    from summarizer.sources import read_bytes
+    from summarizer.feeds import open_ledger, read_feed_list
+    from summarizer.reading import read_bytes
 
     data = read_bytes(Path(file), 10 * 1024 * 1024)
     added, known, failed = [], 0, 0
-    with Ledger.open(settings_from(opts)) as ledger:
+    with open_ledger(settings_from(opts)) as ledger:
         for listed in read_feed_list(data, file):
             if isinstance(listed, FeedError):
                 failed += 1
@@ -172,9 +172,8 @@ def run(**opts: Any) -> None:
     from datetime import UTC, datetime
     from pathlib import Path
 
-    from summarizer.digest import JsonLines, digest_markdown, keep_digest
     from summarizer.errors import ConfigError
-    from summarizer.feeds import RunOptions
+    from summarizer.feeds import JsonLines, RunOptions, digest_markdown, keep_digest
     from summarizer.feeds import run as run_feeds
     from summarizer.progress import BatchProgress
 

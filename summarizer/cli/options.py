@@ -145,16 +145,3 @@ def model_settings(opts: dict[str, Any]) -> Settings:
         use_cache=base.use_cache and not no_cache,
         support=support or base.support,
     )
-
-
-def iso_date(value: str | None, option: str) -> str | None:
-    from datetime import date
-
-    from summarizer.errors import ConfigError
-
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value).isoformat()
-    except ValueError:
-        raise ConfigError(f"{option} {value!r} is not a date like 2022-03-01") from None

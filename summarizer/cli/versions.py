@@ -9,13 +9,13 @@ import click
 
 from summarizer.cli.app import cli
 from summarizer.cli.options import (
-    iso_date,
     json_option,
     model_options,
     model_settings,
     settings_from,
     store_options,
 )
+from summarizer.config import iso_date
 
 
 @cli.command()
@@ -42,18 +42,24 @@ def refresh(
     has, then the points and claims added and dropped. Exit status 1 if any item failed.
     """
     from summarizer import render
+    from summarizer.corpus import report_lines
     from summarizer.errors import ConfigError
     from summarizer.progress import IngestProgress
     from summarizer.refresh import refresh as run_refresh
     from summarizer.refresh import select
-    from summarizer.versions import report_lines
 
     if article_ids and (every or since or feed):
         raise ConfigError("name article ids or give --all/--since/--feed, not both")
     opts.pop("out", None)
     settings = model_settings(opts)
     since = iso_date(since, "--since")
-    articles = select(settings, article_ids, every=every, since=since, feed=feed)
+    among = None
+    if feed:
+        from summarizer.feeds import open_ledger
+
+        with open_ledger(settings) as ledger:
+            among = {e.article_id for e in ledger.entries([ledger.feed(feed).id]) if e.article_id}
+    articles = select(settings, article_ids, every=every, since=since, among=among)
     with IngestProgress(quiet=as_json) as progress, progress.model_calls():
         report = run_refresh(settings, articles, progress)
     if as_json:
@@ -102,7 +108,7 @@ def diff(article_id: str, a: int | None, b: int | None, as_json: bool, **opts: A
     """What changed between versions A and B of an article (the latest two by default; with
     only A, A against the latest), word by word: [-removed-]{+added+}."""
     from summarizer import pipeline, render
-    from summarizer.versions import render_diff
+    from summarizer.corpus import render_diff
 
     found = pipeline.version_diff(settings_from(opts), article_id, a, b)
     if as_json:

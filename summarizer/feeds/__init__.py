@@ -1,15 +1,18 @@
 """Feed jobs: follow RSS, Atom and JSON feeds, and process every new entry once, resumably.
 
-In the order an entry travels: feed lists and names (lists) register feeds in the ledger
-(ledger, on its database db); a run (run) fetches each feed with a conditional GET and parses it
-(parse), records its new entries, then the entry job (job) fetches each entry's page or falls back
-to the feed's own text (entries), recognises copies of a story already seen (stories, over the
-shingle samples of dedupe), stores the article, summarises it and extracts its claims, and writes
-its output line (records). What a run is asked and what it did are in report.
+In the order an entry travels: feed lists and names (lists) register feeds in the ledger (ledger:
+its interface; backends: which implementation, SQLite in `sqlite/`, with the story index); a run
+(run) fetches each feed with a conditional GET and parses it (parse), records its new entries,
+then the entry job (job) fetches each entry's page or falls back to the feed's own text
+(entries), recognises copies of a story already seen (over the shingle samples of dedupe),
+stores the article, summarises it and extracts its claims, and writes its output line (records);
+updated items are read again (recheck), and the run's digest is written (digest). What a run is
+asked and what it did are in report.
 """
 
-from summarizer.feeds.db import EntryRow, FeedRow
-from summarizer.feeds.ledger import Ledger
+from summarizer.feeds.backends import has_ledger, open_ledger
+from summarizer.feeds.digest import DIGESTS, JsonLines, digest_markdown, keep_digest, kept_digests
+from summarizer.feeds.ledger import EntryRow, FeedRow, Ledger
 from summarizer.feeds.lists import ListedFeed, read_feed_list
 from summarizer.feeds.parse import (
     FeedEntry,
@@ -22,17 +25,24 @@ from summarizer.feeds.report import RunOptions, RunProgress, RunReport
 from summarizer.feeds.run import run, run_lock
 
 __all__ = [
+    "DIGESTS",
     "EntryRow",
     "FeedEntry",
     "FeedRow",
+    "JsonLines",
     "Ledger",
     "ListedFeed",
     "ParsedFeed",
     "RunOptions",
     "RunProgress",
     "RunReport",
+    "digest_markdown",
     "drop_entity_declarations",
+    "has_ledger",
+    "keep_digest",
+    "kept_digests",
     "normalize_text",
+    "open_ledger",
     "parse_feed",
     "read_feed_list",
     "run",

@@ -18,9 +18,8 @@ FETCH_WORKERS = 8
 PER_HOST = 2
 
 if TYPE_CHECKING:
-    from summarizer.extract import Extracted
-    from summarizer.feeds.db import EntryRow
-    from summarizer.sources import RawDocument
+    from summarizer.feeds.ledger import EntryRow
+    from summarizer.reading import Extracted, RawDocument
 
 
 class EntryFailed(SummarizerError):
@@ -39,7 +38,7 @@ class Prepared:
 
 def feed_document(entry: EntryRow) -> RawDocument:
     """The feed's own text of an entry as a page to extract: its content, or its summary."""
-    from summarizer.sources import RawDocument
+    from summarizer.reading import RawDocument
 
     title = html.escape(entry.title)
     if entry.content_type == "html":
@@ -64,7 +63,7 @@ def feed_document(entry: EntryRow) -> RawDocument:
 def prepare(entry: EntryRow, *, fetch: Callable[[str], RawDocument], min_words: int) -> Prepared:
     """The entry's page, extracted; else the feed's own text, with a warning that says why.
     Raises EntryFailed when neither gives an article."""
-    from summarizer.extract import extract
+    from summarizer.reading import extract
 
     problem: str | None = None
     if entry.link:

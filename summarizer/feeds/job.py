@@ -40,16 +40,13 @@ from summarizer.feeds.records import entry_record
 if TYPE_CHECKING:
     import httpx
 
-    from summarizer.catalog import Catalog
     from summarizer.config import Settings
-    from summarizer.extract import Extracted
-    from summarizer.feeds.db import EntryRow
-    from summarizer.feeds.ledger import Ledger
+    from summarizer.corpus import Catalog, ItemResult
+    from summarizer.feeds.ledger import EntryRow, Ledger
     from summarizer.feeds.report import RunOptions, RunProgress, RunReport
-    from summarizer.ingest import ItemResult
     from summarizer.llm import Ollama
     from summarizer.models import Article, Chunk, ClaimSet, Summary
-    from summarizer.sources import RawDocument
+    from summarizer.reading import Extracted, RawDocument
 
 # Pages stored by one ingest call: at most INGEST_BATCH; fewer than INGEST_MIN only when no
 # more pages are coming or an entry waits for nothing else. Each call takes the corpus write
@@ -89,8 +86,7 @@ class _Item:
 def foreseen(raw: RawDocument, doc: Extracted) -> tuple[Article, list[Chunk]]:
     """The article and chunks ingest will store for this page, as ingest builds them (ingest
     decides: a difference is caught when it has stored the page)."""
-    from summarizer.chunking import chunk_article
-    from summarizer.ingest import describe_article
+    from summarizer.corpus import chunk_article, describe_article
 
     article = describe_article(raw, doc)
     return article, chunk_article(article.id, article.content_hash, article.text)
@@ -149,7 +145,7 @@ class EntryJob:
         self.llm: Ollama
 
     def fetch(self, url: str) -> RawDocument:
-        from summarizer.fetch import fetch_url
+        from summarizer.reading import fetch_url
 
         with self.slots(url):
             return fetch_url(url, max_bytes=self.settings.max_bytes, client=self.http)
@@ -157,11 +153,11 @@ class EntryJob:
     def process(self, work: list[EntryRow]) -> None:
         import sys
 
-        from summarizer.catalog import Catalog
+        from summarizer.corpus import open_catalog
         from summarizer.llm import Ollama
 
         self.llm = llm = Ollama(self.settings)
-        self.catalog = catalog = Catalog(self.settings.catalog_path)
+        self.catalog = catalog = open_catalog(self.settings)
         before = llm.stats
         switch = sys.getswitchinterval()
         # Threads waiting for a model reply are to take the GIL as soon as it arrives, not after
@@ -291,7 +287,7 @@ class EntryJob:
         self._ask(item)
 
     def _ingest(self, batch: list[_Item]) -> list[ItemResult]:
-        from summarizer.ingest import ingest_documents
+        from summarizer.corpus import ingest_documents
 
         documents = [
             (str(item.entry.id), item.prepared.raw, item.prepared.doc)
@@ -337,8 +333,7 @@ class EntryJob:
             self._ask(item)
 
     def _ask(self, item: _Item) -> None:
-        from summarizer.claims import extract_claims
-        from summarizer.summarize import summarize
+        from summarizer.analysis import extract_claims, summarize
 
         _, _, models = self.pools
         llm = self.llm

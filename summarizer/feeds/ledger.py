@@ -1,4 +1,4 @@
-"""The feed ledger: registered feeds and every entry seen, in SQLite in the data dir.
+"""The feed ledger's face: registered feeds and every entry seen, and the stories their texts tell.
 
 An entry is `pending` from the moment its feed is read until its output is recorded (`done`), its
 processing fails (`failed`, with the reason and the number of attempts), or it is recognised as
@@ -6,129 +6,150 @@ a copy of another entry (`duplicate`, with `duplicate_of`). New entries and the 
 Last-Modified are written in one transaction, so a 304 on the next run can never hide an entry
 that was not recorded. Each step of an entry is one committed write, so a run killed at any point
 leaves every entry in a state the next run resumes from.
+
+`Ledger` is the interface; `open_ledger` (backends) gives the implementation the settings choose
+(SQLite in the data dir: `feeds.sqlite`).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
-
-from summarizer.errors import FeedError
-from summarizer.feeds.db import (
-    ENTRY_SELECT,
-    LEDGER_FILE,
-    SAME_FEED_TEXT_MIN_CHARS,
-    STATUSES,
-    EntryRow,
-    FeedRow,
-    FetchRecord,
-    LedgerDB,
-    batched,
-    entry_row,
-    now,
-)
-from summarizer.feeds.stories import StoryIndex
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from summarizer.config import Settings
     from summarizer.feeds.parse import FeedEntry
 
+STATUSES = ("pending", "done", "failed", "duplicate")
+# The feed's own text must be this long before two entries with the same text count as copies
+# of one story without fetching anything: short teasers ("Read more") are shared by accident.
+SAME_FEED_TEXT_MIN_CHARS = 280
+# Stories are compared with those first seen in this many days.
+DUPLICATE_WINDOW_DAYS = 30
 
-class Ledger(LedgerDB):
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class FeedRow:
+    id: int
+    name: str
+    url: str
+    title: str | None
+    etag: str | None
+    last_modified: str | None
+    added_at: str
+    checked_at: str | None
+    error: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """What `feeds list --json` shows (not the HTTP validators)."""
+        keep = ("name", "url", "title", "added_at", "checked_at", "error")
+        return {k: getattr(self, k) for k in keep}
+
+
+@dataclass(frozen=True)
+class EntryRow:
+    id: int
+    feed_id: int
+    feed: str
+    feed_url: str
+    key: str
+    guid: str | None
+    link: str | None
+    title: str
+    author: str | None
+    published: str | None
+    content: str
+    content_type: str
+    status: str
+    reason: str | None
+    attempts: int
+    article_id: str | None
+    content_from: str | None
+    warnings: tuple[str, ...]
+    duplicate_of: int | None
+    output: str | None
+
+    @property
+    def label(self) -> str:
+        """How messages name the entry: its feed and its link (or title)."""
+        return f"{self.feed}: {self.link or self.title}"
+
+
+@dataclass
+class FetchRecord:
+    """What reading one feed added to the ledger."""
+
+    new: list[int]
+    known: int = 0
+    duplicates: int = 0
+    updated: int = 0  # known entries whose item changed, to be read again
+
+
+class StoryIndex(Protocol):
+    """Sampled shingle hashes of the entries' texts (see dedupe) -> the entries that have them,
+    so that the same story under another URL is recognised as a copy."""
+
+    def similar(self, entry_id: int, sample: frozenset[int]) -> tuple[int, float] | None:
+        """The entry seen in the last DUPLICATE_WINDOW_DAYS whose text is the same story as
+        `sample`'s, with the share of the shorter text the two have in common."""
+        ...
+
+    def add(self, entry_id: int, sample: frozenset[int]) -> None:
+        """Make the entry's text findable by `similar` (replacing what it had)."""
+        ...
+
+    def prune(self) -> None:
+        """Forget the texts of entries older than the comparison window."""
+        ...
+
+
+class Ledger(Protocol):
     """Feeds and entries; one connection, used from one thread."""
 
-    @classmethod
-    def open(cls, settings: Settings) -> Ledger:
-        return cls(settings.home / LEDGER_FILE)
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Ledger: ...
+
+    def __exit__(self, *exc: object) -> None: ...
 
     @property
     def stories(self) -> StoryIndex:
         """The index of the stories seen, to recognise copies under other URLs."""
-        return StoryIndex(self)
-
-    def __enter__(self) -> Ledger:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        ...
 
     # --- feeds ---------------------------------------------------------------------------------
 
     def add_feed(self, url: str, name: str | None = None, *, unique: bool = False) -> FeedRow:
         """Register a feed. Without a name it is named after its host; a name taken already
         is refused, or with `unique` (and for host names) numbered: -2, -3..."""
-        from summarizer.feeds.lists import check_feed_url, check_name, default_name
+        ...
 
-        url = check_feed_url(url)
-        with self.transaction():
-            known = self.feed_for_url(url)
-            if known is not None:
-                raise FeedError(f"{url} is already registered as {known.name!r}")
-            base = check_name(name) if name is not None else default_name(url)
-            if name is not None and not unique and self._feed_row(base) is not None:
-                raise FeedError(
-                    f"a feed named {base!r} already exists", hint="pick another with --name"
-                )
-            name, n = base, 1
-            while self._feed_row(name) is not None:
-                n += 1
-                name = f"{base}-{n}"
-            self.execute(
-                "INSERT INTO feeds (name, url, added_at) VALUES (?, ?, ?)", (name, url, now())
-            )
-        feed = self._feed_row(name)
-        assert feed is not None
-        return feed
-
-    def feed_for_url(self, url: str) -> FeedRow | None:
-        row = self._db.execute("SELECT * FROM feeds WHERE url = ?", (url.strip(),)).fetchone()
-        return FeedRow(**dict(row)) if row is not None else None
-
-    def _feed_row(self, name: str) -> FeedRow | None:
-        row = self._db.execute("SELECT * FROM feeds WHERE name = ?", (name,)).fetchone()
-        return FeedRow(**dict(row)) if row is not None else None
+    def feed_for_url(self, url: str) -> FeedRow | None: ...
 
     def feed(self, name: str) -> FeedRow:
-        feed = self._feed_row(name)
-        if feed is None:
-            raise FeedError(f"no feed named {name!r}", hint="`summarizer feeds list` shows them")
-        return feed
+        """The feed of this name (FeedError when there is none)."""
+        ...
 
     def feeds(self, names: Iterable[str] | None = None) -> list[FeedRow]:
         """All feeds by name, or the named ones (FeedError for a name that does not exist)."""
-        if names is not None:
-            return [self.feed(name) for name in dict.fromkeys(names)]
-        rows = self._db.execute("SELECT * FROM feeds ORDER BY name").fetchall()
-        return [FeedRow(**dict(r)) for r in rows]
+        ...
 
     def counts(self) -> dict[int, dict[str, int]]:
         """Entries per feed and status."""
-        out: dict[int, dict[str, int]] = {}
-        for row in self._db.execute(
-            "SELECT feed_id, status, COUNT(*) AS n FROM entries GROUP BY feed_id, status"
-        ):
-            out.setdefault(row["feed_id"], dict.fromkeys(STATUSES, 0))[row["status"]] = row["n"]
-        return out
+        ...
 
     def remove_feed(self, name: str) -> tuple[FeedRow, int]:
         """Forget a feed and its entries; returns the feed and how many entries went with it."""
-        feed = self.feed(name)
-        with self.transaction():
-            (n,) = self._db.execute(
-                "SELECT COUNT(*) FROM entries WHERE feed_id = ?", (feed.id,)
-            ).fetchone()
-            self.execute("DELETE FROM feeds WHERE id = ?", (feed.id,))
-        return feed, int(n)
+        ...
 
-    def record_feed_error(self, feed_id: int, error: str) -> None:
-        self.execute(
-            "UPDATE feeds SET checked_at = ?, error = ? WHERE id = ?", (now(), error, feed_id)
-        )
+    def record_feed_error(self, feed_id: int, error: str) -> None: ...
 
-    def record_not_modified(self, feed_id: int) -> None:
-        self.execute("UPDATE feeds SET checked_at = ?, error = NULL WHERE id = ?", (now(), feed_id))
+    def record_not_modified(self, feed_id: int) -> None: ...
 
     def record_fetch(
         self,
@@ -141,120 +162,16 @@ class Ledger(LedgerDB):
     ) -> FetchRecord:
         """New entries (pending, or duplicate of an entry with the same link or the same long
         text) and the feed's validators, in one transaction."""
-        from summarizer.ingest import canonical_url
-
-        record = FetchRecord(new=[])
-        stamp = now()
-        with self.transaction():
-            for e in entries:
-                known = self._db.execute(
-                    "SELECT id, status, updated, feed_hash FROM entries"
-                    " WHERE feed_id = ? AND key = ?",
-                    (feed_id, e.key),
-                ).fetchone()
-                if known is not None:
-                    record.known += 1
-                    edited = _edited(known, e)  # its page is read again after the entries
-                    record.updated += edited
-                    self._db.execute(
-                        "UPDATE entries SET updated = coalesce(?, updated), feed_hash ="
-                        " coalesce(?, feed_hash), recheck = recheck OR ? WHERE id = ?",
-                        (e.updated, e.content_hash, edited, known["id"]),
-                    )
-                    continue
-                link_key = canonical_url(e.link) if e.link else None
-                same = self._same_entry(feed_id, e.guid, link_key, e.content_hash, e.text_length)
-                cursor = self._db.execute(
-                    "INSERT INTO entries (feed_id, key, guid, link, link_key, title, author, "
-                    "published, content, content_type, feed_hash, status, duplicate_of, reason, "
-                    "seen_at, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        feed_id,
-                        e.key,
-                        e.guid,
-                        e.link,
-                        link_key,
-                        e.title,
-                        e.author,
-                        e.published,
-                        "" if same else e.content,
-                        e.content_type,
-                        e.content_hash,
-                        "duplicate" if same else "pending",
-                        same[0] if same else None,
-                        same[1] if same else None,
-                        stamp,
-                        e.updated,
-                    ),
-                )
-                if same:
-                    record.duplicates += 1
-                else:
-                    assert cursor.lastrowid is not None
-                    record.new.append(cursor.lastrowid)
-            self.execute(
-                "UPDATE feeds SET title = COALESCE(?, title), etag = ?, last_modified = ?, "
-                "checked_at = ?, error = NULL WHERE id = ?",
-                (title, etag, last_modified, stamp, feed_id),
-            )
-        return record
+        ...
 
     def to_recheck(self, feed_ids: Sequence[int], days: int | None = None) -> list[tuple[int, str]]:
         """(entry id, article id) of the done entries whose item the feed updated, and with
         `days`, of those done in the last `days` days: their pages are read again."""
-        sql, params = self._filter(feed_ids, ["done"])
-        sql += " AND e.article_id IS NOT NULL AND (e.recheck"
-        if days is not None:
-            since = (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="seconds")
-            sql += " OR e.done_at >= ?"
-            params.append(since)
-        rows = self._db.execute(
-            f"SELECT e.id, e.article_id FROM entries e WHERE {sql}) ORDER BY e.id", params
-        ).fetchall()
-        return [(r[0], r[1]) for r in rows]
+        ...
 
     def rechecked(self, entry_ids: Iterable[int]) -> None:
         """The pages of these entries were read again: not to be read again for that."""
-        self._db.executemany(
-            "UPDATE entries SET recheck = 0 WHERE id = ?", [(i,) for i in entry_ids]
-        )
-
-    def _same_entry(
-        self,
-        feed_id: int,
-        guid: str | None,
-        link_key: str | None,
-        feed_hash: str | None,
-        length: int,
-    ) -> tuple[int, str] | None:
-        """An earlier entry this one copies: the same link (in another feed, or without a guid
-        of its own: in one feed a new guid is a new entry), or the same long feed text."""
-        if link_key:
-            row = self._db.execute(
-                "SELECT id, feed_id FROM entries WHERE link_key = ? ORDER BY id LIMIT 1",
-                (link_key,),
-            ).fetchone()
-            if row is not None and (guid is None or row["feed_id"] != feed_id):
-                return self._root(row["id"]), "same link"
-        if feed_hash and length >= SAME_FEED_TEXT_MIN_CHARS:
-            row = self._db.execute(
-                "SELECT id FROM entries WHERE feed_hash = ? ORDER BY id LIMIT 1", (feed_hash,)
-            ).fetchone()
-            if row is not None:
-                return self._root(row["id"]), "same text in the feed"
-        return None
-
-    def _root(self, entry_id: int) -> int:
-        """The first copy: follows duplicate_of links."""
-        seen = {entry_id}
-        while True:
-            row = self._db.execute(
-                "SELECT duplicate_of FROM entries WHERE id = ?", (entry_id,)
-            ).fetchone()
-            if row is None or row[0] is None or row[0] in seen:
-                return entry_id
-            entry_id = row[0]
-            seen.add(entry_id)
+        ...
 
     # --- entries ---------------------------------------------------------------------------------
 
@@ -263,13 +180,7 @@ class Ledger(LedgerDB):
         feed_ids: Sequence[int] | None = None,
         status: str | None = None,
         ids: Sequence[int] | None = None,
-    ) -> list[EntryRow]:
-        sql, params = self._filter(feed_ids, [status] if status else None)
-        if ids is not None:
-            sql += f" AND e.id IN ({','.join('?' * len(ids)) or 'NULL'})"
-            params += list(ids)
-        rows = self._db.execute(f"{ENTRY_SELECT} WHERE {sql} ORDER BY e.id", params).fetchall()
-        return [entry_row(r) for r in rows]
+    ) -> list[EntryRow]: ...
 
     def work(
         self,
@@ -281,54 +192,19 @@ class Ledger(LedgerDB):
     ) -> list[EntryRow]:
         """Entries to process, oldest first: pending ones (and failed ones with retry_failed),
         published at or after `since` (entries without a date are included), at most `limit`."""
-        statuses = ["pending", "failed"] if retry_failed else ["pending"]
-        sql, params = self._filter(feed_ids, statuses)
-        if since:
-            sql += " AND (e.published IS NULL OR e.published >= ?)"
-            params.append(since)
-        sql = f"{ENTRY_SELECT} WHERE {sql} ORDER BY COALESCE(e.published, e.seen_at), e.id"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
-        return [entry_row(r) for r in self._db.execute(sql, params).fetchall()]
+        ...
 
     def unemitted(self, feed_ids: Sequence[int]) -> list[EntryRow]:
         """Entries done whose output line was never written out (a run killed in between)."""
-        sql, params = self._filter(feed_ids, ["done"])
-        rows = self._db.execute(
-            f"{ENTRY_SELECT} WHERE {sql} AND e.emitted = 0 ORDER BY e.done_at, e.id", params
-        ).fetchall()
-        return [entry_row(r) for r in rows]
+        ...
 
     def duplicates_of(self, entry_ids: Sequence[int]) -> dict[int, list[EntryRow]]:
         """The copies linked to each of `entry_ids`."""
-        out: dict[int, list[EntryRow]] = {i: [] for i in entry_ids}
-        for chunk in batched(list(entry_ids), 500):
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"{ENTRY_SELECT} WHERE e.duplicate_of IN ({marks}) ORDER BY e.id", chunk
-            ).fetchall()
-            for row in rows:
-                out[row["duplicate_of"]].append(entry_row(row))
-        return out
-
-    @staticmethod
-    def _filter(
-        feed_ids: Sequence[int] | None, statuses: Sequence[str] | None
-    ) -> tuple[str, list[Any]]:
-        clauses: list[str] = ["1"]
-        params: list[Any] = []
-        if feed_ids is not None:
-            clauses.append(f"e.feed_id IN ({','.join('?' * len(feed_ids)) or 'NULL'})")
-            params += list(feed_ids)
-        if statuses:
-            clauses.append(f"e.status IN ({','.join('?' * len(statuses))})")
-            params += list(statuses)
-        return " AND ".join(clauses), params
+        ...
 
     def begin(self, entry_id: int) -> None:
         """Count an attempt at processing the entry."""
-        self.execute("UPDATE entries SET attempts = attempts + 1 WHERE id = ?", (entry_id,))
+        ...
 
     def mark_stored(
         self,
@@ -338,58 +214,20 @@ class Ledger(LedgerDB):
         content_hash: str,
         content_from: str,
         warnings: Sequence[str],
-    ) -> None:
-        self.execute(
-            "UPDATE entries SET article_id = ?, content_hash = ?, content_from = ?, "
-            "warnings = ? WHERE id = ?",
-            (article_id, content_hash, content_from, json.dumps(list(warnings)), entry_id),
-        )
+    ) -> None: ...
 
-    def mark_done(self, entry_id: int, output: str) -> None:
-        self.execute(
-            "UPDATE entries SET status = 'done', reason = NULL, output = ?, emitted = 0, "
-            "content = '', done_at = ? WHERE id = ?",
-            (output, now(), entry_id),
-        )
+    def mark_done(self, entry_id: int, output: str) -> None: ...
 
     def mark_emitted(self, entry_id: int) -> None:
         """The entry's output line has been written out."""
-        self.execute("UPDATE entries SET emitted = 1 WHERE id = ?", (entry_id,))
+        ...
 
-    def mark_failed(self, entry_id: int, reason: str) -> None:
-        self.execute(
-            "UPDATE entries SET status = 'failed', reason = ? WHERE id = ?", (reason, entry_id)
-        )
+    def mark_failed(self, entry_id: int, reason: str) -> None: ...
 
     def mark_duplicate(
         self, entry_id: int, of: int, reason: str, similarity: float | None = None
-    ) -> None:
-        with self.transaction():
-            self.execute("DELETE FROM shingles WHERE entry_id = ?", (entry_id,))
-            self.execute(
-                "UPDATE entries SET status = 'duplicate', duplicate_of = ?, reason = ?, "
-                "similarity = ?, content = '', done_at = ? WHERE id = ?",
-                (self._root(of), reason, similarity, now(), entry_id),
-            )
-
-    # --- what an article copies ----------------------------------------------------------------
+    ) -> None: ...
 
     def same_article(self, entry_id: int, article_id: str, content_hash: str) -> int | None:
         """Another entry whose article has this id (same canonical URL) or this exact text."""
-        row = self._db.execute(
-            "SELECT id FROM entries WHERE id != ? AND status != 'duplicate' "
-            "AND (article_id = ? OR content_hash = ?) ORDER BY id LIMIT 1",
-            (entry_id, article_id, content_hash),
-        ).fetchone()
-        return int(row["id"]) if row is not None else None
-
-
-def _edited(known: Any, entry: FeedEntry) -> bool:
-    """Whether a done entry's item changed in the feed: a later updated date, or another text."""
-    if known["status"] != "done":
-        return False
-    if entry.updated and known["updated"] and entry.updated != known["updated"]:
-        return True
-    return bool(
-        entry.content_hash and known["feed_hash"] and entry.content_hash != known["feed_hash"]
-    )
+        ...

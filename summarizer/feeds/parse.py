@@ -22,8 +22,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from summarizer.corpus import content_hash
 from summarizer.errors import FeedError
-from summarizer.ingest import content_hash
 
 # Feeds often declare nothing and lie about the rest: a guess needs a long enough sample.
 _CHARSET_SAMPLE = 256 * 1024
@@ -86,7 +86,7 @@ def normalize_text(text: str) -> str:
 def entry_key(guid: str | None, link: str | None, title: str, content: str) -> str | None:
     """What identifies an entry within its feed: its id (guid), else its link, else a hash of
     its title and content; None for an entry with none of them."""
-    from summarizer.ingest import canonical_url
+    from summarizer.corpus import canonical_url
 
     if guid:
         return f"id:{guid}"

@@ -12,9 +12,9 @@ if TYPE_CHECKING:
     import httpx
 
     from summarizer.config import Settings
+    from summarizer.corpus import ItemResult
     from summarizer.feeds.ledger import Ledger
     from summarizer.feeds.report import RunProgress, RunReport
-    from summarizer.ingest import ItemResult
 
 
 class _Pages:
@@ -44,9 +44,8 @@ def recheck(
     emit: Callable[[str], None],
 ) -> None:
     """Read again the pages of the `due` (entry id, article id) and report each new version."""
-    from summarizer.ingest import is_url
+    from summarizer.corpus import Corpus, is_url
     from summarizer.refresh import refresh
-    from summarizer.store import Corpus
 
     entry_of: dict[str, int] = {}
     for entry_id, article_id in due:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from summarizer.feeds.db import EntryRow
+    from summarizer.feeds.ledger import EntryRow
     from summarizer.models import Article, ClaimSet, Summary
 
 

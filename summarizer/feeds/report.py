@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from summarizer.errors import SummarizerError
-    from summarizer.feeds.db import EntryRow
+    from summarizer.feeds.ledger import EntryRow
 
 
 class RunProgress(Protocol):

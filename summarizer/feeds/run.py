@@ -22,10 +22,9 @@ if TYPE_CHECKING:
     import httpx
 
     from summarizer.config import Settings
-    from summarizer.feeds.db import EntryRow, FeedRow
-    from summarizer.feeds.ledger import Ledger
+    from summarizer.feeds.ledger import EntryRow, FeedRow, Ledger
     from summarizer.feeds.parse import ParsedFeed
-    from summarizer.fetch import FeedResponse
+    from summarizer.reading import FeedResponse
 
 RUN_LOCK_FILE = "run.lock"
 
@@ -39,12 +38,12 @@ def run(
 ) -> RunReport:
     """Read the feeds, process what is new (and what an earlier run left), write one JSON line
     per processed entry through `emit`. Entry failures are reported, not raised."""
-    from summarizer.feeds.ledger import Ledger
-    from summarizer.fetch import make_guarded_client
+    from summarizer.feeds.backends import open_ledger
+    from summarizer.reading import make_guarded_client
 
     started = time.monotonic()
     report = RunReport()
-    with run_lock(settings), Ledger.open(settings) as ledger:
+    with run_lock(settings), open_ledger(settings) as ledger:
         feeds = ledger.feeds(options.feeds or None)
         if not feeds:
             raise FeedError("no feeds registered", hint="add one with `summarizer feeds add URL`")
@@ -133,7 +132,7 @@ def _read_feeds(
 ) -> None:
     """Fetch and parse the feeds in parallel; record each one's new entries as it arrives."""
     from summarizer.feeds.parse import parse_feed
-    from summarizer.fetch import fetch_feed
+    from summarizer.reading import fetch_feed
 
     slots = HostSlots(PER_HOST)
 

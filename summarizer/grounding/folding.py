@@ -9,8 +9,8 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import NamedTuple
 
-from summarizer.chunking import strip_span
 from summarizer.grounding.guard import TYPOGRAPHY, WORD
+from summarizer.words import strip_span
 
 Span = tuple[int, int]
 

@@ -8,7 +8,6 @@ import heapq
 from collections.abc import Sequence
 from itertools import pairwise
 
-from summarizer.chunking import strip_span
 from summarizer.grounding.folding import (
     Folded,
     Hit,
@@ -19,6 +18,7 @@ from summarizer.grounding.folding import (
     rank,
 )
 from summarizer.grounding.guard import agrees, edges_agree, facts, soft, substitution
+from summarizer.words import strip_span
 
 # How far apart two fragments of an elided quote ("a ... b") may be, in characters.
 MAX_GAP = 300

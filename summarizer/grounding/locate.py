@@ -14,7 +14,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-from summarizer.chunking import strip_span
 from summarizer.grounding.folding import (
     ELLIPSIS,
     MAX_OCCURRENCES,
@@ -32,6 +31,7 @@ from summarizer.grounding.folding import (
 from summarizer.grounding.fuzzy import CANDIDATES, Search, chain
 from summarizer.grounding.guard import reversed_after, soft, vocabulary
 from summarizer.models import Citation
+from summarizer.words import strip_span
 
 Method = Literal["exact", "normalized", "fuzzy"]
 

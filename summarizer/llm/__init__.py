@@ -3,8 +3,9 @@
 One `Ollama` object per command, built from Settings: its own clients with explicit timeouts, one
 per host, with failover and a bound on requests in flight (hosts); the token budget of a request,
 so that a prompt that would not fit is never sent (budget); validated structured replies with one
-repair retry and the record of what each call cost (client, records); and the reply cache keyed on
-the model digest, prompt and input (cache).
+repair retry and the record of what each call cost (client, records); what is known of each model
+(facts); and the reply cache keyed on the model digest, prompt and input (cache: its interface;
+sqlite_cache: the SQLite file of the data dir).
 
 Imported only by the commands that talk to a model, never by the CLI at start-up: the `ollama`,
 `httpx` and `pydantic` imports cost nothing to `summarizer --help`, and importing this
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
         pull_command,
     )
     from summarizer.llm.records import CallRecord, LLMStats, Structured, json_schema
+    from summarizer.llm.stream import Activity, watching
 
 _PARTS = {
     "budget": (
@@ -43,6 +45,7 @@ _PARTS = {
     "client": "DEFAULT_SEED REPEAT_LAST_N REPEAT_PENALTY Ollama",
     "hosts": "START_HINT canonical_model host_url is_loopback pull_command",
     "records": "CallRecord LLMStats Structured json_schema",
+    "stream": "Activity watching",
 }
 _WHERE = {name: part for part, names in _PARTS.items() for name in names.split()}
 
@@ -62,6 +65,7 @@ __all__ = [
     "REPEAT_LAST_N",
     "REPEAT_PENALTY",
     "START_HINT",
+    "Activity",
     "Budget",
     "CallRecord",
     "LLMStats",
@@ -76,4 +80,5 @@ __all__ = [
     "json_schema",
     "pull_command",
     "truncation_warning",
+    "watching",
 ]

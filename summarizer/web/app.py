@@ -24,10 +24,8 @@ if TYPE_CHECKING:
     from starlette.responses import Response
     from starlette.types import ASGIApp, Receive, Scope, Send
 
-    from summarizer.catalog import Catalog
     from summarizer.config import Settings
-    from summarizer.retrieve import Retriever
-    from summarizer.store import Corpus
+    from summarizer.corpus import Catalog, Corpus, Retriever
 
 PAGE = 50
 HITS = 20
@@ -97,15 +95,15 @@ class App:
     @property
     def catalog(self) -> Catalog:
         if self._catalog is None:
-            from summarizer.catalog import Catalog
+            from summarizer.corpus import open_catalog
 
-            self._catalog = Catalog(self.settings.catalog_path)
+            self._catalog = open_catalog(self.settings)
         return self._catalog
 
     def retriever(self) -> Retriever:
         if self._retriever is None:
+            from summarizer.corpus import Corpus
             from summarizer.pipeline import open_retriever
-            from summarizer.store import Corpus
 
             corpus = Corpus(self.settings)
             try:
@@ -142,10 +140,10 @@ class App:
     async def corpus(self, request: Request) -> Response:
         from starlette.exceptions import HTTPException
 
-        from summarizer.cli.options import iso_date
-        from summarizer.digest import kept_digests
+        from summarizer.config import iso_date
+        from summarizer.corpus import Filters
         from summarizer.errors import SummarizerError
-        from summarizer.retrieve import Filters
+        from summarizer.feeds import kept_digests
 
         q = request.query_params.get("q", "").strip()
         site = request.query_params.get("site", "").strip()
@@ -188,20 +186,19 @@ class App:
         )
 
     def _feeds(self) -> list[tuple[Any, dict[str, int]]]:
-        from summarizer.feeds import Ledger
-        from summarizer.feeds.db import LEDGER_FILE
+        from summarizer.feeds import has_ledger, open_ledger
 
-        if not (self.settings.home / LEDGER_FILE).exists():
+        if not has_ledger(self.settings):
             return []
-        with Ledger.open(self.settings) as ledger:
+        with open_ledger(self.settings) as ledger:
             counts = ledger.counts()
             return [(f, counts.get(f.id, {})) for f in ledger.feeds()]
 
     async def article(self, request: Request) -> Response:
         from starlette.exceptions import HTTPException
 
+        from summarizer.corpus import article_at
         from summarizer.errors import SummarizerError
-        from summarizer.versions import article_at
 
         latest = self._article(request.path_params["aid"])
         asked = request.query_params.get("version")
@@ -241,8 +238,8 @@ class App:
         """What changed between two versions of the article, word by word."""
         from starlette.exceptions import HTTPException
 
+        from summarizer.corpus import version_diff, words_changed
         from summarizer.errors import SummarizerError
-        from summarizer.versions import version_diff, words_changed
 
         article = self._article(request.path_params["aid"])
         q = request.query_params
@@ -295,7 +292,7 @@ class App:
         from markupsafe import Markup
         from starlette.exceptions import HTTPException
 
-        from summarizer.digest import DIGESTS
+        from summarizer.feeds import DIGESTS
 
         name = request.path_params["name"]
         path = self.settings.home / DIGESTS / f"{name}.md"

@@ -81,7 +81,7 @@ class Jobs:
     @staticmethod
     def _run(job: Job, work: Callable[[], Any]) -> None:
         from summarizer.errors import SummarizerError
-        from summarizer.llm.stream import watching
+        from summarizer.llm import watching
 
         try:
             with watching(job.watch):  # jobs run one at a time: every call streaming is this job's

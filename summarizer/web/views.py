@@ -14,7 +14,7 @@ from summarizer.web.marks import Quote, Statement, marked_text, statements
 if TYPE_CHECKING:
     import jinja2
 
-    from summarizer.catalog import Catalog, Version
+    from summarizer.corpus import Catalog, Version
     from summarizer.models import Article, ClaimSet, Summary
 
 TASKS = (("summarize", "Summarise"), ("claims", "Extract claims"))
@@ -69,7 +69,7 @@ def article_view(
 ) -> ArticleView:
     """The article with the quotes of its summary and claims marked; `highlight` (a span an
     answer cites) is marked too. A quote that is not the text's own words is not marked."""
-    from summarizer.extract import word_count
+    from summarizer.reading import word_count
 
     text = article.text
     shown = statements(text, summary, claims)

@@ -1,41 +1,19 @@
 """What the catalog keeps beside each article's current text: the earlier versions of its text
-and the summaries and claims made on each. A part of Catalog (catalog.py), on its connection."""
+and the summaries and claims made on each."""
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+
+from summarizer.corpus.catalog import Version, now
+from summarizer.corpus.sqlite.connection import Connection
 
 if TYPE_CHECKING:
     from summarizer.models import Article
 
 
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-@dataclass(frozen=True)
-class Version:
-    """One text an article had: its number (1 is the first), hash, title and when fetched."""
-
-    n: int
-    content_hash: str
-    title: str
-    fetched_at: str
-    fingerprint: str | None
-    chars: int
-
-
-class Kept:
+class Kept(Connection):
     """The versions and outputs tables of the catalog."""
-
-    _db: sqlite3.Connection
-
-    def transaction(self) -> AbstractContextManager[None]:
-        raise NotImplementedError  # Catalog's
 
     def save_output(self, article_id: str, task: str, content_hash: str, data: str) -> None:
         """Keep the latest output (JSON) of `task` ("summarize", "claims") for an article."""

@@ -20,11 +20,10 @@ if TYPE_CHECKING:
     import httpx
 
     from summarizer.config import Settings
-    from summarizer.embed import Embedder, Vector
-    from summarizer.extract import Extracted
+    from summarizer.corpus.embed import Embedder, Vector
+    from summarizer.corpus.store import Corpus
     from summarizer.models import Article, Chunk
-    from summarizer.sources import RawDocument
-    from summarizer.store import Corpus
+    from summarizer.reading import Extracted, RawDocument
 
 # Chunks embedded per call: large enough to keep the embedder busy, small enough that a killed
 # ingest loses little work.
@@ -172,7 +171,7 @@ class Cancelled(Exception):
     """The caller gave up before the batch was stored; nothing of it was written."""
 
 
-def _never() -> bool:
+def never() -> bool:
     return False
 
 
@@ -184,7 +183,7 @@ class _Ingester:
         settings: Settings,
         corpus: Corpus,
         progress: Progress,
-        cancelled: Callable[[], bool] = _never,
+        cancelled: Callable[[], bool] = never,
         http: httpx.Client | None = None,
     ) -> None:
         self.settings = settings
@@ -212,7 +211,7 @@ class _Ingester:
         """Read or fetch one file or URL and stage its article (or record why it failed); with
         `known`, the validators of the page's last fetch, fetch it with a conditional GET (a 304
         is reported unchanged, at no cost)."""
-        from summarizer.fetch import NotModified
+        from summarizer.reading import NotModified
 
         try:
             staged = self._read(item, known)
@@ -246,7 +245,7 @@ class _Ingester:
         None when the file is unchanged (reported). A page is fetched with a conditional GET
         when `known` holds its validators of an earlier fetch (NotModified on a 304)."""
         if is_url(item):
-            from summarizer.fetch import fetch_url, make_http_client
+            from summarizer.reading import fetch_url, make_http_client
 
             if self._http is None:
                 self._http = make_http_client()
@@ -254,7 +253,7 @@ class _Ingester:
                 item, max_bytes=self.settings.max_bytes, client=self._http, if_changed_since=known
             )
             return doc, doc.validators
-        from summarizer.sources import read_file
+        from summarizer.reading import read_file
 
         path = Path(item)
         try:
@@ -278,10 +277,10 @@ class _Ingester:
         doc: Extracted | None = None,
         keep_id: str | None = None,
     ) -> None:
-        from summarizer.catalog import now
-        from summarizer.chunking import chunk_article
-        from summarizer.extract import extract
-        from summarizer.versions import same_substance
+        from summarizer.corpus.catalog import now
+        from summarizer.corpus.chunking import chunk_article
+        from summarizer.corpus.versions import same_substance
+        from summarizer.reading import extract
 
         if doc is None:
             doc = extract(raw, min_words=self.settings.min_words)
@@ -342,7 +341,7 @@ class _Ingester:
     def embedder(self) -> Embedder:
         """Loaded on first need, before anything is stored: a broken embedder stops the run."""
         if self._embedder is None:
-            from summarizer.embed import make_embedder
+            from summarizer.corpus.embed import make_embedder
 
             embedder = make_embedder(self.settings)
             self.corpus.check_embedder(embedder.name)
@@ -375,17 +374,17 @@ class _Ingester:
 
 
 @contextmanager
-def _ingest_session(
+def ingest_session(
     settings: Settings,
     progress: Progress,
     total: int,
-    cancelled: Callable[[], bool] = _never,
+    cancelled: Callable[[], bool] = never,
     http: httpx.Client | None = None,
 ) -> Iterator[_Ingester]:
     """The write lock, the corpus checked and recovered, and an ingester flushed at the end
     (fetching with `http` when given, else with a client of its own)."""
-    from summarizer.embed import canonical_name
-    from summarizer.store import Corpus, write_lock
+    from summarizer.corpus.embed import canonical_name
+    from summarizer.corpus.store import Corpus, write_lock
 
     embedder_name = canonical_name(settings.embedder)
     progress.begin(total)
@@ -404,11 +403,11 @@ def _ingest_session(
 
 def ingest(settings: Settings, specs: list[str], progress: Progress | None = None) -> IngestReport:
     """Add or update the articles behind `specs`; failed items are reported, the rest stored."""
-    from summarizer.sources import expand
+    from summarizer.reading import expand
 
     progress = progress or SilentProgress()
     items = list(expand(specs))
-    with _ingest_session(settings, progress, len(items)) as ingester:
+    with ingest_session(settings, progress, len(items)) as ingester:
         for item in items:
             if isinstance(item, SummarizerError):
                 ingester._done(ItemResult(_item_name(item), "failed", reason=item.message))
@@ -421,14 +420,14 @@ def ingest_documents(
     settings: Settings,
     documents: Sequence[tuple[str, RawDocument, Extracted | None]],
     progress: Progress | None = None,
-    cancelled: Callable[[], bool] = _never,
+    cancelled: Callable[[], bool] = never,
 ) -> IngestReport:
     """Add or update articles from pages already fetched: (item name, raw page, its
     extraction or None to extract it here). The report's results are in the order of
     `documents`. Raises Cancelled, with nothing stored, when `cancelled()` turns true
     before the batch is written."""
     total = len(documents)
-    with _ingest_session(settings, progress or SilentProgress(), total, cancelled) as ingester:
+    with ingest_session(settings, progress or SilentProgress(), total, cancelled) as ingester:
         for item, raw, doc in documents:
             ingester.add_raw(item, raw, doc)
     order = {item: i for i, (item, *_) in enumerate(documents)}

@@ -1,5 +1,5 @@
-"""The stories seen: a sample of the shingles of every entry's text (see dedupe), kept in the
-ledger's database (the `shingles` table), so that the same story under another URL is recognised
+"""The stories seen, in the ledger's SQLite database: a sample of the shingles of every entry's
+text (see dedupe) in the `shingles` table, so that the same story under another URL is recognised
 as a copy."""
 
 from __future__ import annotations
@@ -8,17 +8,15 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from summarizer.feeds.db import batched
 from summarizer.feeds.dedupe import MIN_SAMPLE, SAME_STORY, best_match
+from summarizer.feeds.ledger import DUPLICATE_WINDOW_DAYS
+from summarizer.feeds.sqlite.connection import batched
 
 if TYPE_CHECKING:
-    from summarizer.feeds.db import LedgerDB
-
-# Stories are compared with those first seen in this many days.
-DUPLICATE_WINDOW_DAYS = 30
+    from summarizer.feeds.sqlite.connection import LedgerDB
 
 
-class StoryIndex:
+class SqliteStories:
     """Sampled shingle hashes -> the entries whose text has them (entries.sample_size: how many
     each text has)."""
 

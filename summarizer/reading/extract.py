@@ -14,7 +14,7 @@ from summarizer.words import SPACED_WORD, UNSPACED_CHAR
 if TYPE_CHECKING:
     from lxml.html import HtmlElement
 
-    from summarizer.sources import RawDocument
+    from summarizer.reading.sources import RawDocument
 
 TITLE_MAX_CHARS = 300
 
@@ -349,7 +349,7 @@ def _parse(html: str) -> HtmlElement | None:
 
 
 def _extract_html(raw: RawDocument) -> Extracted:
-    from summarizer.hidden import remove_invisible
+    from summarizer.reading.hidden import remove_invisible
 
     html, warnings = _decode(raw)
     root = _parse(_XML_INVALID.sub("", html))

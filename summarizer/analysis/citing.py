@@ -12,7 +12,7 @@ from summarizer.grounding import cite
 from summarizer.models import Article, Chunk, Citation, Counts, Outcome, Support
 
 if TYPE_CHECKING:
-    from summarizer.windows import Segment
+    from summarizer.analysis.windows import Segment
 
 # A citation quotes at least this many words: shorter ones support nothing checkable.
 MIN_QUOTE_WORDS = 3

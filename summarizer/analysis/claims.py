@@ -11,12 +11,10 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from summarizer import prompts
-from summarizer.checking import Source, Statement, check_statements
-from summarizer.citing import ArticleGrounder, QuoteRef, at_most, cites, outcome
-from summarizer.grounding import VERDICT_RANK
-from summarizer.models import Article, Chunk, Claim, ClaimKind, ClaimSet, Support
-from summarizer.windows import (
+from summarizer.analysis import prompts
+from summarizer.analysis.checking import Source, Statement, check_statements
+from summarizer.analysis.citing import ArticleGrounder, QuoteRef, at_most, cites, outcome
+from summarizer.analysis.windows import (
     CallLog,
     Segment,
     fenced,
@@ -26,6 +24,8 @@ from summarizer.windows import (
     render_segments,
     segments_of,
 )
+from summarizer.grounding import VERDICT_RANK
+from summarizer.models import Article, Chunk, Claim, ClaimKind, ClaimSet, Support
 
 if TYPE_CHECKING:
     from summarizer.llm import Ollama

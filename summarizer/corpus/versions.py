@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from summarizer.catalog import Catalog
+    from summarizer.corpus.catalog import Catalog
     from summarizer.models import Article
 
 _WORD = re.compile(r"\S+")

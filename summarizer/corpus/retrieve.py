@@ -9,13 +9,13 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
 
-from summarizer.catalog import TITLE_WEIGHT
+from summarizer.corpus.catalog import TITLE_WEIGHT
 from summarizer.models import Article, Chunk
 
 if TYPE_CHECKING:
-    from summarizer.embed import Embedder
-    from summarizer.store import Corpus
-    from summarizer.when import Period
+    from summarizer.corpus.embed import Embedder
+    from summarizer.corpus.store import Corpus
+    from summarizer.corpus.when import Period
 
 Mode = Literal["hybrid", "dense", "lexical"]
 
@@ -257,7 +257,7 @@ def _with_period(
     """The fused text ranking and the period ranking (the candidates by the distance of their
     article's date to the period asked about, within it first; undated ones are not in it),
     fused by reciprocal rank. Among candidates equally near, the better text score first."""
-    from summarizer.when import parse_date
+    from summarizer.corpus.when import parse_date
 
     order = sorted(fused, key=lambda c: -fused[c])
     out: dict[str, float] = {}
@@ -301,7 +301,7 @@ class Retriever:
         today: date | None = None,
     ) -> list[Retrieved]:
         """The `k` best chunks for `query`, at most `per_article` from any one article."""
-        from summarizer.when import period
+        from summarizer.corpus.when import period
 
         asked = period(query, today) if mode == "hybrid" and fusion.period else None
         n = max(fusion.pool, k * 4) + 4 * len(exclude)

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 
-from summarizer import prompts
-from summarizer.chunking import segment_spans
+from summarizer.analysis import prompts
+from summarizer.corpus import segment_spans
 from summarizer.errors import ContextOverflow
 from summarizer.llm import estimate_messages, estimate_tokens
 from summarizer.models import Article

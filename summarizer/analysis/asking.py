@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from summarizer import prompts
-from summarizer.checking import (
+from summarizer.analysis import prompts
+from summarizer.analysis.checking import (
     Source,
     Statement,
     check_statements,
@@ -19,8 +19,9 @@ from summarizer.checking import (
     recheck,
     rules,
 )
-from summarizer.citing import Grounder, PointReply, QuoteRef, at_most, outcome
-from summarizer.claims import MAX_CLAIMS
+from summarizer.analysis.citing import Grounder, PointReply, QuoteRef, at_most, outcome
+from summarizer.analysis.claims import MAX_CLAIMS
+from summarizer.analysis.windows import CallLog, fenced, num_predict
 from summarizer.errors import ContextOverflow, DegenerateReply, InvalidReply, OutputTruncated
 from summarizer.grounding import locate, sentences
 from summarizer.models import (
@@ -33,11 +34,10 @@ from summarizer.models import (
     Outcome,
     RetrievedSource,
 )
-from summarizer.windows import CallLog, fenced, num_predict
 
 if TYPE_CHECKING:
+    from summarizer.corpus import Filters, Retrieved, Retriever
     from summarizer.llm import Ollama
-    from summarizer.retrieve import Filters, Retrieved, Retriever
 
 NOT_FOUND = "The corpus does not say."
 CORROBORATION_PASSAGES = 3

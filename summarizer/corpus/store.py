@@ -14,13 +14,13 @@ from contextlib import closing, contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from summarizer.catalog import Catalog
+from summarizer.corpus.backends import open_catalog
 from summarizer.errors import ConfigError, StoreError, one_line
 from summarizer.models import Article, Chunk, SearchHit
 
 if TYPE_CHECKING:
     from summarizer.config import Settings
-    from summarizer.embed import Vector
+    from summarizer.corpus.embed import Vector
 
 _BATCH = 1000
 
@@ -198,7 +198,7 @@ class Corpus:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.catalog = Catalog(settings.catalog_path)
+        self.catalog = open_catalog(settings)
         self.vectors = VectorStore(settings)
 
     def close(self) -> None:

@@ -97,7 +97,7 @@ def _folder() -> Traversable:
     except ModuleNotFoundError:
         from pathlib import Path
 
-        return Path(__file__).resolve().parent.parent / "prompts"
+        return Path(__file__).resolve().parents[2] / "prompts"
 
 
 @cache

@@ -18,7 +18,7 @@ import httpx
 
 from summarizer import __version__
 from summarizer.errors import RefusedAddress, SourceError
-from summarizer.sources import RawDocument
+from summarizer.reading.sources import RawDocument
 
 USER_AGENT = f"summarizer/{__version__} (article ingest for a local corpus; python-httpx)"
 MAX_REDIRECTS = 5

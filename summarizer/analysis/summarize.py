@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field, create_model
 
-from summarizer import prompts
-from summarizer.checking import (
+from summarizer.analysis import prompts
+from summarizer.analysis.checking import (
     Source,
     Statement,
     check_statements,
@@ -25,11 +25,8 @@ from summarizer.checking import (
     joined_support,
     recheck,
 )
-from summarizer.citing import ArticleGrounder, PointReply, at_most, outcome
-from summarizer.errors import ContextOverflow
-from summarizer.grounding import sentences
-from summarizer.models import Article, Chunk, KeyPoint, Summary
-from summarizer.windows import (
+from summarizer.analysis.citing import ArticleGrounder, PointReply, at_most, outcome
+from summarizer.analysis.windows import (
     CallLog,
     Segment,
     fenced,
@@ -39,6 +36,9 @@ from summarizer.windows import (
     render_segments,
     segments_of,
 )
+from summarizer.errors import ContextOverflow
+from summarizer.grounding import sentences
+from summarizer.models import Article, Chunk, KeyPoint, Summary
 
 if TYPE_CHECKING:
     from summarizer.llm import Ollama

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from summarizer.models import Chunk
+from summarizer.words import strip_span
 
 CHUNK_SIZE = 800
 CHUNK_OVERLAP = 100
@@ -159,12 +160,3 @@ def segment_spans(text: str, max_chars: int = SEGMENT_CHARS) -> list[tuple[int, 
             last = cut
         spans.append(strip_span(text, piece_start, end))
     return [s for s in spans if s[0] < s[1]]
-
-
-def strip_span(text: str, start: int, end: int) -> tuple[int, int]:
-    """The span `text[start:end]` without white space at either end."""
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end

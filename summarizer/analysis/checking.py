@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field, create_model
 
-from summarizer import prompts
+from summarizer.analysis import prompts
+from summarizer.analysis.windows import fenced
 from summarizer.errors import LLMError
 from summarizer.grounding import (
     VERDICT_RANK,
@@ -20,11 +21,10 @@ from summarizer.grounding import (
     worst_verdict,
 )
 from summarizer.models import AnswerPoint, Citation, KeyPoint, Support
-from summarizer.windows import fenced
 
 if TYPE_CHECKING:
+    from summarizer.analysis.windows import CallLog
     from summarizer.llm import Ollama
-    from summarizer.windows import CallLog
 
 # Sentences before a quote's own where the names of a statement may be found (its speaker).
 CONTEXT_SENTENCES = 2

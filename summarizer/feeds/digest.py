@@ -11,7 +11,8 @@ import click
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from summarizer.feeds import EntryRow, RunReport
+    from summarizer.feeds.ledger import EntryRow
+    from summarizer.feeds.report import RunReport
 
 
 # Digests of the last runs kept in the data dir, for the editor's view.

@@ -1,4 +1,4 @@
-"""The feed ledger's database: its tables, its rows, and one connection with atomic writes.
+"""The feed ledger's SQLite database: its tables, one connection with atomic writes.
 
 The ledger (feeds and entries) and the story index (shingles of the texts seen) both live in it;
 each is built on this connection, neither on the other.
@@ -10,16 +10,15 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from summarizer.errors import LedgerError
+from summarizer.feeds.ledger import EntryRow
 
 LEDGER_FILE = "ledger.sqlite3"
 SCHEMA_VERSION = "2"
-STATUSES = ("pending", "done", "failed", "duplicate")
 # The feed's own text must be this long before two entries with the same text count as copies
 # of one story without fetching anything: short teasers ("Read more") are shared by accident.
 SAME_FEED_TEXT_MIN_CHARS = 280
@@ -82,67 +81,6 @@ CREATE TABLE IF NOT EXISTS shingles (
 CREATE INDEX IF NOT EXISTS shingles_hash ON shingles (hash);
 CREATE INDEX IF NOT EXISTS shingles_entry ON shingles (entry_id);
 """
-
-
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-@dataclass(frozen=True)
-class FeedRow:
-    id: int
-    name: str
-    url: str
-    title: str | None
-    etag: str | None
-    last_modified: str | None
-    added_at: str
-    checked_at: str | None
-    error: str | None
-
-    def as_dict(self) -> dict[str, Any]:
-        """What `feeds list --json` shows (not the HTTP validators)."""
-        keep = ("name", "url", "title", "added_at", "checked_at", "error")
-        return {k: getattr(self, k) for k in keep}
-
-
-@dataclass(frozen=True)
-class EntryRow:
-    id: int
-    feed_id: int
-    feed: str
-    feed_url: str
-    key: str
-    guid: str | None
-    link: str | None
-    title: str
-    author: str | None
-    published: str | None
-    content: str
-    content_type: str
-    status: str
-    reason: str | None
-    attempts: int
-    article_id: str | None
-    content_from: str | None
-    warnings: tuple[str, ...]
-    duplicate_of: int | None
-    output: str | None
-
-    @property
-    def label(self) -> str:
-        """How messages name the entry: its feed and its link (or title)."""
-        return f"{self.feed}: {self.link or self.title}"
-
-
-@dataclass
-class FetchRecord:
-    """What reading one feed added to the ledger."""
-
-    new: list[int]
-    known: int = 0
-    duplicates: int = 0
-    updated: int = 0  # known entries whose item changed, to be read again
 
 
 def entry_row(row: sqlite3.Row) -> EntryRow:
