@@ -71,6 +71,8 @@ class Settings:
     # How statements are checked against their quotes: "model" (the code's check, then the
     # model's), "rules" (the code's only) or "off".
     support: str = "model"
+    # The model of the support check when it is not `model` (a checker such as bespoke-minicheck).
+    support_model: str | None = None
     # Windows of one article put to the model, at most (each is a model call, plus one to merge):
     # past it only the article's leading part is read, and the output says so.
     max_windows: int = 8
@@ -106,6 +108,7 @@ class Settings:
             use_cache=env.get("SUMMARIZER_NO_CACHE", "") in ("", "0"),
             max_bytes=_env_int("SUMMARIZER_MAX_BYTES", 10 * 1024 * 1024) or 10 * 1024 * 1024,
             support=_support(env.get("SUMMARIZER_SUPPORT") or "model"),
+            support_model=env.get("SUMMARIZER_SUPPORT_MODEL", "").strip() or None,
             max_windows=_env_int("SUMMARIZER_MAX_WINDOWS", 8) or 8,
             min_words=_env_int("SUMMARIZER_MIN_WORDS", 40) or 40,
         )

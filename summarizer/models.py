@@ -93,12 +93,13 @@ class Citation(BaseModel):
 
 class Support(BaseModel):
     """Whether a statement says what its quotes say: the code's check (`rules`), lowered by the
-    model's when it judged lower (`model`). `unbacked`: its words the quotes do not back."""
+    model's when it judged lower (`model`); `article` for the article's own sentence, shown in
+    place of a statement it did not back. `unbacked`: its words the quotes do not back."""
 
     model_config = ConfigDict(frozen=True)
 
     verdict: Literal["supported", "partial", "unsupported"]
-    method: Literal["rules", "model"] = "rules"
+    method: Literal["rules", "model", "article"] = "rules"
     unbacked: list[str] = []
     reasons: list[str] = []
 
@@ -124,6 +125,15 @@ class Counts(BaseModel):
     quotes_produced: int = 0
     quotes_verified: int = 0
     quotes_dropped: int = 0
+    # Statements not backed in full (`replaced`), shown as the sentences they cite instead: the
+    # article's own (`article_sentences` of them).
+    replaced: int = 0
+    article_sentences: int = 0
+
+
+# Who wrote a statement shown: the model, or the article (its cited sentence, verbatim, shown in
+# place of a statement of the model's that it did not back).
+StatementSource = Literal["model", "article"]
 
 
 class KeyPoint(BaseModel):
@@ -134,6 +144,7 @@ class KeyPoint(BaseModel):
     verified: bool = True
     unverified_quotes: list[str] = []
     support: Support | None = None
+    statement_source: StatementSource = "model"
 
 
 ClaimKind = Literal["reported_fact", "statistic", "direct_quote", "prediction", "opinion"]
@@ -152,6 +163,7 @@ class Claim(BaseModel):
     verified: bool = True
     unverified_quotes: list[str] = []
     support: Support | None = None
+    statement_source: StatementSource = "model"
     # With --corroborate: passages of other articles that report the same.
     corroborations: list[Corroboration] = []
     corroborated_by: int = 0

@@ -212,6 +212,8 @@ def mark(verified: bool, support: Support | None) -> str:
     words the quotes do not back) or unsupported."""
     if not verified:
         return " **(unverified)**"
+    if support is not None and support.method == "article":
+        return " *(the article's own words)*"
     if support is None or support.verdict == "supported":
         return ""
     if support.verdict == "partial":
@@ -227,22 +229,31 @@ def _why(support: Support | None) -> str:
 
 
 def _counts_line(c: Counts, what: str) -> str:
-    """ "5 claims: 3 supported, 1 partial, 1 dropped as unsupported; 12 quotes found, 2 not"."""
-    parts = [f"{c.supported} supported"] if c.supported or c.partial or c.unsupported else []
+    """ "5 claims: 2 supported, 1 partial, 1 not backed in full (shown as the 2 sentences it
+    cites), 1 dropped as unsupported; citations: 12 found in the source, 2 not found"."""
+    judged = c.supported or c.partial or c.unsupported or c.replaced
+    parts = [f"{c.supported} supported"] if judged else []
     if c.partial:
         parts.append(f"{c.partial} partial")
+    if c.replaced:
+        they, cite = ("it", "cites") if c.replaced == 1 else ("they", "cite")
+        sentences = "sentence" if c.article_sentences == 1 else "sentences"
+        parts.append(
+            f"{c.replaced} not backed in full (shown as the {c.article_sentences} {sentences} "
+            f"{they} {cite}, verbatim)"
+        )
     if c.unsupported:
         parts.append(f"{c.unsupported} dropped as unsupported")
     if c.unsupported_kept:
         parts.append(f"{c.unsupported_kept} unsupported kept")
     if c.dropped:
-        parts.append(f"{c.dropped} dropped without a quote found")
+        parts.append(f"{c.dropped} dropped without a citation found")
     if c.unverified_kept:
         parts.append(f"{c.unverified_kept} kept unverified")
     if not parts:
-        parts.append(f"{c.verified} with a quote found (support not checked)")
+        parts.append(f"{c.verified} with a citation found (support not checked)")
     return (
-        f"*{c.produced} {what}: {', '.join(parts)}; quotes: {c.quotes_verified} found in the "
+        f"*{c.produced} {what}: {', '.join(parts)}; citations: {c.quotes_verified} found in the "
         f"source, {c.quotes_dropped} not found*"
     )
 

@@ -3,7 +3,8 @@
 It speaks what the `ollama` client 0.6 sends and expects (/api/chat streamed and not, /api/embed,
 /api/tags, /api/show, /api/ps, /api/version), counts tokens by one fixed rule (whitespace-separated
 words) and answers a JSON-schema `format` with an instance of that schema built from the prompt:
-quotes are verbatim sentences of the `[s12] text` segments it was given, segment ids are theirs.
+quotes are verbatim sentences of the `[s12] text` segments it was given, segment ids are theirs
+(an `enum` of ids is kept to, as under Ollama's grammar).
 
 Tests make it misbehave through `misbehave(kind, times=..., model=...)`, read what it received in
 `requests()`, and see how many model requests it served at once in `max_concurrency`.
@@ -102,6 +103,16 @@ TEXT_WORDS = (
 )
 # Booleans are false, except these, which are true when the prompt holds segments to work from.
 AFFIRMATIVE = frozenset({"found", "answerable", "answered", "supported", "grounded", "relevant"})
+
+
+def sentence_id(body: Mapping[str, Any], words: str) -> str:
+    """The id of the numbered line (`[s12] ...`) of a request's prompt that holds `words`: what
+    a scripted reply cites for them."""
+    prompt = "\n".join(str(m.get("content") or "") for m in body.get("messages") or [])
+    for sid, line in SEGMENT_LINE.findall(prompt):
+        if words in line:
+            return str(sid)
+    raise AssertionError(f"no numbered line of the prompt holds {words!r}")
 
 
 def count_tokens(text: str) -> int:
@@ -336,6 +347,11 @@ class _Filler:
         if "const" in s:
             return s["const"]
         if s.get("enum"):
+            if self.cites(name):
+                # A sentence the prompt numbered, as under the grammar (an unknown one only when
+                # told to ignore it, as a server without a grammar may).
+                sid = self.segment_id(anchor)
+                return sid if sid in s["enum"] or self.unknown_segments else s["enum"][0]
             return s["enum"][0]
         options = s.get("anyOf") or s.get("oneOf")
         if options:
@@ -379,7 +395,7 @@ class _Filler:
         return values
 
     def number(self, s: Mapping[str, Any], name: str, anchor: int, kind: str) -> int | float:
-        if any(w in name.lower() for w in SEGMENT_WORDS):
+        if self.cites(name):
             digits = re.sub(r"\D", "", self.segment_id(anchor))
             return int(digits or 0)
         low = s.get("minimum", s.get("exclusiveMinimum", -1) + 1 if "exclusiveMinimum" in s else 0)
@@ -394,10 +410,16 @@ class _Filler:
             return f"{prefix.group(0) if prefix else 's'}{9000 + anchor}"
         return sid
 
+    @staticmethod
+    def cites(name: str) -> bool:
+        """Whether a field names a segment (or a sentence) by its id."""
+        lname = name.lower()
+        return lname == "sentence" or any(w in lname for w in SEGMENT_WORDS)
+
     def string(self, s: Mapping[str, Any], name: str, anchor: int) -> str:
         lname = name.lower()
         sentence = self.anchor(anchor)[1]
-        if any(w in lname for w in SEGMENT_WORDS):
+        if self.cites(name):
             text = self.segment_id(anchor)
         elif any(w in lname for w in QUOTE_WORDS):
             text = self.invented(anchor) if self.invent_quotes else sentence

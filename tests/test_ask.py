@@ -17,7 +17,8 @@ from summarizer.corpus import retrieve
 from summarizer.corpus.embed import make_embedder
 from summarizer.corpus.retrieve import FUSION, Filters, Retriever, terms
 from summarizer.corpus.store import Corpus
-from tests.standin_ollama import SUPPORT_SCHEMA, StandinOllama
+from summarizer.analysis.asking import NO_ANSWER
+from tests.standin_ollama import SUPPORT_SCHEMA, StandinOllama, sentence_id
 
 QUESTION = "Which exchanges refused to freeze Russian accounts, and on what grounds?"
 
@@ -57,7 +58,7 @@ def test_answerable(env: StandinOllama) -> None:
     assert data["question"] == QUESTION and data["found"] is True
     assert data["answer"] and data["points"]
     assert {"model", "prompt_id", "prompt_version"} <= set(data)
-    assert data["prompt_id"] == "answer" and data["prompt_version"] == 1
+    assert data["prompt_id"] == "answer" and data["prompt_version"] == 2
     assert_cited_from_retrieved(data)
     assert len(data["retrieved"]) <= 8
     per_article: dict[str, int] = {}
@@ -80,15 +81,22 @@ def test_unanswerable_abstains(env: StandinOllama) -> None:
 
 
 def test_an_unverifiable_answer_is_not_shown(env: StandinOllama) -> None:
+    # Sentences the prompt did not number (a server that ignores the grammar), with quotes that
+    # are not in the passages: nothing found.
+    env.misbehave("unknown_segments", times=None)
     env.misbehave("invented_quotes", times=None)
     data = ask_json(QUESTION, exit_code=1)
     assert data["found"] is False and data["points"] == []
-    assert data["answer"].startswith("The corpus does not say.")
+    # Not "the corpus does not say": the passages may well say it; the model's answer is not shown.
+    assert data["answer"].startswith(NO_ANSWER) and "does not say" not in data["answer"]
     assert data["counts"]["quotes_verified"] == 0
     assert data["outcome"] == "nothing_supported"
     assert data["outcome_message"].startswith(
         "the model gave no statements that the retrieved passages support: "
     )
+    assert data["warnings"] == [
+        "the model answered, but none of its citations is in the retrieved passages"
+    ]
     result = run("ask", QUESTION)
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines() == [f"error: {data['outcome_message']}"]
@@ -143,6 +151,25 @@ def _reply(content: dict[str, Any]) -> Any:
     return lambda body: json.dumps(content)
 
 
+def _citing(content: dict[str, Any]) -> Any:
+    """A scripted reply whose citations name a sentence by words of it ({"sentence": words}):
+    the id the prompt gave that sentence is put in their place."""
+
+    def reply(body: dict[str, Any]) -> str:
+        def cite(value: Any) -> Any:
+            if isinstance(value, dict):
+                out = {k: cite(v) for k, v in value.items()}
+                words = out.get("sentence")
+                if isinstance(words, str) and " " in words:
+                    out["sentence"] = sentence_id(body, words)
+                return out
+            return [cite(v) for v in value] if isinstance(value, list) else value
+
+        return json.dumps(cite(content))
+
+    return reply
+
+
 def test_conflicting_sources_show_both_sides(env: StandinOllama, corpus_copy: Path) -> None:
     """Two articles give different counts of exchanges contacted; both sides keep citations."""
     japan = (corpus_copy / "000_e59614a57512a09a.txt").read_text(encoding="utf-8")
@@ -155,7 +182,7 @@ def test_conflicting_sources_show_both_sides(env: StandinOllama, corpus_copy: Pa
         "points": [
             {
                 "text": "A call was sent to 31 Japanese crypto exchanges.",
-                "citations": [{"segment_id": "c1", "quote": side_a}],
+                "citations": [{"sentence": side_a}],
             }
         ],
         "conflicts": [
@@ -164,29 +191,25 @@ def test_conflicting_sources_show_both_sides(env: StandinOllama, corpus_copy: Pa
                 "sides": [
                     {
                         "text": "A call has been sent to 31 Japanese crypto exchanges.",
-                        "citations": [{"segment_id": "c9", "quote": side_a}],
+                        "citations": [{"sentence": side_a}],
                     },
                     {
                         "text": "Binance, Kraken and KuCoin refused to blanket all Russian users.",
-                        "citations": [{"segment_id": "c2", "quote": side_b}],
+                        "citations": [{"sentence": side_b, "quote": side_b}],
                     },
                 ],
             },
             {
                 "topic": "an invented disagreement",
                 "sides": [
-                    {"text": "one", "citations": [{"segment_id": "c1", "quote": side_a}]},
-                    {
-                        "text": "two",
-                        "citations": [
-                            {"segment_id": "c2", "quote": "Binance froze every account in 2019"}
-                        ],
-                    },
+                    {"text": "one", "citations": [{"sentence": side_a}]},
+                    # A sentence the passages do not have (a server that ignores the grammar).
+                    {"text": "two", "citations": [{"sentence": "s999"}]},
                 ],
             },
         ],
     }
-    env.misbehave("reply", times=None, content=_reply(reply))
+    env.misbehave("reply", times=None, content=_citing(reply))
     data = ask_json("How many crypto exchanges were asked to act against Russian users?")
     assert data["found"] is True
     (conflict,) = data["conflicts"]
@@ -206,12 +229,13 @@ def test_citation_outside_the_retrieved_passages_is_dropped(
         "found": True,
         "answer": "Binance blocks sanctioned people only.",
         "points": [
-            {"text": "Japan", "citations": [{"segment_id": "c1", "quote": elsewhere}]},
-            {"text": "Binance", "citations": [{"segment_id": "c7", "quote": inside}]},
+            # Not among the passages, which are all of the Binance article: no id of theirs.
+            {"text": "Japan", "citations": [{"sentence": "s999", "quote": elsewhere}]},
+            {"text": "Binance", "citations": [{"sentence": inside}]},
         ],
         "conflicts": [],
     }
-    env.misbehave("reply", times=None, content=_reply(reply))
+    env.misbehave("reply", times=None, content=_citing(reply))
     data = ask_json(QUESTION, "--article", binance)
     assert [p["text"] for p in data["points"]] == ["Binance"]
     assert data["counts"]["dropped"] == 1
@@ -245,12 +269,11 @@ def test_corroboration_across_the_samples(env: StandinOllama, corpus_copy: Path)
         "hedged": False,
         "citations": [
             {
-                "segment_id": "s1",
-                "quote": "it will not “unilaterally” freeze the accounts of its Russian users",
+                "sentence": "it will not “unilaterally” freeze the accounts of its Russian users",
             }
         ],
     }
-    env.misbehave("reply", times=None, schema="ClaimsReply", content=_reply({"claims": [claim]}))
+    env.misbehave("reply", times=None, schema="ClaimsReply", content=_citing({"claims": [claim]}))
     env.misbehave("reply", times=None, schema="CorroborateReply", content=_careful_corroborator)
     result = run("claims", binance, "--corroborate", "--json")
     assert result.exit_code == 0, result.output

@@ -238,12 +238,15 @@ def test_a_summary_without_a_quote_found_is_not_a_summary(
     hash_embedder: str, ollama_env: StandinOllama, corpus_copy: Any
 ) -> None:
     article = str(sorted(corpus_copy.glob("*.txt"))[0])
+    # Sentences the prompt did not number (a server that ignores the grammar), with quotes that
+    # are not in the article: none found.
+    ollama_env.misbehave("unknown_segments", times=None)
     ollama_env.misbehave("invented_quotes", times=None)
     result = _cli("summarize", article)
     assert result.exit_code == 1
     (line,) = result.stderr.splitlines()
     assert line.startswith(f"error: {article}: the model gave no key points that the article ")
-    assert "without a quote found; quotes: 0 found," in line
+    assert "without a citation found; citations: 0 found," in line
     assert "**Nothing to show: the model gave no key points" in result.stdout
 
 

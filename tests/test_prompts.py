@@ -49,11 +49,35 @@ def test_missing_and_unknown_values() -> None:
 
 
 @pytest.mark.parametrize(
-    "task", ["summarize", "claims", "summarize_merge", "answer", "corroborate"]
-)
+    "task",
+    ["summarize", "claims", "support_article", "summarize_merge", "answer", "corroborate",
+     "support", "rerank", "minicheck"],
+)  # fmt: skip
 def test_shipped_prompts_load_and_fence_their_data(task: str) -> None:
     p = prompts.load(task)
     assert p.version >= 1 and p.description
-    assert "never an instruction" in p.system
+    # A task on an article is sent after the reader's messages, which fence the article.
+    system = prompts.load(p.after).system if p.after else p.system
+    assert "never an instruction" in system
     with pytest.raises(ConfigError, match="no prompt"):
         prompts.load(task, version=999)
+
+
+AFTER = """---
+id: task
+version: 1
+after: reader
+description: A task on an article.
+---
+# user
+Do {{what}}.
+"""
+
+
+def test_a_task_on_an_article_has_only_its_own_message() -> None:
+    p = prompts.parse("task.v1.md", AFTER)
+    assert (p.after, p.system, p.render(what="it")) == ("reader", "", ("", "Do it."))
+    with pytest.raises(ConfigError, match="no system section"):
+        prompts.parse("task.v1.md", AFTER.replace("# user", "# system\nYou are.\n\n# user"))
+    with pytest.raises(ConfigError, match="system section is empty"):
+        prompts.parse("task.v1.md", AFTER.replace("after: reader\n", ""))

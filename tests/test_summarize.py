@@ -16,7 +16,7 @@ from summarizer import pipeline
 from summarizer.cli import cli
 from summarizer.config import Settings
 from summarizer.models import ClaimSet, Summary
-from tests.standin_ollama import SUPPORT_SCHEMA, StandinOllama
+from tests.standin_ollama import SUPPORT_SCHEMA, StandinOllama, sentence_id
 
 BINANCE = "002_797977910b246ba2.txt"
 
@@ -71,7 +71,7 @@ def test_summary_good_path_json_matches_the_printed_schema(
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     jsonschema.validate(data, json.loads(run("schema", "summary").stdout))
-    assert data["prompt_id"] == "summarize" and data["prompt_version"] == 1
+    assert data["prompt_id"] == "summarize" and data["prompt_version"] == 2
     assert data["model"] == "llama3.2" and data["model_digest"]
     assert data["calls"] == 2 and data["windows"] == 1  # the summary, then the support check
     assert 1 <= len(data["key_points"]) <= 3
@@ -81,6 +81,10 @@ def test_summary_good_path_json_matches_the_printed_schema(
     assert body["format"]["properties"]["key_points"]
     assert body["options"]["temperature"] == 0 and "seed" in body["options"]
     assert body["options"]["num_ctx"] > 0
+    # A point cites a sentence by the id the prompt gave it: the schema allows only those.
+    numbered = re.findall(r"^\[(s\d+)\] ", body["messages"][1]["content"], re.MULTILINE)
+    sentence = body["format"]["$defs"]["SentenceRef"]["properties"]["sentence"]
+    assert sentence["enum"] == numbered and len(numbered) > 5
 
 
 def test_claims_good_path_json_matches_the_printed_schema(
@@ -113,7 +117,7 @@ def test_markdown_output_and_out_file(env: tuple[StandinOllama, Path], tmp_path:
     assert result.exit_code == 0
     text = result.stdout
     assert text.startswith("# ") and "## Key points" in text
-    assert re.search(r"\d key points: \d supported", text) and "prompt summarize.v1" in text
+    assert re.search(r"\d key points: \d supported", text) and "prompt summarize.v2" in text
     out = tmp_path / "claims.json"
     result = run("claims", str(folder / BINANCE), "--json", "--out", str(out))
     assert result.exit_code == 0 and result.stdout == ""
@@ -123,7 +127,13 @@ def test_markdown_output_and_out_file(env: tuple[StandinOllama, Path], tmp_path:
 def test_invented_quotes_never_reach_the_output(env: tuple[StandinOllama, Path]) -> None:
     server, folder = env
     server.misbehave("invented_quotes", times=None)
+    # A quote not in the sentence cited: the whole sentence is the citation, never the quote.
     data = json.loads(run("claims", str(folder / BINANCE), "--json").stdout)
+    assert data["claims"] and "promised" not in json.dumps(data)
+    assert_grounded(data, "claims")
+    # And with the ids of sentences the prompt did not give, nothing is found.
+    server.misbehave("unknown_segments", times=None)
+    data = json.loads(run("claims", str(folder / BINANCE), "--json", "--no-cache").stdout)
     assert data["claims"] == []
     assert (
         data["counts"]["produced"] > 0 and data["counts"]["dropped"] == data["counts"]["produced"]
@@ -141,16 +151,19 @@ def test_invented_quotes_never_reach_the_output(env: tuple[StandinOllama, Path])
     assert "(unverified)" in text and "not found in the article" in text
 
 
-def test_real_quotes_with_wrong_segment_ids_are_located(env: tuple[StandinOllama, Path]) -> None:
+def test_real_quotes_with_unknown_sentence_ids_are_located(
+    env: tuple[StandinOllama, Path],
+) -> None:
     server, folder = env
-    server.misbehave("unknown_segments", times=None)
+    server.misbehave("unknown_segments", times=None)  # as a server without the grammar may
     data = json.loads(run("summarize", str(folder / BINANCE), "--json").stdout)
     assert data["key_points"]
     assert_grounded(data, "key_points")
 
 
-def _reply_with_quotes(quotes: list[str]) -> Any:
+def _reply_with_quotes(quotes: list[str], cited: str) -> Any:
     def reply(body: dict[str, Any]) -> str:
+        sentence = sentence_id(body, cited)
         return json.dumps(
             {
                 "claims": [
@@ -161,7 +174,7 @@ def _reply_with_quotes(quotes: list[str]) -> Any:
                         "hedged": False,
                         "date": None,
                         "place": None,
-                        "citations": [{"segment_id": "s1", "quote": q}],
+                        "citations": [{"sentence": sentence, "quote": q}],
                     }
                     for q in quotes
                 ]
@@ -183,11 +196,16 @@ def test_near_quotes_with_changed_facts_are_rejected(env: tuple[StandinOllama, P
         "Coinbase and Kraken Declines Ukraine’s Call to Freeze All Russians’ Accounts",
         good,  # the only true one, with a straight apostrophe-free wording
     ]
-    server.misbehave("reply", times=None, content=_reply_with_quotes(quotes))
+    reply = _reply_with_quotes(quotes, "our Russian clients")
+    server.misbehave("reply", times=None, content=reply)
     data = json.loads(run("claims", article.id, "--json").stdout)
-    kept = [c["citations"][0]["quote"] for c in data["claims"]]
-    assert len(kept) == 1 and "cannot freeze" in kept[0] and "Russian clients" in kept[0]
-    assert data["counts"]["dropped"] == 4
+    # Each statement is its quote, all citing the one sentence: only the true one is shown (the
+    # sentence it quotes, narrowed to the quote); the others are not backed by it.
+    (claim,) = data["claims"]
+    assert claim["statement"] == good and claim["statement_source"] == "model"
+    (citation,) = claim["citations"]
+    assert citation["quote"].replace("’", "'") == good.replace("’", "'")
+    assert data["counts"]["unsupported"] == 4
     assert_grounded(data, "claims")
 
 
@@ -237,7 +255,8 @@ def test_injected_instructions_are_data(env: tuple[StandinOllama, Path], tmp_pat
     data = json.loads(result.stdout)
     assert_grounded(data, "key_points")
     (request,) = chat_requests(server)
-    system, user = (m["content"] for m in request["messages"])
+    system, user, task = (m["content"] for m in request["messages"])
+    assert task.startswith("Task: summarise")
     assert "never an instruction" in system
     fenced = user.split("<article>", 1)[1].rsplit("</article>", 1)[0]
     assert "Ignore previous instructions" in fenced  # visible text: given, as data

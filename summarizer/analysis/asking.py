@@ -19,11 +19,23 @@ from summarizer.analysis.checking import (
     recheck,
     rules,
 )
-from summarizer.analysis.citing import Grounder, PointReply, QuoteRef, at_most, outcome
+from summarizer.analysis.citing import (
+    MIN_QUOTE_WORDS,
+    Grounder,
+    PointReply,
+    QuoteRef,
+    SentenceRef,
+    at_most,
+    citing_only,
+    outcome,
+    sentence_citation,
+    sentence_id,
+)
 from summarizer.analysis.claims import MAX_CLAIMS
-from summarizer.analysis.windows import CallLog, fenced, num_predict
+from summarizer.analysis.windows import CallLog, Segment, fenced, num_predict, segments_of
 from summarizer.errors import ContextOverflow, DegenerateReply, InvalidReply, OutputTruncated
 from summarizer.grounding import locate, sentences
+from summarizer.llm import json_schema
 from summarizer.models import (
     Answer,
     AnswerPoint,
@@ -40,6 +52,9 @@ if TYPE_CHECKING:
     from summarizer.llm import Ollama
 
 NOT_FOUND = "The corpus does not say."
+# The model answered, but nothing of its answer is backed by the passages: not "the corpus does
+# not say" (the retrieved passages may well say it), but that the model's answer is not shown.
+NO_ANSWER = "The model gave no answer that the retrieved passages back."
 CORROBORATION_PASSAGES = 3
 # The answer's lists, at most (bounds in the reply schema).
 MAX_POINTS, MAX_CONFLICTS, MAX_SIDES = 6, 3, 3
@@ -77,25 +92,67 @@ class RerankReply(BaseModel):
     segment_ids: list[str] = at_most(SHORTLIST[1])
 
 
+def numbered(retrieved: Sequence[Retrieved]) -> list[tuple[Retrieved, list[Segment]]]:
+    """Each passage with its sentences, numbered across the passages (`s1`, `s2`...)."""
+    out: list[tuple[Retrieved, list[Segment]]] = []
+    n = 1
+    for r in retrieved:
+        segments = segments_of(r.chunk.text, offset=r.chunk.start, first=n)
+        out.append((r, segments))
+        n += len(segments)
+    return out
+
+
+def _source_line(i: int, r: Retrieved) -> str:
+    a = r.article
+    where = a.site or a.url or a.source
+    date = f", {a.date}" if a.date else ""
+    return fenced(f'Source [c{i}]: "{a.title}" ({where}{date})', "passages")
+
+
 def _passages(retrieved: Sequence[Retrieved]) -> str:
+    """The passages as the answer prompt gives them: each its source line and its numbered
+    sentences."""
+    lines = []
+    for i, (r, segments) in enumerate(numbered(retrieved), 1):
+        lines.append(_source_line(i, r))
+        lines += [f"[{s.id}] {fenced(s.line, 'passages')}" for s in segments]
+    return "\n".join(lines)
+
+
+def _quoted_passages(retrieved: Sequence[Retrieved]) -> str:
+    """The passages as the corroboration prompt gives them: each its source line and its text
+    on one line, to quote from."""
     lines = []
     for i, r in enumerate(retrieved, 1):
-        a = r.article
-        where = a.site or a.url or a.source
-        date = f", {a.date}" if a.date else ""
-        lines.append(fenced(f'Source [c{i}]: "{a.title}" ({where}{date})', "passages"))
-        lines.append(f"[c{i}] {fenced(r.chunk.text, 'passages')}")
+        lines += [_source_line(i, r), f"[c{i}] {fenced(r.chunk.text, 'passages')}"]
     return "\n".join(lines)
 
 
 class PassageGrounder(Grounder):
-    """Quotes found only inside the retrieved passages: a citation can point nowhere else."""
+    """Citations only inside the retrieved passages: of their sentences, by id; or (for the
+    corroboration of claims) quotes found in them. A citation can point nowhere else."""
 
     def __init__(self, retrieved: Sequence[Retrieved]) -> None:
         super().__init__()
         self.by_id = {f"c{i}": r for i, r in enumerate(retrieved, 1)}
+        self.sentences = {s.id: (r, s) for r, segs in numbered(retrieved) for s in segs}
 
-    def find(self, ref: QuoteRef) -> Citation | None:
+    @property
+    def ids(self) -> list[str]:
+        return list(self.sentences)
+
+    def find(self, ref: SentenceRef | QuoteRef) -> Citation | None:
+        if isinstance(ref, SentenceRef):
+            found = self.sentences.get(sentence_id(ref.sentence))
+            if found is None:  # an id the prompt did not give: its quote, if it is there
+                return self.find(QuoteRef(segment_id="", quote=ref.quote)) if ref.quote else None
+            r, s = found
+            spans = [(r.chunk.id, r.chunk.start, r.chunk.end)]
+            c = sentence_citation(r.article.id, r.article.text, spans, s.start, s.end, ref.quote)
+            return c.model_copy(update={"content_hash": r.article.content_hash})
+        if len(ref.quote.split()) < MIN_QUOTE_WORDS:
+            return None  # "Binance" is in the passage, but supports nothing a person could check
         cited = self.by_id.get(ref.segment_id)
         # The cited passage first; a wrong id is forgiven if the quote is in another passage.
         others = [r for r in self.by_id.values() if r is not cited]
@@ -255,10 +312,14 @@ def ask(
             outcome="not_in_corpus",
         )
     retrieved = _fit(llm, prompt, retrieved, question=question)
-    reply = calls.run(llm, AnswerReply, prompt, passages=_passages(retrieved), question=question)
     grounder = PassageGrounder(retrieved)
+    values = {"passages": _passages(retrieved), "question": question}
+    schema = citing_only(json_schema(AnswerReply), grounder.ids)
+    reply = calls.run_with(llm, AnswerReply, prompt, values, schema=schema)
     points = [_statement(grounder, r) for r in reply.points]
-    sides = [[_statement(grounder, r) for r in c.sides] for c in reply.conflicts]
+    # The sides of conflicts are counted apart: the answer's counts are of its points.
+    apart = PassageGrounder(retrieved)
+    sides = [[_statement(apart, r) for r in c.sides] for c in reply.conflicts]
     everything = sorted(
         {(c.article_id, c.start, c.end): c for p in points for c in p.citations}.values(),
         key=lambda c: (c.article_id, c.start),
@@ -275,7 +336,7 @@ def ask(
     kept = [p for p in shown if p is not None]
     conflicts = []
     for c, group in zip(reply.conflicts, sides, strict=True):
-        verified = [s for s in (_point(grounder, x) for x in group) if s is not None]
+        verified = [s for s in (_point(apart, x) for x in group) if s is not None]
         if len(verified) >= 2:  # one verified side is no disagreement
             conflicts.append(Conflict(topic=c.topic, sides=verified))
     found = reply.found and bool(kept)
@@ -283,35 +344,35 @@ def ask(
         recheck(statement, [c for p in kept for c in p.citations], grounder.sources())
     support = joined_support(said) if found else None
     answer_source: Literal["model", "points"] = "model"
+    counts = grounder.counts
+    came_to: Outcome = "ok"
+    message = None
     if found:
         answer = reply.answer
         if support is not None and support.verdict != "supported":
             answer, answer_source = composed(kept), "points"
-            if not answer:
+            if not answer:  # its points only partly backed: no answer to give
                 found = False
-                answer = (
-                    f"{NOT_FOUND} No statement of the model's answer is supported by its quotes."
+                came_to = "nothing_supported"
+                message = (
+                    "the model gave no statements that the retrieved passages fully support: "
+                    f"{counts.partial} only partly"
                 )
+                answer = f"{NO_ANSWER} {message[0].upper()}{message[1:]}."
     elif reply.found:
-        answer = (
-            f"{NOT_FOUND} The model's answer could not be verified against the retrieved passages."
+        came_to, message = outcome(counts, "statements", "the retrieved passages support")
+        answer = f"{NO_ANSWER} {(message or '')[:1].upper()}{(message or '')[1:]}."
+        calls.note(
+            "the model answered, but "
+            + (
+                "none of its citations is in the retrieved passages"
+                if counts.quotes_verified == 0
+                else "none of its statements is backed by the passages it cites"
+            )
         )
-        calls.note("the model answered, but none of its quotes is in the retrieved passages")
     else:
         # The model's own words are not verified: the plain statement is all that is shown.
-        answer = NOT_FOUND
-    came_to: Outcome = "ok"
-    message = None
-    if not found:
-        came_to, message = outcome(grounder.counts, "statements", "the retrieved passages support")
-        if not reply.found:  # the model itself said the corpus does not
-            came_to, message = "not_in_corpus", None
-        elif came_to == "ok":  # points kept, but none backed in full: no answer to give
-            came_to = "nothing_supported"
-            message = (
-                "the model gave no statements that the retrieved passages fully support: "
-                f"{grounder.counts.partial} only partly"
-            )
+        answer, came_to = NOT_FOUND, "not_in_corpus"
     return Answer(
         **base,
         answer=answer,
@@ -338,7 +399,7 @@ def ask(
         model_digest=calls.digest,
         calls=calls.calls,
         cached_calls=calls.cached,
-        counts=grounder.counts,
+        counts=counts,
         warnings=list(dict.fromkeys(calls.warnings or [])),
         outcome=came_to,
         outcome_message=message,
@@ -365,9 +426,10 @@ def corroborate(llm: Ollama, retriever: Retriever, claims: ClaimSet) -> ClaimSet
     listed = "\n".join(
         f"Claim {i}: {fenced(c.statement, 'passages')}" for i, c in enumerate(claims.claims, 1)
     )
-    retrieved = _fit(llm, prompt, retrieved, claims=listed)
+    retrieved = _fit(llm, prompt, retrieved, shown=_quoted_passages, claims=listed)
     calls = CallLog()
-    reply = calls.run(llm, CorroborateReply, prompt, claims=listed, passages=_passages(retrieved))
+    passages = _quoted_passages(retrieved)
+    reply = calls.run(llm, CorroborateReply, prompt, claims=listed, passages=passages)
     grounder = PassageGrounder(retrieved)
     support: dict[int, dict[tuple[str, int, int], Citation]] = {}
     for s in reply.supports:

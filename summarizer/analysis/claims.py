@@ -1,7 +1,10 @@
-"""The factual claims of one article: segments -> prompt windows -> model -> grounding -> merge.
+"""The factual claims of one article: numbered sentences -> windows -> model -> citations.
 
-Every quote is located in the stored article text; a claim without a verified quote is dropped
-(or, when asked, kept and marked unverified). Claims from overlapping windows are merged.
+Every claim cites sentences of the article by their ids (held to the prompt's ids by the
+server's grammar). A claim its sentences do not back in full - or whose `asserted_by` is not
+named in them, the two sentences before them or the title (nor "the publication") - is shown as
+those sentences themselves, verbatim and marked as the article's words, with who asserts each as
+the sentence says; claims from overlapping windows are merged.
 """
 
 from __future__ import annotations
@@ -13,19 +16,33 @@ from pydantic import BaseModel
 
 from summarizer.analysis import prompts
 from summarizer.analysis.checking import Source, Statement, check_statements
-from summarizer.analysis.citing import ArticleGrounder, QuoteRef, at_most, cites, outcome
+from summarizer.analysis.citing import (
+    ArticleGrounder,
+    SentenceRef,
+    at_most,
+    bounded,
+    cites,
+    citing_only,
+    outcome,
+)
+from summarizer.analysis.verbatim import (
+    ARTICLE_SUPPORT,
+    PUBLICATION,
+    OwnWords,
+    in_place,
+    names_one_of,
+)
 from summarizer.analysis.windows import (
     CallLog,
-    Segment,
-    fenced,
+    Window,
+    article_windows,
     per_window,
-    plan_article_windows,
     provenance,
-    render_segments,
-    segments_of,
 )
-from summarizer.grounding import VERDICT_RANK
-from summarizer.models import Article, Chunk, Claim, ClaimKind, ClaimSet, Support
+from summarizer.grounding import VERDICT_RANK, sentence_around
+from summarizer.grounding.statements import hedged
+from summarizer.llm import json_schema
+from summarizer.models import Article, Chunk, Citation, Claim, ClaimKind, ClaimSet, Support
 
 if TYPE_CHECKING:
     from summarizer.llm import Ollama
@@ -33,6 +50,8 @@ if TYPE_CHECKING:
 MAX_CLAIMS = 15
 # Near-duplicate claims from overlapping windows: token-set similarity of the statements.
 DUPLICATE_SIMILARITY = 88.0
+# Sentences before a cited one, and the title, where the one who asserts a claim may be named.
+ASSERTER_CONTEXT = 2
 
 
 class ClaimReply(BaseModel):
@@ -42,11 +61,16 @@ class ClaimReply(BaseModel):
     hedged: bool
     date: str | None = None
     place: str | None = None
-    citations: list[QuoteRef] = cites()
+    citations: list[SentenceRef] = cites()
 
 
 class ClaimsReply(BaseModel):
-    claims: list[ClaimReply] = at_most(MAX_CLAIMS)
+    claims: list[ClaimReply] = at_most(MAX_CLAIMS, at_least=1)
+
+
+# Claims asked for at least, the window's sentences allowing: an empty list (or one claim) is the
+# easiest reply a small model can give.
+MIN_CLAIMS = 3
 
 
 def extract_claims(
@@ -59,23 +83,17 @@ def extract_claims(
     """The article's factual claims, each with verified citations; duplicates across windows
     merged."""
     prompt = prompts.load("claims")
-    segments = segments_of(article.text)
+    calls = CallLog(affinity=article.id)
+    windows = article_windows(llm, article, calls)
+    segments = [s for w in windows for s in w.segments]
     grounder = ArticleGrounder(article, chunks, segments)
-    calls = CallLog()
-    title = fenced(article.title, "article")
-    windows = plan_article_windows(
-        llm, prompt, segments, calls, title=title, max_claims=str(MAX_CLAIMS)
-    )
+    values = {"max_claims": str(MAX_CLAIMS)}
 
-    def run(window: list[Segment]) -> ClaimsReply:
-        return calls.run(
-            llm,
-            ClaimsReply,
-            prompt,
-            title=title,
-            segments=render_segments(window),
-            max_claims=str(MAX_CLAIMS),
-        )
+    def run(window: Window) -> ClaimsReply:
+        least = min(MIN_CLAIMS, len(window.ids))
+        reply_model: type[ClaimsReply] = bounded(ClaimsReply, "claims", MAX_CLAIMS, least)
+        schema = citing_only(json_schema(reply_model), window.ids)
+        return calls.run_with(llm, reply_model, prompt, values, window=window, schema=schema)
 
     replies = per_window(run, windows)
     claims: list[Claim] = []
@@ -92,12 +110,14 @@ def extract_claims(
             )
     statements = [Statement(c.statement, c.citations) for c in claims]
     sources = {article.id: Source(article.text, article.title)}
-    check_statements(llm, calls, statements, sources, llm.settings.support)
-    kept = [
-        c.model_copy(update={"support": s.support})
+    window = windows[0] if len(windows) == 1 else None
+    check_statements(llm, calls, statements, sources, llm.settings.support, window=window)
+    claims = [
+        c.model_copy(update={"support": _attributed(c, s.support, article)})
         for c, s in zip(claims, statements, strict=True)
-        if grounder.keep(c.citations, keep_unverified, s.support)
     ]
+    own = OwnWords(article, segments)
+    kept = in_place(claims, grounder, own, keep_unverified, lambda c, s: _as_claim(c, s, own))
     said, message = outcome(grounder.counts, "claims")
     return ClaimSet(
         **provenance(llm, article, prompt, calls, len(replies)),
@@ -106,6 +126,58 @@ def extract_claims(
         outcome=said,
         outcome_message=message,
     )
+
+
+def _attributed(claim: Claim, support: Support | None, article: Article) -> Support | None:
+    """The claim's verdict, unsupported when who asserts it is neither the publication nor
+    named in its sentences, the two before them or the title."""
+    if support is None or support.verdict == "unsupported" or not claim.citations:
+        return support
+    who = claim.asserted_by.strip()
+    if not who or who.lower() in (PUBLICATION, "publication", "the article", "the author"):
+        return support
+    context = [article.title] + [
+        sentence_around(article.text, c.start, c.end, before=ASSERTER_CONTEXT)
+        for c in claim.citations
+    ]
+    if names_one_of(who, context) or who.lower() in " ".join(context).lower():
+        return support
+    return Support(
+        verdict="unsupported",
+        method=support.method,
+        unbacked=[*support.unbacked, who],
+        reasons=[*support.reasons, f"{who!r}, who it says asserts it, is not named there"],
+    )
+
+
+def _as_claim(claim: Claim, sentence: Citation, own: OwnWords) -> Claim | None:
+    """The article's own sentence shown in place of a claim it does not back in full, with who
+    asserts it as the sentence says (None when someone it does not name nearby speaks in it)."""
+    who = own.asserted_by(sentence, claim.asserted_by)
+    if who is None:
+        return None
+    return claim.model_copy(
+        update={
+            "statement": sentence.quote,
+            "kind": _kind(claim.kind, sentence.quote),
+            "asserted_by": who,
+            "hedged": claim.hedged or hedged(sentence.quote),
+            "citations": [sentence],
+            "unverified_quotes": [],
+            "support": ARTICLE_SUPPORT,
+            "statement_source": "article",
+        }
+    )
+
+
+def _kind(given: ClaimKind, sentence: str) -> ClaimKind:
+    """The model's kind of claim, where the sentence can be of it: a statistic has a figure, a
+    direct quote quotation marks; else a reported fact."""
+    if given == "statistic" and not any(ch.isdigit() for ch in sentence):
+        return "reported_fact"
+    if given == "direct_quote" and not any(q in sentence for q in '"“”‘'):
+        return "reported_fact"
+    return given
 
 
 def merge_claims(claims: list[Claim]) -> list[Claim]:

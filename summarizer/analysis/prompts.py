@@ -7,7 +7,7 @@ from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from summarizer.errors import ConfigError
 
@@ -17,7 +17,9 @@ _SECTION = re.compile(r"^# (system|user)\s*$", re.MULTILINE)
 
 
 class Prompt(BaseModel):
-    """One prompt file: a system and a user template with `{{slots}}`."""
+    """One prompt file: a system and a user template with `{{slots}}`; or, for a task on an
+    article, only the user message that follows the messages of the prompt it comes `after`
+    (every task on one article starts alike, so that the model reads the article once)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -26,13 +28,22 @@ class Prompt(BaseModel):
     description: str
     system: str
     user: str
+    after: str | None = None
 
     @field_validator("system", "user")
     @classmethod
-    def _not_empty(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("the section is empty")
+    def _stripped(cls, value: str) -> str:
         return value.strip()
+
+    @model_validator(mode="after")
+    def _sections(self) -> Prompt:
+        if not self.user:
+            raise ValueError("the user section is empty")
+        if not self.system and self.after is None:
+            raise ValueError("the system section is empty")
+        if self.system and self.after is not None:
+            raise ValueError(f"a prompt sent after {self.after!r} has no system section")
+        return self
 
     @property
     def ref(self) -> str:
@@ -60,7 +71,8 @@ class Prompt(BaseModel):
 
 
 def parse(name: str, text: str) -> Prompt:
-    """A prompt from its file name and text: a `---` header, then `# system` and `# user`."""
+    """A prompt from its file name and text: a `---` header (id, version, description, and
+    `after` for a task on an article), then `# system` (unless `after`) and `# user`."""
     m = _NAME.match(name)
     if m is None:
         raise ConfigError(f"prompt file {name}: the name must be TASK.vN.md")
@@ -81,6 +93,7 @@ def parse(name: str, text: str) -> Prompt:
             description=meta.get("description", ""),
             system=sections.get("system", ""),
             user=sections.get("user", ""),
+            after=meta.get("after") or None,
         )
     except ValueError as e:
         raise ConfigError(f"prompt file {name}: {' '.join(str(e).split())}") from None

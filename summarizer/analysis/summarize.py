@@ -1,20 +1,22 @@
-"""Summaries and claims of one article: segments -> prompt windows -> model -> grounding -> merge.
+"""Summaries of one article: numbered sentences -> windows -> model -> citations -> checks.
 
-Every quote the model gives is located in the stored article text by `grounding`; a point or
-claim without a verified quote is dropped (or, when asked, kept and marked unverified). Articles
-that do not fit the model's context are processed in windows of segments and merged.
+Every key point cites sentences of the article by their ids (held to the prompt's ids by the
+server's grammar); a point its sentences do not back in full is shown as those sentences
+themselves, verbatim and marked as the article's words, where they stand on their own (else a
+partly backed point is shown marked, an unsupported one dropped; with --keep-unverified both are
+kept and marked). Articles that do not fit the model's context are processed in windows of
+sentences and merged.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import zip_longest
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, Field
 
 from summarizer.analysis import prompts
 from summarizer.analysis.checking import (
@@ -25,20 +27,26 @@ from summarizer.analysis.checking import (
     joined_support,
     recheck,
 )
-from summarizer.analysis.citing import ArticleGrounder, PointReply, at_most, outcome
+from summarizer.analysis.citing import (
+    ArticleGrounder,
+    PointReply,
+    bounded,
+    citing_only,
+    outcome,
+)
+from summarizer.analysis.verbatim import ARTICLE_SUPPORT, OwnWords, in_place
 from summarizer.analysis.windows import (
     CallLog,
-    Segment,
+    Window,
+    article_windows,
     fenced,
     per_window,
-    plan_article_windows,
     provenance,
-    render_segments,
-    segments_of,
 )
 from summarizer.errors import ContextOverflow
 from summarizer.grounding import sentences
-from summarizer.models import Article, Chunk, KeyPoint, Summary
+from summarizer.llm import json_schema
+from summarizer.models import Article, Chunk, Citation, KeyPoint, Summary
 
 if TYPE_CHECKING:
     from summarizer.llm import Ollama
@@ -61,18 +69,6 @@ class MergeReply(BaseModel):
     point_ids: list[str] = Field(description='ids of the key points to keep, like "p2"')
 
 
-@functools.cache
-def bounded(reply_model: type[R], field: str, n: int) -> type[R]:
-    """`reply_model` with at most `n` items in its list `field` (the schema's maxItems, from
-    --length), under the same name."""
-    from pydantic.fields import FieldInfo
-
-    original = reply_model.model_fields[field]
-    merged = FieldInfo.merge_field_infos(original, at_most(n))  # its description kept
-    fields: dict[str, Any] = {field: (original.annotation, merged)}
-    return create_model(reply_model.__name__, __base__=reply_model, **fields)
-
-
 def summarize(
     llm: Ollama,
     article: Article,
@@ -84,24 +80,20 @@ def summarize(
     """A headline, a summary paragraph and cited key points of one article."""
     n_points, n_sentences = LENGTHS[length]
     prompt = prompts.load("summarize")
-    segments = segments_of(article.text)
+    calls = CallLog(affinity=article.id)
+    windows = article_windows(llm, article, calls)
+    segments = [s for w in windows for s in w.segments]
     grounder = ArticleGrounder(article, chunks, segments)
-    calls = CallLog()
-    base = {"title": fenced(article.title, "article"), "summary_sentences": str(n_sentences)}
-    windows = plan_article_windows(llm, prompt, segments, calls, points=str(n_points), **base)
     points_each = n_points if len(windows) == 1 else max(2, math.ceil(n_points / len(windows)) + 1)
+    values = {"summary_sentences": str(n_sentences), "points": str(points_each)}
 
-    reply_model: type[SummaryReply] = bounded(SummaryReply, "key_points", points_each)
-
-    def run(window: list[Segment]) -> SummaryReply:
-        return calls.run(
-            llm,
-            reply_model,
-            prompt,
-            segments=render_segments(window),
-            points=str(points_each),
-            **base,
-        )
+    def run(window: Window) -> SummaryReply:
+        # As many points as asked for (the window's sentences allowing): an empty list, or one
+        # point where five were asked, is the easiest reply a small model can give.
+        least = min(points_each, len(window.ids))
+        reply_model: type[SummaryReply] = bounded(SummaryReply, "key_points", points_each, least)
+        schema = citing_only(json_schema(reply_model), window.ids)
+        return calls.run_with(llm, reply_model, prompt, values, window=window, schema=schema)
 
     replies = per_window(run, windows)
     per_part: list[list[KeyPoint]] = []
@@ -123,13 +115,15 @@ def summarize(
     if len(replies) > 1:
         headline, summary, points = _merge_summaries(llm, calls, article, replies, points, n_points)
     sources = {article.id: Source(article.text, article.title)}
-    checked = _check(llm, calls, sources, headline, summary, points)
-    kept = [
+    window = windows[0] if len(windows) == 1 else None
+    checked = _check(llm, calls, sources, headline, summary, points, window)
+    points = [
         p.model_copy(update={"support": s.support})
         for p, s in zip(points, checked.points, strict=True)
-        if grounder.keep(p.citations, keep_unverified, s.support)
-    ][:n_points]
-    # What is shown stands on the quotes that are shown: those of the points kept.
+    ]
+    own = OwnWords(article, segments)
+    kept = in_place(points, grounder, own, keep_unverified, _as_point)[:n_points]
+    # What is shown stands on the sentences that are shown: those of the points kept.
     shown = [c for p in kept for c in p.citations]
     for statement in [checked.headline, *checked.summary]:
         recheck(statement, shown, sources)
@@ -157,6 +151,16 @@ def summarize(
     )
 
 
+def _as_point(point: KeyPoint, sentence: Citation) -> KeyPoint:
+    """The article's own sentence shown in place of a point it does not back in full."""
+    return KeyPoint(
+        text=sentence.quote,
+        citations=[sentence],
+        support=ARTICLE_SUPPORT,
+        statement_source="article",
+    )
+
+
 @dataclass
 class _Checked:
     headline: Statement
@@ -171,9 +175,11 @@ def _check(
     headline: str,
     summary: str,
     points: list[KeyPoint],
+    window: Window | None,
 ) -> _Checked:
     """Support verdicts for the points, the headline and each sentence of the summary, in one
-    model call; the headline and summary stand on the quotes of every point."""
+    model call (on the article's `window`, when it is read in one); the headline and summary
+    stand on the sentences of every point."""
     everything = sorted(
         {(c.start, c.end): c for p in points for c in p.citations}.values(), key=lambda c: c.start
     )
@@ -183,7 +189,7 @@ def _check(
         points=[Statement(p.text, p.citations) for p in points],
     )
     statements = [checked.headline, *checked.summary, *checked.points]
-    check_statements(llm, calls, statements, sources, llm.settings.support)
+    check_statements(llm, calls, statements, sources, llm.settings.support, window=window)
     return checked
 
 
@@ -191,7 +197,7 @@ def _merge_summaries(
     llm: Ollama,
     calls: CallLog,
     article: Article,
-    replies: list[tuple[list[Segment], SummaryReply]],
+    replies: list[tuple[Window, SummaryReply]],
     points: list[KeyPoint],
     n_points: int,
 ) -> tuple[str, str, list[KeyPoint]]:

@@ -1,5 +1,11 @@
-"""An article put to the model: numbered segments inside a fence, windows of segments that fit
-the model's budget, and the model calls made on them, counted for the output's provenance."""
+"""An article put to the model: its numbered sentences inside a fence, windows of sentences that
+fit the model's budget, and the model calls made on them, counted for the output's provenance.
+
+Every task on one window of an article (summary, claims, the support check, a retry) sends the
+same leading messages - the reader prompt's system message and the numbered article - and only
+then its own instructions, so that Ollama reads the article once and serves the rest of the calls
+from its cache of that prefix. An article's calls go to one host, one after the other.
+"""
 
 from __future__ import annotations
 
@@ -10,26 +16,32 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel
 
 from summarizer.analysis import prompts
-from summarizer.corpus import segment_spans
 from summarizer.errors import ContextOverflow
 from summarizer.llm import estimate_messages, estimate_tokens
 from summarizer.models import Article
+from summarizer.words import sentence_spans
 
 if TYPE_CHECKING:
     from summarizer.llm import Ollama
 
-# Reserved for the reply (JSON with quotes is verbose): a third of the window, within these.
+# Reserved for the reply (JSON is verbose): a third of the window, within these.
 NUM_PREDICT = (512, 1536)
+# Kept in every window for a task's own message after the article: its instructions, and the
+# statements of the support check (more of those are checked without the article).
+TASK_TOKENS = 600
 
 R = TypeVar("R", bound=BaseModel)
 
 
 @dataclass(frozen=True)
 class Segment:
+    """One sentence of the article as the model sees it: its id, where it stands in the text,
+    and its line (white space collapsed, fences defused)."""
+
     id: str
     start: int
     end: int
-    line: str  # as shown to the model: one line, white space collapsed, fences defused
+    line: str
 
 
 def fenced(text: str, tag: str) -> str:
@@ -38,15 +50,44 @@ def fenced(text: str, tag: str) -> str:
     return line.replace(f"</{tag}", f"<\\/{tag}").replace(f"<{tag}", f"<\\{tag}")
 
 
-def segments_of(text: str) -> list[Segment]:
+def segments_of(text: str, offset: int = 0, first: int = 1) -> list[Segment]:
+    """The sentences of `text`, numbered from `first` (`s1`, `s2`...); their spans are shifted
+    by `offset` (the place of `text` in its article, for a passage)."""
     return [
-        Segment(f"s{i}", start, end, fenced(text[start:end], "article"))
-        for i, (start, end) in enumerate(segment_spans(text), 1)
+        Segment(f"s{i}", offset + start, offset + end, fenced(text[start:end], "article"))
+        for i, (start, end) in enumerate(sentence_spans(text), first)
     ]
 
 
 def render_segments(segments: Sequence[Segment]) -> str:
     return "\n".join(f"[{s.id}] {s.line}" for s in segments)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A run of the article's sentences and the messages every task on it starts with."""
+
+    segments: tuple[Segment, ...]
+    title: str
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(s.id for s in self.segments)
+
+    def id_at(self, offset: int) -> str | None:
+        """The id of the sentence of the window that holds the article's `offset`."""
+        return next((s.id for s in self.segments if s.start <= offset < s.end), None)
+
+    @property
+    def prefix(self) -> list[dict[str, str]]:
+        system, user = prompts.load("reader").render(
+            title=self.title, sentences=render_segments(self.segments)
+        )
+        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+    def halves(self) -> list[Window]:
+        half = len(self.segments) // 2
+        return [Window(self.segments[:half], self.title), Window(self.segments[half:], self.title)]
 
 
 def plan_windows(
@@ -60,7 +101,7 @@ def plan_windows(
         cost = estimate_tokens(f"[{seg.id}] {seg.line}\n")
         if cost > room:
             raise ContextOverflow(
-                f"one segment of the article needs ~{cost} tokens; the model's budget leaves "
+                f"one sentence of the article needs ~{cost} tokens; the model's budget leaves "
                 f"{max(room, 0)} for the article",
                 hint="use a model with a longer context or raise SUMMARIZER_NUM_CTX",
                 estimate=fixed_tokens + cost,
@@ -78,8 +119,10 @@ def plan_windows(
 @dataclass
 class CallLog:
     """Counts the model calls of one task (and the chat requests they took: a repair or a
-    retry with more room is a second request of the same call) and keeps their warnings."""
+    retry with more room is a second request of the same call) and keeps their warnings.
+    `affinity`: the article the calls are about; they go to one host of a pool."""
 
+    affinity: str | None = None
     calls: int = 0
     cached: int = 0
     requests: int = 0
@@ -100,17 +143,32 @@ class CallLog:
         values: Mapping[str, str],
         *,
         reply_tokens: int | None = None,
+        window: Window | None = None,
+        schema: Mapping[str, Any] | None = None,
+        model: str | None = None,
     ) -> R:
         """As `run`; `reply_tokens`, when given, is the room kept for the reply (a short reply
-        needs less than the usual third of the window)."""
+        needs less than the usual third of the window); `window`, the article a prompt sent
+        `after` the reader's is about; `schema`, the reply's JSON schema when it is narrower
+        than `reply_model`'s (the ids of the sentences that may be cited); `model`, another
+        model than the settings' (the support check's)."""
         system, user = prompt.render(**values)
+        if prompt.after is not None:
+            if window is None:
+                raise ValueError(f"prompt {prompt.ref} is sent after an article's window")
+            messages = [*window.prefix, {"role": "user", "content": user}]
+        else:
+            messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
         result = llm.structured(
             reply_model,
             prompt_id=prompt.id,
             prompt_version=str(prompt.version),
-            system=system,
-            user=user,
+            messages=messages,
             num_predict=reply_tokens or num_predict(llm),
+            schema=schema,
+            affinity=self.affinity,
+            model=model,
+            prefix=len(messages) - 1 if prompt.after is not None else 0,
         )
         self.calls += 1
         self.cached += int(result.record.cache_hit)
@@ -133,13 +191,14 @@ def num_predict(llm: Ollama) -> int:
     return max(low, min(high, llm.num_ctx() // 3))
 
 
-def plan_article_windows(
-    llm: Ollama, prompt: prompts.Prompt, segments: list[Segment], calls: CallLog, **values: str
-) -> list[list[Segment]]:
-    """Windows of segments whose rendered prompts fit the model's budget; at most
-    `settings.max_windows` of them (the article's leading part, noted in `calls`)."""
-    system, user = prompt.render(segments="", **values)
-    fixed = estimate_messages(
+def article_windows(llm: Ollama, article: Article, calls: CallLog) -> list[Window]:
+    """The windows of the article's sentences whose prompts (the reader's, then a task's) fit
+    the model's budget: the same for every task on the article, so that they share their
+    prefix. At most `settings.max_windows` of them (the article's leading part, noted)."""
+    title = fenced(article.title, "article")
+    segments = segments_of(article.text)
+    system, user = prompts.load("reader").render(title=title, sentences="")
+    fixed = TASK_TOKENS + estimate_messages(
         [{"role": "system", "content": system}, {"role": "user", "content": user}]
     )
     budget = llm.budget(num_predict=num_predict(llm))
@@ -149,29 +208,26 @@ def plan_article_windows(
         read = windows[bound - 1][-1].end
         total = segments[-1].end
         calls.note(
-            f"the article needs {len(windows)} model calls of {prompt.id}, more than the "
-            f"{bound} allowed (SUMMARIZER_MAX_WINDOWS): only its first {read:,} of "
-            f"{total:,} characters ({read / total:.0%}) were read"
+            f"the article needs {len(windows)} windows, more than the {bound} allowed "
+            f"(SUMMARIZER_MAX_WINDOWS): only its first {read:,} of {total:,} characters "
+            f"({read / total:.0%}) were read"
         )
         windows = windows[:bound]
-    return windows
+    return [Window(tuple(w), title) for w in windows]
 
 
-def per_window(
-    run: Callable[[list[Segment]], R], windows: list[list[Segment]]
-) -> list[tuple[list[Segment], R]]:
+def per_window(run: Callable[[Window], R], windows: list[Window]) -> list[tuple[Window, R]]:
     """Call the model on each window; a window the server still finds too long is halved."""
-    out: list[tuple[list[Segment], R]] = []
+    out: list[tuple[Window, R]] = []
     queue = list(windows)
     while queue:
         window = queue.pop(0)
         try:
             out.append((window, run(window)))
         except ContextOverflow:
-            if len(window) < 2:
+            if len(window.segments) < 2:
                 raise
-            half = len(window) // 2
-            queue[:0] = [window[:half], window[half:]]
+            queue[:0] = window.halves()
     return out
 
 

@@ -77,6 +77,12 @@ def model_options(f: F) -> F:
         "all (off) (env SUMMARIZER_SUPPORT).",
     )(f)
     f = click.option(
+        "--support-model",
+        metavar="NAME",
+        help="The model of the support check, when not the writer's: e.g. bespoke-minicheck, a "
+        "checker trained for it (env SUMMARIZER_SUPPORT_MODEL).",
+    )(f)
+    f = click.option(
         "--out", type=click.Path(dir_okay=False, writable=True), help="Write the output to FILE."
     )(f)
     f = click.option(
@@ -136,7 +142,7 @@ def model_settings(opts: dict[str, Any]) -> Settings:
     from dataclasses import replace
 
     model, parallel, no_cache = opts.pop("model"), opts.pop("parallel"), opts.pop("no_cache")
-    support = opts.pop("support")
+    support, support_model = opts.pop("support"), opts.pop("support_model")
     base = settings_from(opts)
     return replace(
         base,
@@ -144,4 +150,5 @@ def model_settings(opts: dict[str, Any]) -> Settings:
         parallel=parallel or base.parallel,
         use_cache=base.use_cache and not no_cache,
         support=support or base.support,
+        support_model=support_model or base.support_model,
     )

@@ -332,24 +332,27 @@ class EntryJob:
             item.summary = item.claims = None
             self._ask(item)
 
-    def _ask(self, item: _Item) -> None:
+    def _ask(self, item: _Item, kind: str = "summary") -> None:
+        """Ask for the article's summary, then (when it is in) its claims: one article's calls
+        one after the other, on one host, which reads the article once for both."""
         from summarizer.analysis import extract_claims, summarize
 
         _, _, models = self.pools
         llm = self.llm
         assert item.article is not None
         article, chunks = item.article, item.chunks
-        summary = models.submit(
-            summarize, llm, article, chunks,
-            length=self.options.length,  # type: ignore[arg-type]
-            keep_unverified=self.options.keep_unverified,
-        )  # fmt: skip
-        claims = models.submit(
-            extract_claims, llm, article, chunks,
-            keep_unverified=self.options.keep_unverified,
-        )  # fmt: skip
-        self.futures[summary] = ("summary", (item, item.generation))
-        self.futures[claims] = ("claims", (item, item.generation))
+        if kind == "summary":
+            future = models.submit(
+                summarize, llm, article, chunks,
+                length=self.options.length,  # type: ignore[arg-type]
+                keep_unverified=self.options.keep_unverified,
+            )  # fmt: skip
+        else:
+            future = models.submit(
+                extract_claims, llm, article, chunks,
+                keep_unverified=self.options.keep_unverified,
+            )  # fmt: skip
+        self.futures[future] = (kind, (item, item.generation))
 
     def _answered(self, item: _Item, generation: int, kind: str, future: Future[Any]) -> None:
         try:
@@ -368,6 +371,7 @@ class EntryJob:
             return
         if kind == "summary":
             item.summary = output
+            self._ask(item, "claims")
         else:
             item.claims = output
         if item.answered and item.stored:

@@ -358,10 +358,14 @@ def _swap(
             continue
         if i2 - i1 == j2 - j1:  # word for word: a name or a direction for another is a swap
             for word, other in zip(statement[i1:i2], quote[j1:j2], strict=True):
-                if _backed(other, ours) or not _backed(word, theirs) or not extra[stem(word)]:
+                if _backed(other, ours) or not _backed(word, theirs):
                     continue
                 if word in names and other in keys:
+                    # A name where the quote has another, though the quote names it elsewhere
+                    # ("our Ukrainian clients" / "the Ukrainian people ... our Russian clients").
                     return word, True
+                if not extra[stem(word)]:
+                    continue
                 if word in _ORDER and other in _ORDER:
                     return word, True
                 if other not in FUNCTION_WORDS:

@@ -180,16 +180,24 @@ class Ollama(ModelFacts):
         seed: int = DEFAULT_SEED,
         options: Mapping[str, Any] | None = None,
         use_cache: bool | None = None,
+        schema: Mapping[str, Any] | None = None,
+        affinity: str | None = None,
+        prefix: int = 0,
     ) -> Structured[T]:
         """Ask for a reply shaped like `reply_model`, validated, cached and accounted for.
 
+        `schema`: the JSON schema sent as `format` when it is narrower than `reply_model`'s (an
+        `enum` of the ids that may be cited), enforced by the server's grammar. `affinity`: what
+        the call is about (an article): such calls go to one host, whose cache keeps its prompt.
+        `prefix`: how many leading messages other calls send too (the server may have read them
+        already, and then counts only the rest in prompt_eval_count).
         Raises ContextOverflow (nothing sent) when the prompt does not fit the budget, InvalidReply
         when the reply is still invalid after one repair retry, OutputTruncated when it stays cut.
         """
         started = time.perf_counter()
         base = _build_messages(system, user, messages)
         name = self._model(model)
-        schema = json_schema(reply_model)
+        schema = dict(schema) if schema is not None else json_schema(reply_model)
         digest = self.model_digest(name)
         budget = self.budget(name, num_predict)
         estimate = estimate_messages(base)
@@ -238,9 +246,12 @@ class Ollama(ModelFacts):
         cached = self._from_cache(key, reply_model, started) if reading else None
         if cached is not None:
             return cached
-        # Overheads aside: what the server must count at least, whatever its template adds.
-        text_estimate = sum(estimate_tokens(m["content"]) for m in base)
-        reply, content = self._ask(reply_model, base, schema, opts, budget, record, text_estimate)
+        # Overheads aside: what the server must count at least, whatever its template adds - of
+        # the messages after a prefix that other calls share (it may have them in its cache).
+        text_estimate = sum(estimate_tokens(m["content"]) for m in base[prefix:])
+        reply, content = self._ask(
+            reply_model, base, schema, opts, budget, record, text_estimate, affinity
+        )
         record.wall_seconds = time.perf_counter() - started
         try:
             self.cache.put(
@@ -263,7 +274,7 @@ class Ollama(ModelFacts):
         reply = None
         if hit is not None:
             try:
-                reply = reply_model.model_validate_json(hit.content)
+                reply = parse_reply(reply_model, hit.content)
             except ValidationError:
                 # Stored under a key that covers the schema, so only a changed validator gets here.
                 reply = None
@@ -287,6 +298,7 @@ class Ollama(ModelFacts):
         budget: Budget,
         record: CallRecord,
         text_estimate: int,
+        affinity: str | None = None,
     ) -> tuple[T, str]:
         """Chat until a complete, schema-valid reply: one repair retry, one retry with another
         seed for a reply that loops, and more room for one cut while still making progress."""
@@ -295,7 +307,8 @@ class Ollama(ModelFacts):
         repaired = reseeded = checked = False
         grown = 0
         while True:
-            got = self._chat(record, conversation, schema, {**opts, "num_predict": num_predict})
+            options = {**opts, "num_predict": num_predict}
+            got = self._chat(record, conversation, schema, options, affinity)
             if not checked and got.stopped is None:
                 # The first reply read to its end (one stopped as a loop has no counts). Later
                 # attempts re-send a prefix Ollama may serve from its prompt cache, which lowers
@@ -349,7 +362,7 @@ class Ollama(ModelFacts):
                     hint="shorten the input, or raise SUMMARIZER_NUM_CTX if memory allows",
                 )
             try:
-                return reply_model.model_validate_json(content), content
+                return parse_reply(reply_model, content), content
             except ValidationError as e:
                 problems = describe_validation_error(e)
                 if repaired:
@@ -369,6 +382,7 @@ class Ollama(ModelFacts):
         messages: list[dict[str, str]],
         schema: dict[str, Any],
         options: dict[str, Any],
+        affinity: str | None = None,
     ) -> stream.Streamed:
         """One chat request, streamed: stopped early when it loops; a read timeout counts from
         the last token received."""
@@ -384,6 +398,7 @@ class Ollama(ModelFacts):
                 name,
                 given,
             ),
+            affinity=affinity,
         )
         self._count(chat_calls=1, prompt_tokens=got.prompt_tokens, output_tokens=got.output_tokens)
         record.attempts += 1
@@ -447,3 +462,13 @@ def _build_messages(
     if not built:
         raise ConfigError("a model call needs at least one message")
     return built
+
+
+def parse_reply(reply_model: type[T], content: str) -> T:
+    """The reply validated: JSON whose strings may hold raw line breaks (a small model writes
+    them, and a grammar may let it), then the model's schema; ValidationError if not."""
+    try:
+        data = json.loads(content, strict=False)
+    except json.JSONDecodeError:
+        return reply_model.model_validate_json(content)  # raises, saying where the JSON breaks
+    return reply_model.model_validate(data)

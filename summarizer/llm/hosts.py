@@ -8,6 +8,7 @@ import random
 import threading
 import time
 import urllib.parse
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeVar
@@ -30,6 +31,8 @@ R = TypeVar("R")
 
 DEFAULT_PORT = 11434
 MAX_TIMEOUT_RETRIES = 1
+# Articles whose host is remembered (their calls go to it), at most: the most recent are kept.
+MAX_STICKY = 4096
 START_HINT = "start it with `ollama serve`, or point OLLAMA_HOST / --ollama-host at a server"
 
 
@@ -151,6 +154,8 @@ class HostPool:
         self._cond = threading.Condition()
         # model -> hosts that answered 404 for it: calls for that model go to the other hosts.
         self._lacking: dict[str, set[str]] = {}
+        # affinity (an article) -> the host its calls go to, the most recent last.
+        self._sticky: OrderedDict[str, str] = OrderedDict()
         self.requests = 0
         self.retries = 0
         self.failovers = 0
@@ -167,8 +172,9 @@ class HostPool:
         for host in self._hosts:
             host.client.close()  # type: ignore[no-untyped-call]  # ollama leaves close() untyped
 
-    def _acquire(self, avoid: set[str], model: str | None) -> _Host:
-        """A host with a free slot, preferring ones that are up and not yet tried for this call.
+    def _acquire(self, avoid: set[str], model: str | None, affinity: str | None = None) -> _Host:
+        """A host with a free slot, preferring ones that are up and not yet tried for this call,
+        and for an `affinity` the host its earlier calls went to (waiting for its slot).
 
         Hosts known to lack `model` are never chosen; ModelNotFound when that is all of them.
         """
@@ -183,12 +189,20 @@ class HostPool:
                 fresh = [h for h in up if h.url not in avoid]
                 untried = [h for h in candidates if h.url not in avoid]
                 pool = fresh or up or untried or candidates
+                sticky = self._sticky.get(affinity) if affinity is not None else None
+                if sticky is not None and any(h.url == sticky for h in fresh):
+                    pool = [h for h in fresh if h.url == sticky]
                 free = [h for h in pool if h.in_flight < self.parallel]
                 if free:
                     host = min(free, key=lambda h: (h.in_flight, h.served))
                     host.in_flight += 1
                     host.served += 1
                     self.requests += 1
+                    if affinity is not None:
+                        self._sticky[affinity] = host.url
+                        self._sticky.move_to_end(affinity)
+                        if len(self._sticky) > MAX_STICKY:
+                            self._sticky.popitem(last=False)
                     return host
                 # Woken by a release; the timeout re-reads down marks that expire meanwhile.
                 self._cond.wait(timeout=0.25)
@@ -217,8 +231,17 @@ class HostPool:
             f'model "{model}" is not pulled on {where}', hint=f"pull it with {pulls}"
         )
 
-    def call(self, what: str, model: str | None, fn: Callable[[ollama.Client], R]) -> tuple[R, str]:
+    def call(
+        self,
+        what: str,
+        model: str | None,
+        fn: Callable[[ollama.Client], R],
+        *,
+        affinity: str | None = None,
+    ) -> tuple[R, str]:
         """fn(client) on some host, retried with backoff on connection errors, timeouts and 5xx.
+        Calls with the same `affinity` go to the host the first of them went to while it is up
+        (one article's calls: its prompt prefix stays in that host's cache).
 
         Returns the result and the host that served it. A 404 for `model` sends the call (and
         later ones for that model) to the other hosts; once no host has it, ModelNotFound with
@@ -230,7 +253,7 @@ class HostPool:
         previous: str | None = None
         sleeps = timeouts = refused_rounds = attempt = 0
         while attempt <= self._retries:
-            host = self._acquire(tried, model)
+            host = self._acquire(tried, model, affinity)
             if attempt:
                 with self._cond:
                     self.retries += 1

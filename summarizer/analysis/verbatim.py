@@ -1,0 +1,123 @@
+"""The article's own words where the model's are not backed: a key point or claim whose sentences
+do not support what the model wrote is shown as the sentences it cites - verbatim, marked as the
+article's words - where each is a statement on its own (not a fragment, a question or a caption).
+So an editor always gets the key sentences the model chose, each exact."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, TypeVar
+
+from summarizer.analysis.windows import Segment
+from summarizer.grounding import sentence_around
+from summarizer.grounding.statements import named_speakers, standalone, unnamed_speaker
+from summarizer.models import Article, Citation, Claim, KeyPoint, Support
+
+# Sentences before a cited one where the one who speaks in it may be named.
+SPEAKER_CONTEXT = 2
+ARTICLE_SUPPORT = Support(
+    verdict="supported", method="article", reasons=["the article's own sentence, verbatim"]
+)
+PUBLICATION = "the publication"
+
+if TYPE_CHECKING:
+    from summarizer.analysis.citing import Grounder
+
+Shown = TypeVar("Shown", KeyPoint, Claim)
+
+
+def backs(support: Support | None) -> bool:
+    """Whether a statement stands as the model wrote it: fully supported, or never checked."""
+    return support is None or support.verdict == "supported"
+
+
+def in_place(
+    statements: list[Shown],
+    grounder: Grounder,
+    own: OwnWords,
+    keep_unverified: bool,
+    made: Callable[[Shown, Citation], Shown | None],
+) -> list[Shown]:
+    """The statements to show, in order: those their sentences back in full; in place of each
+    of the others, the sentences it cites that stand on their own (`made` of each, verbatim);
+    where none can, the statement itself when partly backed (marked), else nothing. With
+    `keep_unverified` the model's statements are kept as they are, marked."""
+    own.mark_shown(c for s in statements if backs(s.support) for c in s.citations)
+    kept: list[Shown] = []
+    for s in statements:
+        instead: list[Shown] = []
+        if not (backs(s.support) or keep_unverified):
+            instead = [x for c in own.instead(s.citations) if (x := made(s, c)) is not None]
+        if instead:
+            grounder.replace(len(instead))
+            kept += instead
+        elif grounder.keep(s.citations, keep_unverified, s.support):
+            kept.append(s)
+    return kept
+
+
+class OwnWords:
+    """The sentences of one article that may stand in for a model's statement, each once."""
+
+    def __init__(self, article: Article, segments: Iterable[Segment]) -> None:
+        self.article = article
+        self.spans = sorted((s.start, s.end) for s in segments)
+        self.used: set[tuple[int, int]] = set()
+
+    def sentence_of(self, citation: Citation) -> tuple[int, int] | None:
+        """The span of the sentence a citation points into."""
+        for start, end in self.spans:
+            if start <= citation.start < end:
+                return start, end
+        return None
+
+    def mark_shown(self, citations: Iterable[Citation]) -> None:
+        """These citations are shown already (a statement the model wrote and its sentences
+        back): their sentences do not stand in for another statement."""
+        for c in citations:
+            span = self.sentence_of(c)
+            if span is not None:
+                self.used.add(span)
+
+    def instead(self, citations: Sequence[Citation]) -> list[Citation]:
+        """The cited sentences that can be shown as the article's words, not shown yet, each
+        as a citation of the whole sentence (marked as used)."""
+        out = []
+        for c in citations:
+            span = self.sentence_of(c)
+            if span is None or span in self.used:
+                continue
+            text = self.article.text[span[0] : span[1]]
+            if standalone(text):
+                self.used.add(span)
+                out.append(c.model_copy(update={"start": span[0], "end": span[1], "quote": text}))
+        return out
+
+    def asserted_by(self, citation: Citation, given: str) -> str | None:
+        """Who asserts the cited sentence: the one it (or, when someone it does not name speaks,
+        the two sentences before it) names as saying it - the model's `given` one when it is
+        among them - or the publication when nobody speaks in it; None when that is unclear."""
+        text = self.article.text
+        sentence = text[citation.start : citation.end]
+        named = named_speakers(sentence)
+        if not named and (unnamed_speaker(sentence) or _quotes(sentence)):
+            before = sentence_around(
+                text, citation.start, citation.end, before=SPEAKER_CONTEXT
+            ).removesuffix(sentence)
+            named = named_speakers(before)[-1:]
+            if not named:
+                return None
+        if not named:
+            return PUBLICATION
+        return given if names_one_of(given, named) else named[0]
+
+
+def names_one_of(who: str, names: Sequence[str]) -> bool:
+    """Whether `who` ("Ukraine's minister Mykhailo Fedorov", "Fedorov") is one of `names`."""
+    mine = {w.lower() for w in re.findall(r"[A-Z][\w’'-]{2,}", who)}
+    return any(mine & {w.lower() for w in re.findall(r"[A-Z][\w’'-]{2,}", n)} for n in names)
+
+
+def _quotes(sentence: str) -> bool:
+    return bool(re.search(r"[\"“”]|(?:^|\s)‘", sentence))
