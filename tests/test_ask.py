@@ -12,12 +12,12 @@ import pytest
 from click.testing import CliRunner, Result
 
 from summarizer import pipeline
+from summarizer.analysis.asking import NO_ANSWER
 from summarizer.config import Settings
 from summarizer.corpus import retrieve
 from summarizer.corpus.embed import make_embedder
 from summarizer.corpus.retrieve import FUSION, Filters, Retriever, terms
 from summarizer.corpus.store import Corpus
-from summarizer.analysis.asking import NO_ANSWER
 from tests.standin_ollama import SUPPORT_SCHEMA, StandinOllama, sentence_id
 
 QUESTION = "Which exchanges refused to freeze Russian accounts, and on what grounds?"
