@@ -206,11 +206,113 @@ def _shared(a: str, b: str) -> int:
     return len(words(a) & words(b))
 
 
+# Meaning changes a model makes while keeping the words: each must never be judged supported.
+_ROLE_VERBS = (
+    "told|called|thanked|beat|defeated|accused|praised|criticised|criticized|met|hired|sacked|"
+    "fired|paid|replaced|joined|followed|sued|attacked|supported|warned|invited|asked|signed|"
+    "visited|blamed|interviewed|succeeded"
+)
+_NAME = r"[A-Z][a-z]{2,}(?: [A-Z][a-z]{2,})?"
+_ROLES = re.compile(rf"\b({_NAME}) ({_ROLE_VERBS}) ({_NAME})\b")
+_HYPHEN_SWAPS = {
+    "pro": "anti", "anti": "pro", "pre": "post", "post": "pre", "over": "under",
+    "under": "over", "long": "short", "short": "long", "full": "part", "part": "full",
+    "high": "low", "low": "high", "one": "two", "two": "three", "three": "four",
+    "four": "five", "five": "six", "six": "seven", "seven": "eight", "eight": "nine",
+    "nine": "ten", "ten": "eleven", "first": "second", "second": "third", "third": "fourth",
+    "left": "right", "right": "left", "well": "ill", "in": "out", "out": "in",
+}  # fmt: skip
+_DENIALS = ("It is not true that {}", "It is false that {}", "Officials denied that {}",
+            "Contrary to reports that {}, nothing has changed.")  # fmt: skip
+_SPEAKER = re.compile(
+    r"\b(?:([A-Z][a-z]+(?: [A-Z][a-z]+)*) (said|says|told|added|wrote|tweeted)|"
+    r"(said|says|added|wrote) ([A-Z][a-z]+(?: [A-Z][a-z]+)*))\b"
+)
+
+
+_TITLES = frozenset(
+    ["Prime", "Minister", "President", "Chancellor", "Secretary", "Chief", "Director", "Judge"]
+)
+_STUB = r"\b(?:so|and|or|but|that|even|then|when|whether)\W*$|['‘“]"
+
+
+def _third_person(verb: str) -> str:
+    if verb.endswith("y") and verb[-2:-1] not in "aeiou":
+        return verb[:-1] + "ies"
+    return verb + ("es" if verb.endswith(("s", "sh", "ch", "x", "z", "o")) else "s")
+
+
+def meaning_changes(articles: list[dict[str, str]], rng: random.Random) -> dict[str, list[tuple]]:
+    """kind -> [(statement, Evidence)]: the sentence's words kept, its meaning changed."""
+    out: dict[str, list[tuple]] = defaultdict(list)
+    for a in articles:
+        sents = sentences_of(a["text"])
+        for k, s in enumerate(sents):
+            ev = Evidence(quote=s, sentence=s, before=" ".join(sents[max(0, k - 2) : k + 1]))
+            lower = s[0].lower() + s[1:]
+            if (m := _ROLES.search(s)) and m.group(1) != m.group(3):
+                swapped = f"{s[: m.start()]}{m.group(3)} {m.group(2)} {m.group(1)}{s[m.end() :]}"
+                out["roles swapped"].append((swapped, ev))
+            if (m := re.search(r"\b(\w+)n['’]t\b", s)) and len(s[: m.start()].split()) >= 4:
+                out["cut inside n't"].append((s[: m.start(1) + len(m.group(1))], ev))
+            if (m := re.search(r"\s(not|never)\s", s)) and len(s[: m.start()].split()) >= 3:
+                out["elided not"].append((f"{s[: m.start()]} ... {s[m.end() :]}", ev))
+            frame = rng.choice(_DENIALS).format(lower.rstrip("."))
+            out["denied frame"].append((s, Evidence(quote=frame, sentence=frame)))
+            m = re.search(r"\b([a-z]+)-([a-z]+)\b", s)
+            if m and m.group(1) in _HYPHEN_SWAPS:
+                other = f"{_HYPHEN_SWAPS[m.group(1)]}-{m.group(2)}"
+                out["hyphenated word"].append((s[: m.start()] + other + s[m.end() :], ev))
+            months = [x for x in MONTHS.split() if x in s]
+            if months:
+                out["month as May"].append((s.replace(months[0], "May", 1), ev))
+            # Verbs of intent, not nouns ("has drawn up plans to"): after no "has" or "up".
+            plan = (
+                r"(?<!\bhas )(?<!\bup )\b(plans|intends|aims|hopes|wants|expects|is set|is going)"
+                r" to ([a-z]+)\b"
+            )
+            if m := re.search(plan, s):
+                out["plan as fact"].append(
+                    (s[: m.start()] + _third_person(m.group(2)) + s[m.end() :], ev)
+                )
+            if m := re.search(r"\b(may|might|could) ([a-z]+)\b", s):
+                out["may as will"].append(
+                    (s[: m.start()] + "will " + m.group(2) + s[m.end() :], ev)
+                )
+            reported = (
+                r"\b(said|says|told|announced|added|claimed|insisted|warned|promised|stated)\b"
+            )
+            if not re.search(reported, s) and (m := re.search(r"\bwould ([a-z]+)\b", s)):
+                out["would as will"].append(
+                    (s[: m.start()] + "will " + m.group(1) + s[m.end() :], ev)
+                )
+            kept = None
+            if m := re.match(r"^(?:If|Unless|Should) [^,]{5,80}, (.{20,})$", s):
+                kept = m.group(1)[0].upper() + m.group(1)[1:]
+            elif m := re.match(r"^(.{20,}?),? (?:if|unless) .{5,}$", s):
+                kept = m.group(1) + "."
+            # A whole clause left, not a stub ("..., so." or "... even"): the condition dropped.
+            if kept and len(kept.split()) >= 5 and not re.search(_STUB, kept):
+                out["condition dropped"].append((kept, ev))
+            if (m := _SPEAKER.search(s)) and k >= 1:
+                who = m.group(1) or m.group(4)
+                nearby = re.findall(
+                    r"(?<=[a-z,] )[A-Z][a-z]{3,}", " ".join(sents[max(0, k - 2) : k])
+                )
+                others = [n for n in nearby if n not in who and n not in s and n not in _TITLES]
+                if others:
+                    out["words given to another"].append(
+                        (s.replace(who, rng.choice(others), 1), ev)
+                    )
+    return out
+
+
 def perturbations(articles: list[dict[str, str]]) -> None:
     rng = random.Random(7)
     print("1. statement vs quote (code check alone): supported / partial / unsupported")
     times = []
-    for kind, pairs in statements(articles, rng).items():
+    changed = meaning_changes(articles, random.Random(13))
+    for kind, pairs in [*statements(articles, rng).items(), *changed.items()]:
         verdicts: Counter[str] = Counter()
         for statement, ev in pairs:
             start = time.perf_counter()
@@ -218,6 +320,8 @@ def perturbations(articles: list[dict[str, str]]) -> None:
             times.append((time.perf_counter() - start) * 1000)
         n = len(pairs)
         role = "keep" if kind in POSITIVE else "reject"
+        if kind in changed:
+            role = "not support"
         shares = "  ".join(f"{v} {verdicts[v] / n:6.1%}" for v in VERDICTS)
         print(f"  {kind:<14} n={n:<4} {shares}   (must {role})")
     print(
@@ -262,15 +366,44 @@ def wice(model_claims: int) -> None:
     path = require(EVAL / "claims" / "wice-dev.jsonl")
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
     print("\n3. WiCE dev: code check verdicts (rows) against the labels (columns)")
-    table: dict[str, Counter[str]] = defaultdict(Counter)
+    print("   each claim's gold sentences as its quotes, with what the tool gives beside them: the")
+    print("   two sentences before and after each, the page's title and its date")
+    tables: dict[str, dict[str, Counter[str]]] = {p: defaultdict(Counter) for p in WICE_PARTS}
     start = time.perf_counter()
-    for row in rows:
-        ev = [Evidence(quote=q, sentence=q) for q in _wice_quotes(row)]
-        table[check_support(row["claim"], ev).verdict][row["label"]] += 1
-    _confusion(table)
+    for n, row in enumerate(rows):
+        verdict = check_support(row["claim"], _wice_evidence(row)).verdict
+        for part in ("tuned on (even rows)" if n % 2 == 0 else "held out (odd rows)", "all"):
+            tables[part][verdict][row["label"]] += 1
+    for part, table in tables.items():
+        print(f"  {part}:")
+        _confusion(table)
     print(f"  {len(rows)} claims in {time.perf_counter() - start:.2f} s")
     if model_claims:
         _wice_model(rows, model_claims)
+
+
+WICE_PARTS = ("tuned on (even rows)", "held out (odd rows)", "all")
+
+
+def _wice_meta(sents: list[str], key: str) -> str:
+    line = next((s for s in sents if s.startswith(f"(meta data) {key}:")), "")
+    return line.split(":", 1)[1].strip() if line else ""
+
+
+def _wice_evidence(row: dict) -> list[Evidence]:
+    """The claim's quotes as the tool gives them to its check: each sentence with the two before
+    and after it on the page, the page's title and its date (the `(meta data)` lines)."""
+    sents = row["evidence"]
+    body = [(i, s) for i, s in enumerate(sents) if not s.startswith("(meta data)")]
+    where = {i: k for k, (i, _) in enumerate(body)}
+    title, dateline = _wice_meta(sents, "TITLE"), _wice_meta(sents, "PUBLISHED DATETIME")
+    out = []
+    for q in _wice_quotes(row):
+        k = where.get(sents.index(q), 0)
+        before = " ".join(s for _, s in body[max(0, k - 2) : k + 1])
+        after = " ".join(s for _, s in body[k + 1 : k + 3])
+        out.append(Evidence(q, q, title, before, after, dateline))
+    return out
 
 
 def _wice_quotes(row: dict) -> list[str]:
@@ -292,6 +425,10 @@ def _confusion(table: dict[str, Counter[str]]) -> None:
     said = sum(table["supported"].values())
     if said:
         print(f"  precision of supported: {table['supported']['supported'] / said:.1%} of {said}")
+    gold = sum(table[v]["supported"] for v in VERDICTS)
+    if gold:
+        kept = table["supported"]["supported"] + table["partial"]["supported"]
+        print(f"  supported-or-partial recall of the supported claims: {kept / gold:.1%} of {gold}")
 
 
 def _wice_model(rows: list[dict], n: int) -> None:
@@ -313,8 +450,7 @@ def _wice_model(rows: list[dict], n: int) -> None:
     # The model judges only what the code did not reject: those claims, each label in turn.
     by_label: dict[str, list[dict]] = defaultdict(list)
     for row in rows:
-        ev = [Evidence(quote=q, sentence=q) for q in _wice_quotes(row)]
-        if check_support(row["claim"], ev).verdict != "unsupported":
+        if check_support(row["claim"], _wice_evidence(row)).verdict != "unsupported":
             by_label[row["label"]].append(row)
     picked = [r for group in zip(*by_label.values(), strict=False) for r in group][:n]
     table: dict[str, Counter[str]] = defaultdict(Counter)

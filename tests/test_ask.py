@@ -21,6 +21,7 @@ from summarizer.corpus.store import Corpus
 from tests.standin_ollama import SUPPORT_SCHEMA, StandinOllama, sentence_id
 
 QUESTION = "Which exchanges refused to freeze Russian accounts, and on what grounds?"
+BINANCE_PLANS = "Binance plans to block the accounts of individuals that appear on sanctions lists."
 
 
 @pytest.fixture
@@ -227,17 +228,17 @@ def test_citation_outside_the_retrieved_passages_is_dropped(
     inside = "Binance only plans to block the accounts of individuals that appear on sanctions"
     reply = {
         "found": True,
-        "answer": "Binance blocks sanctioned people only.",
+        "answer": BINANCE_PLANS,
         "points": [
             # Not among the passages, which are all of the Binance article: no id of theirs.
             {"text": "Japan", "citations": [{"sentence": "s999", "quote": elsewhere}]},
-            {"text": "Binance", "citations": [{"sentence": inside}]},
+            {"text": BINANCE_PLANS, "citations": [{"sentence": inside}]},
         ],
         "conflicts": [],
     }
     env.misbehave("reply", times=None, content=_citing(reply))
     data = ask_json(QUESTION, "--article", binance)
-    assert [p["text"] for p in data["points"]] == ["Binance"]
+    assert [p["text"] for p in data["points"]] == [BINANCE_PLANS]
     assert data["counts"]["dropped"] == 1
     assert_cited_from_retrieved(data)
 

@@ -476,7 +476,9 @@ def test_fetches_are_parallel_but_bounded_per_host_and_model_work_by_capacity(
         publish(site, f"/a/{i}", s)
         site.resources[f"/a/{i}"].delay = 0.3
     site.add("/f.xml", rss([item_for(site, f"/a/{i}", s, i) for i, s in enumerate(stories)]))
-    ollama_env.latency = 0.05
+    # Long enough that several articles are at the model at once: one article's calls go one
+    # after the other (its prompt prefix stays in the host's cache), different articles' not.
+    ollama_env.latency = 0.3
     run("feeds", "add", site.url + "/f.xml")
     result = run("run", "--allow-private", "--parallel", "3")
     assert result.exit_code == 0 and len(records(result.stdout)) == 8

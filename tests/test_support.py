@@ -203,8 +203,9 @@ def test_twisted_claims_are_never_shown_but_the_sentences_they_cite_are(
     kept = json.loads(
         run("claims", str(corpus_copy / BINANCE), "--json", "--keep-unverified").stdout
     )
-    assert kept["claims"] and all(c["support"]["verdict"] == "unsupported" for c in kept["claims"])
-    assert "(unsupported" in run("claims", str(corpus_copy / BINANCE), "--keep-unverified").stdout
+    assert kept["claims"] and all(c["support"]["verdict"] != "supported" for c in kept["claims"])
+    text = run("claims", str(corpus_copy / BINANCE), "--keep-unverified").stdout
+    assert "(unsupported" in text or "(partly supported" in text
 
 
 @pytest.mark.parametrize("twist", ["contradicting", "wrong_number", "unrelated_quote"])
@@ -304,3 +305,109 @@ def test_the_schema_describes_the_verdicts() -> None:
     schema = json.loads(run("schema", "claims").stdout)
     support = schema["$defs"]["Support"]
     assert support["properties"]["verdict"]["enum"] == ["supported", "partial", "unsupported"]
+
+
+BINANCE_TEXT = (CORPUS / BINANCE).read_text(encoding="utf-8")
+
+
+def _cited(sentence_words: str, text: str = BINANCE_TEXT, title: str = "") -> list[Evidence]:
+    """The evidence of one sentence of `text` (the one holding `sentence_words`), as the tool
+    gives it: the sentence, the two before it, the two after it and the title."""
+    from summarizer.grounding import sentence_around
+
+    at = text.index(sentence_words)
+    sentence = sentence_around(text, at, at + len(sentence_words))
+    start = text.index(sentence)
+    before = sentence_around(text, start, start + len(sentence), before=2)
+    end = start + len(sentence)
+    after = text[end : end + 400]
+    return [Evidence(sentence, sentence, title, before, after)]
+
+
+@pytest.mark.parametrize(
+    ("statement", "words"),
+    [
+        # A plan told as a fact (the issue's misreading, on its real sentence).
+        (
+            "Binance has blocked the accounts of individuals on sanctions lists.",
+            "Binance only plans to block the accounts",
+        ),
+        # A speaker's words given to another: the minister's tweet as Binance's.
+        (
+            "Binance said it is crucial to freeze not only the addresses linked to Russian and "
+            "Belarusian politicians but also to sabotage ordinary users.",
+            "It’s crucial to freeze not only",
+        ),
+        # A condition dropped.
+        (
+            "Binance said it will apply wider sanctions aggressively.",
+            "widen those sanctions further",
+        ),
+    ],
+)
+def test_the_issues_misreadings_are_not_supported(statement: str, words: str) -> None:
+    found = check_support(statement, _cited(words))
+    assert found.verdict != "supported", found
+
+
+@pytest.mark.parametrize(
+    ("statement", "quote", "why"),
+    [
+        # Roles of two names swapped around the same word.
+        ("Smith told Jones that the deal was off.", "Jones told Smith that the deal was off.",
+         "other way round"),
+        # A quote cut inside "n't".
+        ("The minister said he did", "The minister said he didn't know about the payments.",
+         "stops where"),
+        # An elision that drops a "not".
+        ("The company will ... close its plant in Leeds.",
+         "The company will not close its plant in Leeds.", "elision"),
+        # "It is not true that X", "denied that X", "contrary to reports that X" do not say X.
+        ("The mayor resigned after the scandal.",
+         "It is not true that the mayor resigned after the scandal.", "opposite"),
+        ("The mayor resigned after the scandal.",
+         "Officials denied that the mayor resigned after the scandal.", "opposite"),
+        ("The mayor resigned after the scandal.",
+         "Contrary to reports that the mayor resigned after the scandal, he stays.", "opposite"),
+        # A hyphenated word with one part changed.
+        ("The club gave him a four-year contract.", "The club gave him a three-year contract.",
+         "four-year"),
+        ("Sturgeon criticised the out-out vote.", "Sturgeon criticised the in-out vote.",
+         "stands where"),
+        # April as May ("may" is no longer skipped as a word).
+        ("The vote was held in May.", "The vote was held in April.", "May"),
+        # What may happen told as what will; what would happen as what will.
+        ("Prices will rise next year, the bank said.", "Prices may rise next year, the bank said.",
+         "surer"),
+        ("The deal will cost jobs.", "The deal would cost jobs.", "surer"),
+    ],
+)  # fmt: skip
+def test_a_meaning_changed_with_the_same_words_is_not_supported(
+    statement: str, quote: str, why: str
+) -> None:
+    found = check_support(statement, [Evidence(quote, quote)])
+    assert found.verdict != "supported", found
+    assert any(why in r for r in found.reasons) or why in " ".join(found.unbacked), found
+
+
+@pytest.mark.parametrize(
+    ("statement", "quote", "around"),
+    [
+        # Names written another way: spacing, "US" / "United States", a people and its country.
+        ("TechCrunch reported the deal.", "Tech Crunch reported the deal on Monday.", ""),
+        ("The US Treasury froze the funds.", "The United States Treasury froze the funds.", ""),
+        ("Ukrainian officials asked exchanges to block users.",
+         "Officials in Ukraine asked exchanges to block users.", ""),
+        # A year the sentence leaves out, given by the sentence before it.
+        ("In 2022 the exchange refused to freeze the accounts.",
+         "The exchange refused to freeze the accounts.", "The war began in February 2022."),
+        # "said it would" is what "will" is in reported speech.
+        ("Binance said it will keep serving its users.",
+         "Binance said it would keep serving its users.", ""),
+    ],
+)  # fmt: skip
+def test_what_its_sources_say_another_way_is_backed(
+    statement: str, quote: str, around: str
+) -> None:
+    found = check_support(statement, [Evidence(quote, quote, before=f"{around} {quote}")])
+    assert found.verdict != "unsupported", found

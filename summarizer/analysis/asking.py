@@ -170,7 +170,7 @@ class PassageGrounder(Grounder):
         return None
 
     def sources(self) -> dict[str, Source]:
-        return {r.article.id: Source(r.article.text, r.article.title) for r in self.by_id.values()}
+        return {r.article.id: Source.of(r.article) for r in self.by_id.values()}
 
 
 def _statement(grounder: PassageGrounder, reply: PointReply) -> Statement:

@@ -27,13 +27,14 @@ from summarizer.grounding import (
     sentence_around,
     worst_verdict,
 )
-from summarizer.models import AnswerPoint, Citation, KeyPoint, Support
+from summarizer.models import AnswerPoint, Article, Citation, KeyPoint, Support
 
 if TYPE_CHECKING:
     from summarizer.analysis.windows import CallLog, Window
     from summarizer.llm import Ollama
 
-# Sentences before a quote's own where the names of a statement may be found (its speaker).
+# Sentences before and after a quote's own where the names of a statement may be found (its
+# speaker), or a year its sentence leaves out.
 CONTEXT_SENTENCES = 2
 # A support model of this family answers Yes or No per statement (bespoke-minicheck).
 MINICHECK = "minicheck"
@@ -48,10 +49,15 @@ OFF_WARNING = (
 
 @dataclass(frozen=True)
 class Source:
-    """The text a statement's citations point into, and its title."""
+    """The text a statement's citations point into, its title and its date."""
 
     text: str
     title: str = ""
+    date: str | None = None
+
+    @classmethod
+    def of(cls, article: Article) -> Source:
+        return cls(article.text, article.title, article.date)
 
 
 @dataclass
@@ -75,7 +81,8 @@ class YesNoReply(BaseModel):
 
 
 def rules(text: str, citations: Sequence[Citation], sources: Mapping[str, Source]) -> Support:
-    """The code's verdict: `text` against its quotes and the sentences they stand in."""
+    """The code's verdict: `text` against its quotes, the sentences they stand in and those
+    around them, the source's title and its date."""
     evidence = []
     for c in citations:
         source = sources.get(c.article_id)
@@ -84,7 +91,10 @@ def rules(text: str, citations: Sequence[Citation], sources: Mapping[str, Source
             continue
         sentence = sentence_around(source.text, c.start, c.end)
         before = sentence_around(source.text, c.start, c.end, before=CONTEXT_SENTENCES)
-        evidence.append(Evidence(c.quote, sentence, source.title, before))
+        after = sentence_around(source.text, c.start, c.end, after=CONTEXT_SENTENCES)
+        after = after[len(sentence) :]
+        title, date = source.title, source.date or ""
+        evidence.append(Evidence(c.quote, sentence, title, before, after, date))
     found = check_support(text, evidence)
     return Support(verdict=found.verdict, unbacked=found.unbacked, reasons=found.reasons)
 

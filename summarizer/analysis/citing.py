@@ -223,12 +223,9 @@ class ArticleGrounder(Grounder):
             return None
         a = self.article
         span = self.by_id.get(sentence_id(ref.sentence))
+        found: Citation | None = None
         if span is not None:
             found = sentence_citation(a.id, a.text, self.spans, *span, ref.quote)
         elif ref.quote and len(ref.quote.split()) >= MIN_QUOTE_WORDS:
             found = cite(a.id, a.text, self.spans, ref.quote)
-            if found is None:
-                return None
-        else:
-            return None
-        return found.model_copy(update={"content_hash": a.content_hash})
+        return found and found.model_copy(update={"content_hash": a.content_hash})

@@ -109,7 +109,7 @@ def extract_claims(
                 )
             )
     statements = [Statement(c.statement, c.citations) for c in claims]
-    sources = {article.id: Source(article.text, article.title)}
+    sources = {article.id: Source.of(article)}
     window = windows[0] if len(windows) == 1 else None
     check_statements(llm, calls, statements, sources, llm.settings.support, window=window)
     claims = [

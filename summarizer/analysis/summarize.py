@@ -114,7 +114,7 @@ def summarize(
     headline, summary = replies[0][1].headline, replies[0][1].summary
     if len(replies) > 1:
         headline, summary, points = _merge_summaries(llm, calls, article, replies, points, n_points)
-    sources = {article.id: Source(article.text, article.title)}
+    sources = {article.id: Source.of(article)}
     window = windows[0] if len(windows) == 1 else None
     checked = _check(llm, calls, sources, headline, summary, points, window)
     points = [

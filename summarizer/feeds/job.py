@@ -341,6 +341,7 @@ class EntryJob:
         llm = self.llm
         assert item.article is not None
         article, chunks = item.article, item.chunks
+        future: Future[Any]
         if kind == "summary":
             future = models.submit(
                 summarize, llm, article, chunks,

@@ -7,6 +7,7 @@ quote is always `text[start:end]`: the article's own words, never the model's. `
 (support) then judges whether a statement says what its quotes say.
 """
 
+from summarizer.grounding.details import Evidence
 from summarizer.grounding.folding import fold_article
 from summarizer.grounding.fuzzy import MAX_GAP
 from summarizer.grounding.guard import facts, vocabulary
@@ -20,7 +21,6 @@ from summarizer.grounding.locate import (
 )
 from summarizer.grounding.support import (
     VERDICT_RANK,
-    Evidence,
     Verdict,
     check_support,
     sentence_around,
