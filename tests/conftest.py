@@ -24,6 +24,8 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
         "SUMMARIZER_NUM_CTX",
         "SUMMARIZER_NO_CACHE",
         "SUMMARIZER_PARALLEL",
+        "SUMMARIZER_SUPPORT",
+        "SUMMARIZER_SUPPORT_MODEL",
         "OLLAMA_HOST",
     ):
         monkeypatch.delenv(name, raising=False)

@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING, TypeVar
 
 from summarizer.analysis.windows import Segment
 from summarizer.grounding import sentence_around
-from summarizer.grounding.statements import named_speakers, standalone, unnamed_speaker
+from summarizer.grounding.statements import (
+    named_speakers,
+    names_in,
+    standalone,
+    unnamed_speaker,
+)
 from summarizer.models import Article, Citation, Claim, KeyPoint, Support
 
 # Sentences before a cited one where the one who speaks in it may be named.
@@ -95,22 +100,26 @@ class OwnWords:
         return out
 
     def asserted_by(self, citation: Citation, given: str) -> str | None:
-        """Who asserts the cited sentence: the one it (or, when someone it does not name speaks,
-        the two sentences before it) names as saying it - the model's `given` one when it is
-        among them - or the publication when nobody speaks in it; None when that is unclear."""
+        """Who asserts the cited sentence: the one it names as saying it (the model's `given`
+        one when it is among them); when someone it does not name there speaks ("the crypto
+        giant said", a quotation), the model's one if named in it or the two sentences before,
+        else the one name it gives, else the last speaker named before it; the publication when
+        nobody speaks in it; None when that is unclear."""
         text = self.article.text
         sentence = text[citation.start : citation.end]
         named = named_speakers(sentence)
-        if not named and (unnamed_speaker(sentence) or _quotes(sentence)):
-            before = sentence_around(
-                text, citation.start, citation.end, before=SPEAKER_CONTEXT
-            ).removesuffix(sentence)
-            named = named_speakers(before)[-1:]
-            if not named:
-                return None
-        if not named:
+        if named:
+            return given if names_one_of(given, named) else named[0]
+        if not (unnamed_speaker(sentence) or _quotes(sentence)):
             return PUBLICATION
-        return given if names_one_of(given, named) else named[0]
+        around = sentence_around(text, citation.start, citation.end, before=SPEAKER_CONTEXT)
+        if given.lower() != PUBLICATION and names_one_of(given, [around]):
+            return given
+        names = names_in(sentence)
+        if len(names) == 1:
+            return names[0]
+        earlier = named_speakers(around.removesuffix(sentence))
+        return earlier[-1] if earlier else None
 
 
 def names_one_of(who: str, names: Sequence[str]) -> bool:

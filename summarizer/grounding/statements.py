@@ -131,6 +131,33 @@ def named_speakers(text: str) -> list[str]:
     return list(dict.fromkeys(name for _, name in sorted(found)))
 
 
+# Capitalised words that name a time, not someone.
+_TIMES = wordset(
+    """January February March April May June July August September October November December
+    Monday Tuesday Wednesday Thursday Friday Saturday Sunday"""
+)
+
+
+def names_in(text: str) -> list[str]:
+    """The names a text gives (capitalised words not opening it, nor naming a time), in order:
+    "The reply from Binance came on Monday" gives ["Binance"]."""
+    found = []
+    for m in re.finditer(_NAME, text):
+        start = text[: m.start()].rstrip()
+        if not start or start[-1] in '.!?"“‘:':
+            continue  # a sentence's first word
+        name = " ".join(w for w in _trim(m.group()).split() if w not in _TIMES)
+        # A people's adjective before its noun ("Russian users") names no one.
+        if _ADJECTIVE.search(name) and re.match(r"\s+[a-z]", text[m.end() :]):
+            continue
+        if name:
+            found.append(name)
+    return list(dict.fromkeys(found))
+
+
+_ADJECTIVE = re.compile(r"(?:ian|ean|an|ese|ish|i)$")
+
+
 def unnamed_speaker(text: str) -> bool:
     """Whether someone the text does not name there speaks in it ("he said", "the firm says")."""
     return _PRONOUN_SPEAKER.search(text) is not None

@@ -89,6 +89,14 @@ def canonical_model(name: str) -> str:
     return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
 
 
+def _pick(affinity: str, hosts: int) -> int:
+    """The place among `hosts` hosts for `affinity`, the same in every process."""
+    import hashlib
+
+    digest = hashlib.blake2b(affinity.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % hosts
+
+
 def _unresolved(error: BaseException) -> bool:
     """Whether a connect error (or the httpx error ollama wrapped) is a failed name lookup."""
     for e in (error, error.__cause__, error.__context__):
@@ -189,9 +197,16 @@ class HostPool:
                 fresh = [h for h in up if h.url not in avoid]
                 untried = [h for h in candidates if h.url not in avoid]
                 pool = fresh or up or untried or candidates
-                sticky = self._sticky.get(affinity) if affinity is not None else None
-                if sticky is not None and any(h.url == sticky for h in fresh):
-                    pool = [h for h in fresh if h.url == sticky]
+                if affinity is not None:
+                    # Its host from earlier calls, else the one its name picks among all the
+                    # pool's hosts: the same in every process, so a later command finds the
+                    # article in that host's cache too.
+                    sticky = (
+                        self._sticky.get(affinity)
+                        or self._hosts[_pick(affinity, len(self._hosts))].url
+                    )
+                    if any(h.url == sticky for h in fresh):
+                        pool = [h for h in fresh if h.url == sticky]
                 free = [h for h in pool if h.in_flight < self.parallel]
                 if free:
                     host = min(free, key=lambda h: (h.in_flight, h.served))
