@@ -1,17 +1,26 @@
-"""The real small model against the scripted stand-in: what the model layer makes of its replies.
+"""The real small model against the scripted stand-in: what is shown of each article, and what the
+model layer makes of the replies.
 
 Run from the repository root:
     python bench/bench_real_model.py [--articles N] [--questions N] [--standin-only]
+                                     [--before REV]
 
 On the five sample articles and N (default 20) articles of `news/articles.jsonl` of the shared
 evaluation data (the first with 1,500-4,000 characters), `summarize` and `claims` per article, and
 `ask` for 10 questions written about the sample corpus; once on the real model (SmolLM2-135M
-behind the Ollama protocol, as the tests' real tier runs it) and once on the stand-in. Printed per
-task: the share of model calls whose reply parsed on the first try, after the repair retry, or
-never; calls stopped as loops (and whether any ran to num_predict in a loop); quotes produced and
-verified; statements shown, and supported; outcomes; wall time and output tokens per article;
-and wall time against one clean generation of the final replies (the same calls had each reply
-come at once: the sum of the last request of each call).
+behind the Ollama protocol, as the tests' real tier runs it) and once on the stand-in. Printed:
+
+1. per task, the share of articles (questions) showing at least one supported statement, and of
+   the supported statements shown, how many are the model's words and how many the article's own
+   sentence; every citation asserted an exact slice of the stored text;
+2. per task, the model layer: replies parsed on the first try, after the repair, never; loops
+   stopped; citations found; statements shown (supported); outcomes; wall time and output tokens
+   per article; wall time against one clean generation of the final replies;
+3. ROUGE-1/2/L F1 against the reference summaries of the N news articles: the key points shown
+   (real model and stand-in) beside the article's first three sentences (lead-3);
+4. with the real model, prompt tokens the server evaluated, model calls and wall time per article
+   for summarize + claims with their support checks, on this tree and on REV's (before the shared
+   prompt prefix; default 84209d6), each in its own process.
 """
 
 from __future__ import annotations
@@ -64,6 +73,14 @@ class Call:
 @dataclass
 class Tally:
     calls: list[Call] = field(default_factory=list)
+    # What is shown of each article (question): with at least one supported statement; the
+    # supported statements in the model's words and as the article's own sentence.
+    items: int = 0
+    with_supported: int = 0
+    model_words: int = 0
+    article_words: int = 0
+    citations: int = 0
+    shown_text: dict[str, str] = field(default_factory=dict)  # file name -> key points shown
     walls: list[float] = field(default_factory=list)
     clean: list[float] = field(default_factory=list)
     tokens: list[int] = field(default_factory=list)
@@ -136,17 +153,21 @@ def model_server(real: bool) -> Iterator[str]:
             yield server.url
 
 
-def _articles(n: int, folder: Path) -> list[Path]:
+def _articles(n: int, folder: Path) -> tuple[list[Path], dict[str, str]]:
+    """The sample articles and `n` news articles written to `folder`; the reference summary of
+    each news article, by file name."""
     paths = sorted((ROOT / "corpus").glob("*.txt"))
     chosen = [a for a in load_articles() if 1500 <= len(a["text"]) <= 4000][:n]
+    references = {}
     for a in chosen:
         path = folder / f"{a['dataset']}-{a['id'][:12]}.txt"
         path.write_text(f"{a['dataset']} article {a['id'][:12]}\n\n{a['text']}\n", encoding="utf-8")
         paths.append(path)
-    return paths
+        references[path.name] = a["reference_summary"]
+    return paths, references
 
 
-def run(real: bool, n_articles: int, n_questions: int) -> tuple[dict[str, Tally], str]:
+def run(real: bool, paths: list[Path], n_questions: int) -> tuple[dict[str, Tally], str]:
     from summarizer.analysis.asking import ask
     from summarizer.analysis.claims import extract_claims
     from summarizer.analysis.summarize import summarize
@@ -162,13 +183,13 @@ def run(real: bool, n_articles: int, n_questions: int) -> tuple[dict[str, Tally]
             Settings.from_env(), home=Path(tmp) / "data", ollama_hosts=[url], model=model,
             embedder=embedder, use_cache=False, read_timeout=600.0,
         )  # fmt: skip
-        paths = _articles(n_articles, Path(tmp))
         report = pipeline.ingest(settings, [str(p) for p in paths])
         if report.failed:
             sys.exit(f"ingest failed: {[r.reason for r in report.results if r.reason]}")
         with pipeline.open_corpus(settings) as corpus, Ollama(settings) as llm:
             tracer = Tracer(llm)
             articles = corpus.catalog.articles()
+            texts = {a.id: a.text for a in articles}
             jobs: list[tuple[str, Callable[[], Any]]] = []
             for a in articles:
                 chunks = corpus.catalog.chunks(a)
@@ -196,7 +217,7 @@ def run(real: bool, n_articles: int, n_questions: int) -> tuple[dict[str, Tally]
                     tally.clean.append(sum(c.last_request for c in mine))
                     tally.tokens.append(sum(c.output_tokens for c in mine))
                     if output is not None:
-                        _count(tally, task, output)
+                        _count(tally, task, output, texts)
                     print(f"  [{'real' if real else 'stand-in'} {i}/{len(jobs)}] {task}: "
                           f"{wall:.1f} s", file=sys.stderr, flush=True)  # fmt: skip
             retriever.close()
@@ -211,15 +232,27 @@ def run(real: bool, n_articles: int, n_questions: int) -> tuple[dict[str, Tally]
     return tallies, loops
 
 
-def _count(tally: Tally, task: str, output: Any) -> None:
+def _count(tally: Tally, task: str, output: Any, texts: dict[str, str]) -> None:
     counts = output.counts
     tally.quotes += counts.quotes_produced
     tally.verified += counts.quotes_verified
     items = {"summarize": "key_points", "claims": "claims", "ask": "points"}[task]
     shown = getattr(output, items)
     tally.shown += len(shown)
-    tally.supported += sum(1 for s in shown if s.support and s.support.verdict == "supported")
+    supported = [s for s in shown if s.support and s.support.verdict == "supported"]
+    tally.supported += len(supported)
     tally.outcomes[output.outcome] += 1
+    tally.items += 1
+    tally.with_supported += bool(supported)
+    article = [s for s in supported if getattr(s, "statement_source", "model") == "article"]
+    tally.article_words += len(article)
+    tally.model_words += len(supported) - len(article)
+    for s in shown:  # every citation shown is the stored text's own words at its offsets
+        for c in s.citations:
+            tally.citations += 1
+            assert texts[c.article_id][c.start : c.end] == c.quote, (task, c)
+    if task == "summarize":
+        tally.shown_text[output.source.rsplit("/", 1)[-1]] = " ".join(p.text for p in shown)
 
 
 def _share(n: int, total: int) -> str:
@@ -256,18 +289,122 @@ def report(name: str, result: tuple[dict[str, Tally], str]) -> None:
     print(f"\n{loops}")
 
 
+def shown(name: str, tallies: dict[str, Tally]) -> None:
+    print(f"\n## What is shown: {name}\n")
+    print("| task | articles (questions) | with a supported statement | supported statements: "
+          "model's words / article's sentence | citations (all exact) |")  # fmt: skip
+    print("|---|---|---|---|---|")
+    for task in ("summarize", "claims", "ask"):
+        t = tallies.get(task)
+        if t is None:
+            continue
+        n = len(t.walls)
+        print(f"| {task} | {n} | {t.with_supported} ({_share(t.with_supported, n)}) | "
+              f"{t.model_words} / {t.article_words} | {t.citations} |")  # fmt: skip
+
+
+def rouge(references: dict[str, str], texts: dict[str, str], runs: dict[str, Tally]) -> None:
+    """ROUGE-1/2/L F1 of what each run shows as key points, and of lead-3, against the
+    reference summaries."""
+    from rouge_score import rouge_scorer
+
+    from summarizer.words import sentence_spans
+
+    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
+    candidates: dict[str, dict[str, str]] = {
+        "lead-3": {
+            name: " ".join(text[a:b] for a, b in sentence_spans(text)[:3])
+            for name, text in texts.items()
+        }
+    }
+    for label, tally in runs.items():
+        candidates[label] = tally.shown_text
+    print(f"\n## Key points against the reference summaries ({len(references)} news articles)\n")
+    print("| shown | ROUGE-1 F1 | ROUGE-2 F1 | ROUGE-L F1 | articles with nothing shown |")
+    print("|---|---|---|---|---|")
+    for label, shown_of in candidates.items():
+        scores: dict[str, list[float]] = defaultdict(list)
+        empty = 0
+        for name, reference in references.items():
+            text = shown_of.get(name, "")
+            empty += not text.strip()
+            for key, score in scorer.score(reference, text).items():
+                scores[key].append(score.fmeasure)
+        means = " | ".join(f"{statistics.fmean(scores[k]):.3f}" for k in ("rouge1", "rouge2",
+                                                                          "rougeL"))  # fmt: skip
+        print(f"| {label} | {means} | {empty} |")
+
+
+def prefix(before: str, paths: list[Path]) -> None:
+    """Prompt tokens evaluated, calls and wall per article for summarize + claims (each with its
+    support check), on REV's tree and on this one, on the real model."""
+    import json
+    import subprocess
+
+    from tests.real_model import MODEL, served
+
+    print(f"\n## One prompt prefix per article: before ({before}) and now, on the real model\n")
+    rows: dict[str, list[dict[str, Any]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        old = Path(tmp) / "before"
+        old.mkdir()
+        archive = subprocess.run(["git", "archive", before], cwd=ROOT, capture_output=True,
+                                 check=True).stdout  # fmt: skip
+        subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
+        for label, tree in (("before", old), ("now", ROOT)):
+            out = Path(tmp) / f"{label}.json"
+            with served() as url:  # a fresh server: no cache from the other tree's run
+                subprocess.run(
+                    [sys.executable, str(ROOT / "bench" / "prompt_tokens.py"), str(tree), url,
+                     MODEL, str(out), *map(str, paths)],
+                    check=True,
+                )  # fmt: skip
+            rows[label] = json.loads(out.read_text(encoding="utf-8"))
+    print("| tree | prompt tokens evaluated / article: median (sum) | model calls | "
+          "wall / article: median | replies stopped as loops |")  # fmt: skip
+    print("|---|---|---|---|---|")
+    for label, found in rows.items():
+        tokens = [r["prompt_tokens"] for r in found]
+        print(f"| {label} | {statistics.median(tokens):.0f} ({sum(tokens):,}) | "
+              f"{sum(r['calls'] for r in found)} | "
+              f"{statistics.median(r['wall'] for r in found):.1f} s | "
+              f"{sum(r['loops'] for r in found)} |")  # fmt: skip
+    now = sum(r["prompt_tokens"] for r in rows["now"])
+    then = sum(r["prompt_tokens"] for r in rows["before"])
+    walls = [n["wall"] / b["wall"] for n, b in zip(rows["now"], rows["before"], strict=True)]
+    print(
+        f"\nprompt tokens evaluated, now / before: {now / then:.2f}x (target <= 0.5x); "
+        f"wall per article, now / before: {statistics.median(walls):.2f}x median"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--articles", type=int, default=20, help="eval articles beside the 5 samples")
     ap.add_argument("--questions", type=int, default=10)
     ap.add_argument("--standin-only", action="store_true", help="skip the real model")
+    ap.add_argument("--before", default=BEFORE, metavar="REV",
+                    help="the revision before the shared prompt prefix")  # fmt: skip
     args = ap.parse_args()
     print(f"# Real model vs stand-in: {5 + args.articles} articles, {args.questions} questions")
-    standin = run(False, args.articles, args.questions)
-    report("stand-in (scripted)", standin)
-    if not args.standin_only:
-        real = run(True, args.articles, args.questions)
-        report("real model (SmolLM2-135M on llama.cpp)", real)
+    with tempfile.TemporaryDirectory() as tmp:
+        paths, references = _articles(args.articles, Path(tmp))
+        texts = {p.name: p.read_text(encoding="utf-8").split("\n", 2)[2] for p in paths
+                 if p.name in references}  # fmt: skip
+        runs = {"stand-in (scripted)": run(False, paths, args.questions)}
+        if not args.standin_only:
+            runs["real model (SmolLM2-135M on llama.cpp)"] = run(True, paths, args.questions)
+        for name, result in runs.items():
+            shown(name, result[0])
+        for name, result in runs.items():
+            report(name, result)
+        rouge(references, texts, {name: result[0]["summarize"] for name, result in runs.items()})
+        if not args.standin_only:
+            prefix(args.before, paths)
+
+
+# The last revision before one prompt prefix per article.
+BEFORE = "84209d6"
 
 
 if __name__ == "__main__":

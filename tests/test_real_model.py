@@ -22,6 +22,7 @@ import pytest
 
 from summarizer import pipeline
 from summarizer.config import Settings
+from summarizer.grounding.statements import standalone
 from tests import real_model
 from tests.feed_site import FeedSite, Item, article_page, corpus_stories, rss
 
@@ -88,10 +89,15 @@ def assert_exact(citations: list[dict[str, Any]], text_of: Any) -> None:
 
 
 def assert_shown_supported(items: list[dict[str, Any]]) -> None:
-    """Nothing shown without a verified quote, nothing shown that its quotes do not back."""
+    """Nothing shown without a verified citation, nothing shown that its sentences do not back;
+    the article's own words shown as they stand in it, each a statement on its own."""
     for item in items:
         assert item["citations"], item
         assert item["support"]["verdict"] in ("supported", "partial"), item
+        if item.get("statement_source") == "article":
+            (citation,) = item["citations"]
+            said = item.get("text") or item["statement"]
+            assert said == citation["quote"] and standalone(said), item
 
 
 def assert_outcome(data: dict[str, Any], items: list[dict[str, Any]], done: Any) -> None:
@@ -123,6 +129,8 @@ def test_summarize(real_home: Path, real_url: str, name: str) -> None:
         assert_exact(p["citations"], lambda _: text)
     assert_shown_supported(points)
     assert_outcome(data, points, done)
+    # The server held the model to the ids of the prompt's sentences: none cited is unknown.
+    assert data["counts"]["quotes_dropped"] == 0
     # The model's headline and summary are shown only when its points' quotes back them.
     if data["headline_source"] == "model":
         assert data["headline_support"]["verdict"] == "supported"
@@ -144,6 +152,7 @@ def test_claims(real_home: Path, real_url: str, name: str) -> None:
         assert_exact(c["citations"], lambda _: text)
     assert_shown_supported(data["claims"])
     assert_outcome(data, data["claims"], done)
+    assert data["counts"]["quotes_dropped"] == 0
 
 
 def test_ask(real_home: Path, real_url: str) -> None:
@@ -163,8 +172,45 @@ def test_ask(real_home: Path, real_url: str) -> None:
     assert_outcome(data, data["points"], done)
     if data["found"]:
         assert data["answer_support"]["verdict"] == "supported" or data["answer_source"] == "points"
-    else:
+    elif data["outcome"] == "not_in_corpus":
         assert data["answer"].startswith("The corpus does not say.")
+    else:  # the model answered, unbacked: not said to be what the corpus says
+        assert data["answer"].startswith("The model gave no answer")
+
+
+def test_the_second_task_on_an_article_reads_only_its_own_instructions(
+    real_url: str, tmp_path: Path
+) -> None:
+    """Two tasks on one article, one after the other: the second starts with the same messages
+    (the reader's rules and the numbered article), which the server keeps in its cache and does
+    not read again: it evaluates only its own instructions."""
+    from pydantic import BaseModel
+
+    from summarizer.analysis import prompts
+    from summarizer.analysis.checking import VerdictReply
+    from summarizer.analysis.windows import CallLog, article_windows
+    from summarizer.llm import Ollama
+    from summarizer.models import Article
+
+    class Verdicts(BaseModel):
+        verdicts: list[VerdictReply]
+
+    title, _, body = (ROOT / "corpus" / ARTICLES[0]).read_text(encoding="utf-8").partition("\n")
+    article = Article(id="a", source="a.txt", title=title, text=body.strip(), content_hash="h")
+    settings = Settings(home=tmp_path, ollama_hosts=[real_url], model=real_model.MODEL,
+                        use_cache=False)  # fmt: skip
+    evaluated = []
+    with Ollama(settings) as llm:
+        calls = CallLog(affinity=article.id)
+        (window,) = article_windows(llm, article, calls)
+        prompt = prompts.load("support_article")
+        for statement in ("Japan asked its exchanges to act.", "Miners in Siberia were named."):
+            before = calls.prompt_tokens
+            values = {"statements": f"[1] {statement} (cites s2)", "count": "1"}
+            calls.run_with(llm, Verdicts, prompt, values, window=window, reply_tokens=128)
+            evaluated.append(calls.prompt_tokens - before)
+    assert evaluated[0] > 300  # the whole prompt, read once
+    assert evaluated[1] < evaluated[0] / 5, evaluated
 
 
 def test_search_rerank(real_home: Path, real_url: str) -> None:
