@@ -533,6 +533,29 @@ def test_a_statement_never_checked_is_not_shown_as_supported(served: Served) -> 
     assert "badge supported" not in html.split('class="statements"')[1].split("</ol>")[0]
 
 
+def test_the_articles_own_words_are_marked_as_such(served: Served) -> None:
+    from summarizer.corpus.sqlite import SqliteCatalog as Catalog
+    from summarizer.web.views import article_view, kept_outputs, render
+
+    aid = served.ids[0]
+    _analyze(served.settings, [aid])
+    catalog = Catalog(served.settings.catalog_path)
+    try:
+        article = catalog.resolve(aid)
+        summary, _ = kept_outputs(catalog, article)
+    finally:
+        catalog.close()
+    assert summary is not None and summary.key_points
+    point = summary.key_points[0]
+    own = point.model_copy(update={"statement_source": "article"})
+    view = article_view(article, summary.model_copy(update={"key_points": [own]}), None)
+    (statement,) = view.statements
+    assert statement.own_words
+    listed = render("article.html", v=view, csrf="t", title="t").split('class="statements"')[1]
+    item = listed.split("</li>")[0]
+    assert "the article's own words" in item.replace("&#39;", "'") and "badge supported" not in item
+
+
 def test_an_articles_versions_the_changes_and_an_old_version_with_its_own_marks(
     browser: Any, served: Served
 ) -> None:

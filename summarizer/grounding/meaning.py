@@ -35,7 +35,8 @@ def overstated(
 
     said = kinds(statement_clause, statement)
     given = kinds(source_clause, source_sentence)
-    dropped = [w for kind, w in given.items() if kind not in said]
+    words = {_key(w) for w in WORD.findall(statement_clause)}
+    dropped = [w for kind, w in given.items() if kind not in said and _key(w) not in words]
     # "will" where its source only hedges is surer, whatever hedge it keeps besides.
     if not dropped and "will" in said and "will" not in given and given:
         dropped = list(given.values())
@@ -132,7 +133,8 @@ def wrong_speaker(statement: str, sentence: str, previous: str) -> tuple[bool, s
         theirs = _capitalised(" ".join(given))
         return None if mine & theirs else (True, f"its source gives these words to {given[0]}")
     if not (_QUOTED.search(sentence) or unnamed_speaker(sentence)):
-        return None  # the source states it itself: the names check covers who is named
+        # The source states it itself: that someone says it is the statement's addition.
+        return False, f"its source does not say that {said[0]} says it"
     if mine & _capitalised(sentence):
         return None
     if not mine & _capitalised(previous):

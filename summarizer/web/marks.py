@@ -36,6 +36,8 @@ class Statement:
     verdict: str | None
     quotes: list[Quote] = field(default_factory=list)
     note: str | None = None
+    # The article's own sentence, shown in place of a statement of the model's it did not back.
+    own_words: bool = False
 
     @property
     def label(self) -> str:
@@ -58,9 +60,9 @@ def statements(text: str, summary: Summary | None, claims: ClaimSet | None) -> l
         for n, p in enumerate(summary.key_points, 1):
             # No verdict (`--support off`): shown as not checked, never as supported.
             verdict = p.support.verdict if p.support else None
-            out.append(
-                Statement(f"p{n}", "point", p.text, verdict, quotes_of(f"p{n}", p.citations, text))
-            )
+            quotes = quotes_of(f"p{n}", p.citations, text)
+            own = p.statement_source == "article"
+            out.append(Statement(f"p{n}", "point", p.text, verdict, quotes, own_words=own))
     if claims is not None:
         for n, c in enumerate(claims.claims, 1):
             verdict = c.support.verdict if c.support else None
@@ -73,6 +75,7 @@ def statements(text: str, summary: Summary | None, claims: ClaimSet | None) -> l
                     verdict,
                     quotes_of(f"c{n}", c.citations, text),
                     by,
+                    own_words=c.statement_source == "article",
                 )
             )
     return out
