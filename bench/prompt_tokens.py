@@ -25,7 +25,9 @@ def main(tree: str, url: str, model: str, out: str, articles: list[str]) -> None
     # The code of `tree`, not the installed checkout's: its package first on the path, and the
     # editable install's finder (which maps the package to the checkout) set aside.
     sys.path.insert(0, tree)
-    sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in type(f).__module__.lower()]
+    sys.meta_path[:] = [
+        f for f in sys.meta_path if "editable" not in getattr(f, "__module__", "").lower()
+    ]
     from summarizer import pipeline
     from summarizer.config import Settings
 

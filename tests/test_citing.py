@@ -20,7 +20,13 @@ from summarizer.config import Settings
 from summarizer.grounding.statements import named_speakers, standalone
 from summarizer.llm.stream import looping
 from summarizer.words import sentence_spans
-from tests.standin_ollama import SUPPORT_SCHEMA, ModelSpec, StandinOllama, default_models
+from tests.standin_ollama import (
+    SUPPORT_SCHEMA,
+    ModelSpec,
+    StandinOllama,
+    default_models,
+    sentence_id,
+)
 
 BINANCE = "002_797977910b246ba2.txt"
 
@@ -125,15 +131,12 @@ def test_a_claim_of_someone_its_sentences_do_not_name_is_shown_as_the_sentence_i
     env: StandinOllama, corpus_copy: Path
 ) -> None:
     def reply(body: dict[str, Any]) -> str:
-        prompt = "\n".join(m["content"] for m in body["messages"])
-        sid = re.search(r"^\[(s\d+)\] The reply from Binance", prompt, re.MULTILINE)
-        assert sid is not None
         claim = {
             "statement": "Coinbase said it would not freeze the accounts of its Russian users.",
             "kind": "direct_quote",
             "asserted_by": "Coinbase",  # not named there, nor in the title
             "hedged": False,
-            "citations": [{"sentence": sid.group(1)}],
+            "citations": [{"sentence": sentence_id(body, "The reply from Binance")}],
         }
         return json.dumps({"claims": [claim]})
 
@@ -152,11 +155,8 @@ def test_a_reply_with_line_breaks_inside_its_strings_is_read(
 ) -> None:
     # A small model writes them, and a grammar may let it: JSON that Python reads leniently.
     def reply(body: dict[str, Any]) -> str:
-        prompt = "\n".join(m["content"] for m in body["messages"])
-        sid = re.search(r"^\[(s\d+)\] The reply from Binance", prompt, re.MULTILINE)
-        assert sid is not None
-        point = {"text": "The reply from Binance came on Monday.", "citations": [
-            {"sentence": sid.group(1)}]}  # fmt: skip
+        cited = {"sentence": sentence_id(body, "The reply from Binance")}
+        point = {"text": "The reply from Binance came on Monday.", "citations": [cited]}
         text = json.dumps({"headline": "A", "summary": "B", "key_points": [point]})
         return text.replace('"A"', '"Binance\nanswers"')
 

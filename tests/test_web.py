@@ -450,9 +450,10 @@ def test_overlapping_quotes_split_the_text_and_everything_is_escaped() -> None:
     assert html.count('id="q-a1-p1-0"') == 1 and html.count('id="q-a1-c1-0"') == 1
 
 
-def test_outputs_of_an_earlier_text_mark_only_what_it_still_says(served: Served) -> None:
+def _kept(served: Served) -> tuple[Any, Any, Any]:
+    """The first article, with the summary and claims made and kept for it."""
     from summarizer.corpus.sqlite import SqliteCatalog as Catalog
-    from summarizer.web.views import article_view, kept_outputs
+    from summarizer.web.views import kept_outputs
 
     aid = served.ids[0]
     _analyze(served.settings, [aid])
@@ -462,6 +463,13 @@ def test_outputs_of_an_earlier_text_mark_only_what_it_still_says(served: Served)
         summary, claims = kept_outputs(catalog, article)
     finally:
         catalog.close()
+    return article, summary, claims
+
+
+def test_outputs_of_an_earlier_text_mark_only_what_it_still_says(served: Served) -> None:
+    from summarizer.web.views import article_view
+
+    article, summary, claims = _kept(served)
     assert summary is not None and summary.key_points
     first = summary.key_points[0].citations[0]
     edited = article.model_copy(
@@ -512,17 +520,9 @@ def test_the_corpus_pages_through_the_articles(
 
 
 def test_a_statement_never_checked_is_not_shown_as_supported(served: Served) -> None:
-    from summarizer.corpus.sqlite import SqliteCatalog as Catalog
-    from summarizer.web.views import article_view, kept_outputs, render
+    from summarizer.web.views import article_view, render
 
-    aid = served.ids[0]
-    _analyze(served.settings, [aid])
-    catalog = Catalog(served.settings.catalog_path)
-    try:
-        article = catalog.resolve(aid)
-        summary, _ = kept_outputs(catalog, article)
-    finally:
-        catalog.close()
+    article, summary, _ = _kept(served)
     assert summary is not None
     unchecked = summary.model_copy(
         update={"key_points": [p.model_copy(update={"support": None}) for p in summary.key_points]}
@@ -534,26 +534,17 @@ def test_a_statement_never_checked_is_not_shown_as_supported(served: Served) -> 
 
 
 def test_the_articles_own_words_are_marked_as_such(served: Served) -> None:
-    from summarizer.corpus.sqlite import SqliteCatalog as Catalog
-    from summarizer.web.views import article_view, kept_outputs, render
+    from summarizer.web.views import article_view, render
 
-    aid = served.ids[0]
-    _analyze(served.settings, [aid])
-    catalog = Catalog(served.settings.catalog_path)
-    try:
-        article = catalog.resolve(aid)
-        summary, _ = kept_outputs(catalog, article)
-    finally:
-        catalog.close()
+    article, summary, _ = _kept(served)
     assert summary is not None and summary.key_points
-    point = summary.key_points[0]
-    own = point.model_copy(update={"statement_source": "article"})
+    own = summary.key_points[0].model_copy(update={"statement_source": "article"})
     view = article_view(article, summary.model_copy(update={"key_points": [own]}), None)
     (statement,) = view.statements
     assert statement.own_words
     listed = render("article.html", v=view, csrf="t", title="t").split('class="statements"')[1]
-    item = listed.split("</li>")[0]
-    assert "the article's own words" in item.replace("&#39;", "'") and "badge supported" not in item
+    item = listed.split("</li>")[0].replace("&#39;", "'")
+    assert "the article's own words" in item and "badge supported" not in item
 
 
 def test_an_articles_versions_the_changes_and_an_old_version_with_its_own_marks(

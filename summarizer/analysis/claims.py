@@ -25,13 +25,7 @@ from summarizer.analysis.citing import (
     citing_only,
     outcome,
 )
-from summarizer.analysis.verbatim import (
-    ARTICLE_SUPPORT,
-    PUBLICATION,
-    OwnWords,
-    in_place,
-    names_one_of,
-)
+from summarizer.analysis.verbatim import ARTICLE_SUPPORT, PUBLICATION, OwnWords, in_place
 from summarizer.analysis.windows import (
     CallLog,
     Window,
@@ -40,7 +34,7 @@ from summarizer.analysis.windows import (
     provenance,
 )
 from summarizer.grounding import VERDICT_RANK, sentence_around
-from summarizer.grounding.statements import hedged
+from summarizer.grounding.statements import hedged, names_one_of
 from summarizer.llm import json_schema
 from summarizer.models import Article, Chunk, Citation, Claim, ClaimKind, ClaimSet, Support
 

@@ -5,7 +5,6 @@ So an editor always gets the key sentences the model chose, each exact."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
@@ -14,10 +13,15 @@ from summarizer.grounding import sentence_around
 from summarizer.grounding.statements import (
     named_speakers,
     names_in,
+    names_one_of,
+    quotes_someone,
     standalone,
     unnamed_speaker,
 )
 from summarizer.models import Article, Citation, Claim, KeyPoint, Support
+
+if TYPE_CHECKING:
+    from summarizer.analysis.citing import Grounder
 
 # Sentences before a cited one where the one who speaks in it may be named.
 SPEAKER_CONTEXT = 2
@@ -25,9 +29,6 @@ ARTICLE_SUPPORT = Support(
     verdict="supported", method="article", reasons=["the article's own sentence, verbatim"]
 )
 PUBLICATION = "the publication"
-
-if TYPE_CHECKING:
-    from summarizer.analysis.citing import Grounder
 
 Shown = TypeVar("Shown", KeyPoint, Claim)
 
@@ -110,7 +111,7 @@ class OwnWords:
         named = named_speakers(sentence)
         if named:
             return given if names_one_of(given, named) else named[0]
-        if not (unnamed_speaker(sentence) or _quotes(sentence)):
+        if not (unnamed_speaker(sentence) or quotes_someone(sentence)):
             return PUBLICATION
         around = sentence_around(text, citation.start, citation.end, before=SPEAKER_CONTEXT)
         if given.lower() != PUBLICATION and names_one_of(given, [around]):
@@ -120,13 +121,3 @@ class OwnWords:
             return names[0]
         earlier = named_speakers(around.removesuffix(sentence))
         return earlier[-1] if earlier else None
-
-
-def names_one_of(who: str, names: Sequence[str]) -> bool:
-    """Whether `who` ("Ukraine's minister Mykhailo Fedorov", "Fedorov") is one of `names`."""
-    mine = {w.lower() for w in re.findall(r"[A-Z][\w’'-]{2,}", who)}
-    return any(mine & {w.lower() for w in re.findall(r"[A-Z][\w’'-]{2,}", n)} for n in names)
-
-
-def _quotes(sentence: str) -> bool:
-    return bool(re.search(r"[\"“”]|(?:^|\s)‘", sentence))

@@ -9,13 +9,16 @@ from collections.abc import Sequence
 from itertools import combinations
 
 from summarizer.grounding.guard import FUNCTION_WORDS, WORD, _key, soft
-from summarizer.grounding.lexicon import CONDITION, REVERSALS, SPEECH, modality, wordset
-from summarizer.grounding.statements import named_speakers, unnamed_speaker
+from summarizer.grounding.lexicon import CONDITION, REVERSALS, SPEECH, modality
+from summarizer.grounding.statements import (
+    capitalised,
+    named_speakers,
+    quotes_someone,
+    unnamed_speaker,
+)
 
 # Where a clause may open: the start, or a word.
 _OPENING = re.compile(r"^|(?<=\W)(?=\w)")
-# Quotation marks: a sentence holding them gives someone's words.
-_QUOTED = re.compile(r"[\"“”]|(?:^|\s)‘")
 
 
 # Hedges of one kind: a statement may say any of them for another ("could" for "may").
@@ -105,21 +108,6 @@ def roles_swapped(statement: str, sentences: Sequence[str], names: set[str]) -> 
     return None
 
 
-# Capitalised words that say what someone is, not who: not a name to tell speakers apart by.
-_TITLES = wordset(
-    """director minister president chancellor secretary chief executive officer chairman
-    chairwoman spokesman spokeswoman spokesperson head judge justice governor senator mayor
-    professor captain general prime vice deputy lord lady sir the mr mrs ms dr"""
-)
-
-
-def _capitalised(text: str) -> set[str]:
-    """The capitalised words of a text, and each two in a row as one ("Tech Crunch")."""
-    words = [w.lower() for w in re.findall(r"[A-Z][\w’'-]{2,}", text)]
-    pairs = {a + b for a, b in re.findall(r"\b([A-Z][\w’'-]+)\s+([A-Z][\w’'-]+)", text)}
-    return (set(words) | {p.lower() for p in pairs}) - _TITLES
-
-
 def wrong_speaker(statement: str, sentence: str, previous: str) -> tuple[bool, str] | None:
     """Words the statement gives to someone its source does not give them to: the source names
     another speaker (sure: True), or one it does not name there ("he said", "one of his tweets
@@ -127,17 +115,17 @@ def wrong_speaker(statement: str, sentence: str, previous: str) -> tuple[bool, s
     said = named_speakers(statement)
     if not said:
         return None
-    mine = _capitalised(" ".join(said))
+    mine = capitalised(" ".join(said))
     given = named_speakers(sentence)
     if given:
-        theirs = _capitalised(" ".join(given))
+        theirs = capitalised(" ".join(given))
         return None if mine & theirs else (True, f"its source gives these words to {given[0]}")
-    if not (_QUOTED.search(sentence) or unnamed_speaker(sentence)):
+    if not (quotes_someone(sentence) or unnamed_speaker(sentence)):
         # The source states it itself: that someone says it is the statement's addition.
         return False, f"its source does not say that {said[0]} says it"
-    if mine & _capitalised(sentence):
+    if mine & capitalised(sentence):
         return None
-    if not mine & _capitalised(previous):
+    if not mine & capitalised(previous):
         return True, f"its source does not give these words to {said[0]}"
     return False, f"its source does not say there that {said[0]} says it"
 

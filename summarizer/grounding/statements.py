@@ -4,6 +4,7 @@ fragment, a question or a caption), whether it hedges, and who it says says what
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from summarizer.grounding.lexicon import SPEECH, wordset
 
@@ -173,3 +174,32 @@ def _trim(name: str) -> str:
     while words and (words[-1] in _NOT_NAMES or words[-1].islower()):
         words.pop()
     return " ".join(words)
+
+
+# Capitalised words that say what someone is, not who: not a name to tell speakers apart by.
+_TITLES = wordset(
+    """director minister president chancellor secretary chief executive officer chairman
+    chairwoman spokesman spokeswoman spokesperson head judge justice governor senator mayor
+    professor captain general prime vice deputy lord lady sir the mr mrs ms dr"""
+)
+
+
+def capitalised(text: str) -> set[str]:
+    """The capitalised words of a text, and each two in a row as one ("Tech Crunch")."""
+    words = [w.lower() for w in re.findall(r"[A-Z][\w’'-]{2,}", text)]
+    pairs = {a + b for a, b in re.findall(r"\b([A-Z][\w’'-]+)\s+([A-Z][\w’'-]+)", text)}
+    return (set(words) | {p.lower() for p in pairs}) - _TITLES
+
+
+def names_one_of(who: str, names: Sequence[str]) -> bool:
+    """Whether `who` ("Ukraine's minister Mykhailo Fedorov", "Fedorov") is one of `names`."""
+    return bool(capitalised(who) & capitalised(" ".join(names)))
+
+
+# Quotation marks: a sentence holding them gives someone's words.
+_QUOTED = re.compile(r"[\"“”]|(?:^|\s)‘")
+
+
+def quotes_someone(sentence: str) -> bool:
+    """Whether the sentence holds someone's words in quotation marks."""
+    return _QUOTED.search(sentence) is not None
