@@ -94,10 +94,25 @@ def test_a_loop_is_stopped_early_and_asked_again_with_another_seed(
     assert stats.degenerate_replies == 1 and 0 < stats.degenerate_tokens < 600
 
 
+def test_what_a_model_wrote_before_it_looped_twice_is_used(
+    ollama_settings: Settings, ollama_standin: StandinOllama
+) -> None:
+    # The first point again and again, in both replies: the points before the loop stand.
+    ollama_standin.misbehave("loop", times=None, style="item")
+    with make(ollama_settings) as llm:
+        got = summarize(llm, num_predict=1500)
+    assert len(chats(ollama_standin)) == 2
+    assert got.reply.headline and got.reply.points
+    assert len({p.model_dump_json() for p in got.reply.points}) == 1  # the looping item
+    (warning,) = [w for w in got.record.warnings if "before the loop is used" in w]
+    assert warning.startswith("llama3.2 repeated itself in both replies (the same words")
+
+
 def test_a_model_that_loops_twice_gets_a_clear_error(
     ollama_settings: Settings, ollama_standin: StandinOllama
 ) -> None:
-    ollama_standin.misbehave("loop", times=None)
+    # A string going round in circles, in both replies: nothing whole was written before it.
+    ollama_standin.misbehave("loop", times=None, style="phrase")
     with make(ollama_settings) as llm, pytest.raises(DegenerateReply) as e:
         summarize(llm, num_predict=1500)
     assert len(chats(ollama_standin)) == 2
@@ -254,7 +269,8 @@ def test_a_model_that_loops_fails_the_article_in_one_line(
     hash_embedder: str, ollama_env: StandinOllama, corpus_copy: Any
 ) -> None:
     first, second = sorted(corpus_copy.glob("*.txt"))[:2]
-    ollama_env.misbehave("loop", times=2)  # both replies for the first article's one call
+    # Both replies for the first article's one call go round in circles from their first point.
+    ollama_env.misbehave("loop", times=2, style="phrase")
     result = _cli("summarize", str(first), str(second), "--json", "--parallel", "1")
     assert result.exit_code == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
@@ -321,3 +337,27 @@ def test_a_prompt_cut_by_the_server_is_told_when_the_first_reply_looped(
     assert result.record.attempts == 2 and result.record.degenerate == 1
     assert result.record.truncated
     assert any("filled the whole context window" in w for w in result.record.warnings)
+
+
+@pytest.mark.parametrize(
+    ("text", "first"),
+    [
+        # An item cut inside: the items before it, closed.
+        ('{"points": [{"text": "one", "cites": ["s1"]}, {"text": "two", "ci',
+         '{"points": [{"text": "one", "cites": ["s1"]}, {"text": "two"}]}'),
+        # A string going round in circles after whole fields: those fields.
+        ('{"points": [], "summary": "a b c a b c a b', '{"points": []}'),
+        # Escaped quotes inside strings are not their ends.
+        ('{"a": "he said \\"no\\"", "b": "x y', '{"a": "he said \\"no\\""}'),
+        # Whole: itself.
+        ('{"a": [1, 2]}', '{"a": [1, 2]}'),
+    ],
+)  # fmt: skip
+def test_what_a_reply_cut_anywhere_said_in_full(text: str, first: str) -> None:
+    from summarizer.llm.partial import completed
+
+    cuts = list(completed(text))
+    assert cuts[0] == first
+    for cut in cuts:
+        json.loads(cut)  # each a whole JSON text
+    assert list(completed('{"a": "never closed')) == []

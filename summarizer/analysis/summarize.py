@@ -58,9 +58,11 @@ LENGTHS: dict[str, tuple[int, int]] = {"short": (3, 2), "medium": (5, 3), "long"
 
 
 class SummaryReply(BaseModel):
-    headline: str
-    summary: str
+    # The points first: a small model that loops in its summary has written them already (and
+    # what it wrote before a loop is used).
     key_points: list[PointReply]
+    headline: str = ""
+    summary: str = ""
 
 
 class MergeReply(BaseModel):

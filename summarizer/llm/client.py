@@ -325,6 +325,13 @@ class Ollama(ModelFacts):
                 record.degenerate += 1
                 self._count(degenerate_replies=1, degenerate_tokens=got.output_tokens)
                 if reseeded:
+                    salvaged = _salvaged(reply_model, content)
+                    if salvaged is not None:
+                        record.warnings.append(
+                            f"{record.model} repeated itself in both replies ({loop}): what it "
+                            "wrote before the loop is used"
+                        )
+                        return salvaged
                     raise DegenerateReply(
                         f"{record.model} repeated itself in both replies to the "
                         f"{record.prompt_id}.v{record.prompt_version} prompt ({loop}; stopped "
@@ -472,3 +479,22 @@ def parse_reply(reply_model: type[T], content: str) -> T:
     except json.JSONDecodeError:
         return reply_model.model_validate_json(content)  # raises, saying where the JSON breaks
     return reply_model.model_validate(data)
+
+
+# Cuts of a looping reply tried, at most (the latest first).
+SALVAGE_TRIES = 64
+
+
+def _salvaged(reply_model: type[T], content: str) -> tuple[T, str] | None:
+    """What a reply stopped as a loop said in full before the loop, valid in the schema (the
+    items written before an item said again and again), or None."""
+    from summarizer.llm.partial import completed
+
+    for n, cut in enumerate(completed(content)):
+        if n >= SALVAGE_TRIES:
+            break
+        try:
+            return parse_reply(reply_model, cut), cut
+        except ValidationError:
+            continue
+    return None
