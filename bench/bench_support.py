@@ -7,8 +7,13 @@ Run from the repository root:
    each sentence is the quote, and the statement is the sentence itself, a shortened or lightly
    reworded form (which must be kept), or the sentence with a number, date, name, negation or
    antonym changed, a sentence of another article, or another sentence of the same article on
-   its topic (which must not be supported). Printed per kind: the share judged supported,
-   partial and unsupported by the code check alone, and its time per statement.
+   its topic (which must not be supported); and the sentence's own words with its meaning
+   changed (roles swapped, a passive read backwards, cut inside "n't", an elided "not", the
+   sentence framed as denied, a hyphenated word changed, a month told as May, a plan told as
+   done, "may" or "would" as "will", a condition dropped, the words given to another speaker),
+   which must never be supported. Printed per kind: the share judged supported, partial and
+   unsupported by the code check alone, and its time per statement. The check was tuned on
+   articles 0-349; the default (--offset 350 --articles 148) reports on the others.
 2. The same sentences as quotes a model gives: one word swapped for its antonym, cut right before
    a negation, or a fluent sentence spliced from two of the article: how many are still located
    as a citation (and, for the cut ones, how many keep the negation in the cited span).
@@ -214,6 +219,10 @@ _ROLE_VERBS = (
 )
 _NAME = r"[A-Z][a-z]{2,}(?: [A-Z][a-z]{2,})?"
 _ROLES = re.compile(rf"\b({_NAME}) ({_ROLE_VERBS}) ({_NAME})\b")
+# "X was fined by Y": its active form with X as the doer reads it backwards.
+_PASSIVE = re.compile(
+    rf"\b({_NAME}) (?:was|were|has been|have been) ([a-z]+ed) by (?:the )?({_NAME})\b"
+)
 _HYPHEN_SWAPS = {
     "pro": "anti", "anti": "pro", "pre": "post", "post": "pre", "over": "under",
     "under": "over", "long": "short", "short": "long", "full": "part", "part": "full",
@@ -253,6 +262,9 @@ def meaning_changes(articles: list[dict[str, str]], rng: random.Random) -> dict[
             if (m := _ROLES.search(s)) and m.group(1) != m.group(3):
                 swapped = f"{s[: m.start()]}{m.group(3)} {m.group(2)} {m.group(1)}{s[m.end() :]}"
                 out["roles swapped"].append((swapped, ev))
+            if (m := _PASSIVE.search(s)) and m.group(1) != m.group(3):
+                backwards = f"{s[: m.start()]}{m.group(1)} {m.group(2)} {m.group(3)}{s[m.end() :]}"
+                out["passive backwards"].append((backwards, ev))
             if (m := re.search(r"\b(\w+)n['’]t\b", s)) and len(s[: m.start()].split()) >= 4:
                 out["cut inside n't"].append((s[: m.start(1) + len(m.group(1))], ev))
             if (m := re.search(r"\s(not|never)\s", s)) and len(s[: m.start()].split()) >= 3:
@@ -487,8 +499,11 @@ def _wice_model(rows: list[dict], n: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--articles", type=int, default=120, help="articles perturbed")
-    parser.add_argument("--offset", type=int, default=0, help="first article (120: held out)")
+    # The check was tuned on the first 350 articles: the default reports on the others.
+    parser.add_argument("--articles", type=int, default=148, help="articles perturbed")
+    parser.add_argument(
+        "--offset", type=int, default=350, help="first article (0-349: those it was tuned on)"
+    )
     parser.add_argument(
         "--model", type=int, default=0, metavar="N",
         help="also judge N WiCE claims with --support model on the real small model",

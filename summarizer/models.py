@@ -129,6 +129,9 @@ class Counts(BaseModel):
     # article's own (`article_sentences` of them).
     replaced: int = 0
     article_sentences: int = 0
+    # Statements past the number asked for (--length), or the sentences standing in for them:
+    # not shown.
+    beyond: int = 0
 
 
 # Who wrote a statement shown: the model, or the article (its cited sentence, verbatim, shown in

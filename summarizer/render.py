@@ -250,6 +250,8 @@ def _counts_line(c: Counts, what: str) -> str:
         parts.append(f"{c.dropped} dropped without a citation found")
     if c.unverified_kept:
         parts.append(f"{c.unverified_kept} kept unverified")
+    if c.beyond:
+        parts.append(f"{c.beyond} past the length asked for")
     if not parts:
         parts.append(f"{c.verified} with a citation found (support not checked)")
     return (

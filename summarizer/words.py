@@ -53,8 +53,6 @@ _ABBREVIATIONS = frozenset(
         "supt",
         "insp",
         "det",
-        "no",
-        "nos",
         "vs",
         "v",
         "etc",
@@ -159,7 +157,12 @@ def _ends_sentence(text: str, cut: int, lo: int) -> bool:
     if "." in word.rstrip("."):  # a dotted acronym: U.S., a.m.
         after = _FIRST_WORD.match(text, cut)
         return after is not None and after.group(1).lower() in _STARTERS
+    if bare in _NUMBER_SIGNS:  # "No. 5", but "he said no. Then"
+        return not text[cut : cut + 1].isdigit()
     return not (len(word) == 1 and word.isupper()) and bare not in _ABBREVIATIONS
+
+
+_NUMBER_SIGNS = frozenset(["no", "nos"])
 
 
 def sentence_spans(text: str, max_chars: int = MAX_SENTENCE_CHARS) -> list[tuple[int, int]]:

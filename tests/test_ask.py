@@ -79,6 +79,16 @@ def test_unanswerable_abstains(env: StandinOllama) -> None:
     data = ask_json("What did the Swiss central bank decide about gold reserves in 1999?")
     assert data["found"] is False and data["points"] == [] and data["conflicts"] == []
     assert data["answer"] == "The corpus does not say."
+    # The points it gave besides are neither counted nor checked: one call, nothing produced.
+    assert data["counts"]["produced"] == 0 and data["calls"] == 1
+
+
+def test_an_answer_without_points_says_so(env: StandinOllama) -> None:
+    env.field_values["points"] = []
+    data = ask_json(QUESTION, exit_code=1)
+    assert data["found"] is False and data["outcome"] == "nothing_given"
+    assert data["answer"] == f"{NO_ANSWER} The model gave no statements."
+    assert data["warnings"] == ["the model answered, but it gave no statements with citations"]
 
 
 def test_an_unverifiable_answer_is_not_shown(env: StandinOllama) -> None:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from summarizer import pipeline
 from summarizer.cli import cli
 from summarizer.config import Settings
-from summarizer.grounding.statements import named_speakers, standalone
+from summarizer.grounding.statements import named_speakers, standalone, unnamed_speaker
 from summarizer.llm.stream import looping
 from summarizer.words import sentence_spans
 from tests.standin_ollama import (
@@ -62,6 +62,9 @@ def article_of(path: Path) -> Any:
         ("Key facts\n  • A call was sent to 31 exchanges.\n- Miners were named.",
          ["Key facts", "A call was sent to 31 exchanges.", "Miners were named."]),
         ("“It’s over,” he said. Did he? Yes!", ["“It’s over,” he said.", "Did he?", "Yes!"]),
+        # "No." is a number sign only before a number.
+        ("He ranked No. 5 in the poll. Asked again, he said no. Then he left.",
+         ["He ranked No. 5 in the poll.", "Asked again, he said no.", "Then he left."]),
     ],
 )  # fmt: skip
 def test_sentences_of_news_text(text: str, expected: list[str]) -> None:
@@ -94,6 +97,21 @@ def test_a_statement_on_its_own(sentence: str, alone: bool) -> None:
     assert standalone(sentence) is alone
 
 
+@pytest.mark.parametrize(
+    ("sentence", "speaker"),
+    [
+        ("The bridge was closed on Sunday, police said.", "police"),
+        ("According to police, the bridge was closed on Sunday.", "police"),
+        ("The exchange will keep serving users in Russia for now, it said.", "it"),
+        ("The talks are over, a spokesperson for the ministry said.", "a spokesperson"),
+        ("The bridge was closed on Sunday.", None),
+    ],
+)
+def test_who_speaks_unnamed(sentence: str, speaker: str | None) -> None:
+    found = unnamed_speaker(sentence)
+    assert found == speaker or (speaker is not None and found is not None and speaker in found)
+
+
 def test_who_speaks() -> None:
     text = (
         "Ukraine's Vice Prime Minister Mykhailo Fedorov tweeted that it is crucial. "
@@ -104,6 +122,17 @@ def test_who_speaks() -> None:
 
 
 # --- citations by id, under the grammar -------------------------------------------------------
+
+
+def test_an_article_without_sentences_is_a_clear_error(ollama_settings: Settings) -> None:
+    from summarizer.analysis.windows import CallLog, article_windows
+    from summarizer.errors import ExtractionError
+    from summarizer.llm import Ollama
+    from summarizer.models import Article
+
+    article = Article(id="a1", source="a.txt", title="Title", text=" \n ", content_hash="h")
+    with Ollama(ollama_settings) as llm, pytest.raises(ExtractionError, match=r"^a1: .*sentences"):
+        article_windows(llm, article, CallLog(affinity=article.id))
 
 
 def test_citations_name_sentences_of_the_prompt_and_are_their_exact_spans(
@@ -145,8 +174,9 @@ def test_a_claim_of_someone_its_sentences_do_not_name_is_shown_as_the_sentence_i
     (claim,) = data["claims"]
     assert claim["statement_source"] == "article"
     assert claim["statement"].startswith("The reply from Binance came on Monday")
-    # Who asserts it, as the sentence says: "the crypto giant", the one it names.
-    assert claim["asserted_by"] == "Binance" and "Coinbase" not in json.dumps(claim)
+    # Who asserts it, as the sentence says ("...and the crypto giant said that...").
+    assert claim["asserted_by"] == "the crypto giant" and "Coinbase" not in json.dumps(claim)
+    assert claim["date"] is None and claim["place"] is None  # the model's, not the sentence's
     assert data["counts"]["replaced"] == 1 and data["counts"]["article_sentences"] == 1
 
 

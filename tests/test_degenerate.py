@@ -103,7 +103,7 @@ def test_what_a_model_wrote_before_it_looped_twice_is_used(
         got = summarize(llm, num_predict=1500)
     assert len(chats(ollama_standin)) == 2
     assert got.reply.headline and got.reply.points
-    assert len({p.model_dump_json() for p in got.reply.points}) == 1  # the looping item
+    assert len(got.reply.points) == 1  # the looping item, once
     (warning,) = [w for w in got.record.warnings if "before the loop is used" in w]
     assert warning.startswith("llama3.2 repeated itself in both replies (the same words")
 

@@ -79,6 +79,8 @@ def test_summary_good_path_json_matches_the_printed_schema(
     assert_grounded(data, "key_points")
     (body,) = chat_requests(server)
     assert body["format"]["properties"]["key_points"]
+    # The points first (a reply cut later still has them); every field asked for.
+    assert body["format"]["required"] == ["key_points", "headline", "summary"]
     assert body["options"]["temperature"] == 0 and "seed" in body["options"]
     assert body["options"]["num_ctx"] > 0
     # A point cites a sentence by the id the prompt gave it: the schema allows only those.

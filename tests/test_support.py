@@ -213,8 +213,14 @@ def test_twisted_key_points_and_answers_are_not_shown(
     env: StandinOllama, corpus_copy: Path, twist: str
 ) -> None:
     env.misbehave(twist, times=None)
-    data = json.loads(run("summarize", str(corpus_copy / BINANCE), "--json").stdout)
-    assert data["counts"]["replaced"] > 0
+    data = json.loads(
+        run("summarize", str(corpus_copy / BINANCE), "--json", "--length", "short").stdout
+    )
+    counts = data["counts"]
+    assert counts["replaced"] > 0 and 0 < len(data["key_points"]) <= 3
+    # The counts are of what is shown: past --length, a point is counted as such, not shown.
+    assert counts["article_sentences"] == len(data["key_points"])
+    assert counts["produced"] == counts["replaced"] + counts["unsupported"] + counts["beyond"]
     assert_the_articles_own(data, "key_points", "text")
     # The model's summary (the article's own sentences, here) stands on the sentences shown.
     assert data["summary_support"]["verdict"] == "supported" or (
@@ -356,6 +362,9 @@ def test_the_issues_misreadings_are_not_supported(statement: str, words: str) ->
         # Roles of two names swapped around the same word.
         ("Smith told Jones that the deal was off.", "Jones told Smith that the deal was off.",
          "other way round"),
+        # The source's passive read the wrong way: "X was fined by Y" is Y fining X.
+        ("Binance fined regulators in France.", "Binance was fined by regulators in France.",
+         "other way round"),
         # A quote cut inside "n't".
         ("The minister said he did", "The minister said he didn't know about the payments.",
          "stops where"),
@@ -401,6 +410,8 @@ def test_a_meaning_changed_with_the_same_words_is_not_supported(
         # A year the sentence leaves out, given by the sentence before it.
         ("In 2022 the exchange refused to freeze the accounts.",
          "The exchange refused to freeze the accounts.", "The war began in February 2022."),
+        # The source's passive told as active the right way round.
+        ("Regulators in France fined Binance.", "Binance was fined by regulators in France.", ""),
         # "said it would" is what "will" is in reported speech.
         ("Binance said it will keep serving its users.",
          "Binance said it would keep serving its users.", ""),

@@ -316,6 +316,10 @@ def ask(
     values = {"passages": _passages(retrieved), "question": question}
     schema = citing_only(json_schema(AnswerReply), grounder.ids)
     reply = calls.run_with(llm, AnswerReply, prompt, values, schema=schema)
+    if not reply.found:
+        # The model found no answer: whatever points it gave besides are neither shown nor
+        # counted (nor checked).
+        reply = reply.model_copy(update={"answer": "", "points": [], "conflicts": []})
     points = [_statement(grounder, r) for r in reply.points]
     # The sides of conflicts are counted apart: the answer's counts are of its points.
     apart = PassageGrounder(retrieved)
@@ -362,14 +366,13 @@ def ask(
     elif reply.found:
         came_to, message = outcome(counts, "statements", "the retrieved passages support")
         answer = f"{NO_ANSWER} {(message or '')[:1].upper()}{(message or '')[1:]}."
-        calls.note(
-            "the model answered, but "
-            + (
-                "none of its citations is in the retrieved passages"
-                if counts.quotes_verified == 0
-                else "none of its statements is backed by the passages it cites"
-            )
-        )
+        if counts.produced == 0:
+            why = "it gave no statements with citations"
+        elif counts.quotes_verified == 0:
+            why = "none of its citations is in the retrieved passages"
+        else:
+            why = "none of its statements is backed by the passages it cites"
+        calls.note(f"the model answered, but {why}")
     else:
         # The model's own words are not verified: the plain statement is all that is shown.
         answer, came_to = NOT_FOUND, "not_in_corpus"

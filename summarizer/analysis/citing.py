@@ -36,7 +36,7 @@ def outcome(
 ) -> tuple[Outcome, str | None]:
     """ "ok" when a statement backed by its citations is shown; else what the model gave
     instead, in one line: "the model gave no claims that the article supports: 3 given, 3 not
-    backed by their sentences; cited sentences: 4 found, 0 not in the prompt"."""
+    backed by their sources; citations: 4 found, 0 not found"."""
     usable = (
         counts.verified - counts.unsupported - counts.unsupported_kept + counts.article_sentences
     )

@@ -9,6 +9,7 @@ the sentence says; claims from overlapping windows are merged.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -110,7 +111,7 @@ def extract_claims(
         c.model_copy(update={"support": _attributed(c, s.support, article)})
         for c, s in zip(claims, statements, strict=True)
     ]
-    own = OwnWords(article, segments)
+    own = OwnWords(article, segments, grounder.spans)
     kept = in_place(claims, grounder, own, keep_unverified, lambda c, s: _as_claim(c, s, own))
     said, message = outcome(grounder.counts, "claims")
     return ClaimSet(
@@ -134,7 +135,7 @@ def _attributed(claim: Claim, support: Support | None, article: Article) -> Supp
         sentence_around(article.text, c.start, c.end, before=ASSERTER_CONTEXT)
         for c in claim.citations
     ]
-    if names_one_of(who, context) or who.lower() in " ".join(context).lower():
+    if names_one_of(who, context) or re.search(rf"\b{re.escape(who)}\b", " ".join(context), re.I):
         return support
     return Support(
         verdict="unsupported",
@@ -155,7 +156,10 @@ def _as_claim(claim: Claim, sentence: Citation, own: OwnWords) -> Claim | None:
             "statement": sentence.quote,
             "kind": _kind(claim.kind, sentence.quote),
             "asserted_by": who,
-            "hedged": claim.hedged or hedged(sentence.quote),
+            # What the sentence says of itself, not what the model said of its own statement.
+            "hedged": hedged(sentence.quote),
+            "date": None,
+            "place": None,
             "citations": [sentence],
             "unverified_quotes": [],
             "support": ARTICLE_SUPPORT,

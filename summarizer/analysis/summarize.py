@@ -95,6 +95,8 @@ def summarize(
         least = min(points_each, len(window.ids))
         reply_model: type[SummaryReply] = bounded(SummaryReply, "key_points", points_each, least)
         schema = citing_only(json_schema(reply_model), window.ids)
+        # The grammar asks for every field; a reply cut after its points is still read.
+        schema["required"] = list(schema["properties"])
         return calls.run_with(llm, reply_model, prompt, values, window=window, schema=schema)
 
     replies = per_window(run, windows)
@@ -123,8 +125,8 @@ def summarize(
         p.model_copy(update={"support": s.support})
         for p, s in zip(points, checked.points, strict=True)
     ]
-    own = OwnWords(article, segments)
-    kept = in_place(points, grounder, own, keep_unverified, _as_point)[:n_points]
+    own = OwnWords(article, segments, grounder.spans)
+    kept = in_place(points, grounder, own, keep_unverified, _as_point, limit=n_points)
     # What is shown stands on the sentences that are shown: those of the points kept.
     shown = [c for p in kept for c in p.citations]
     for statement in [checked.headline, *checked.summary]:

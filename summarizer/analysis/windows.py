@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel
 
 from summarizer.analysis import prompts
-from summarizer.errors import ContextOverflow
+from summarizer.errors import ContextOverflow, ExtractionError
 from summarizer.llm import estimate_messages, estimate_tokens
 from summarizer.models import Article
 from summarizer.words import sentence_spans
@@ -197,6 +197,8 @@ def article_windows(llm: Ollama, article: Article, calls: CallLog) -> list[Windo
     prefix. At most `settings.max_windows` of them (the article's leading part, noted)."""
     title = fenced(article.title, "article")
     segments = segments_of(article.text)
+    if not segments:
+        raise ExtractionError(f"{article.id}: the article has no sentences to read")
     system, user = prompts.load("reader").render(title=title, sentences="")
     fixed = TASK_TOKENS + estimate_messages(
         [{"role": "system", "content": system}, {"role": "user", "content": user}]

@@ -100,21 +100,20 @@ def _month_may(text: str, m: re.Match[str]) -> bool:
 
 def check_figures(statement: str, evidence: Sequence[Evidence], found: Found) -> None:
     """Every number, amount and date of the statement is in its quotes (what a reader sees
-    cited); a year, month or weekday may also be given by the sentences around them or the
-    source's date. One the quotes do not give is a figure in place of theirs when they have one
-    of its kind the statement does not say (unsupported), else a detail they leave out: a year
-    or a month (partial), or a number they would have to give (unsupported)."""
+    cited); a year, month or weekday may also come from the source's title or date. One the
+    quotes do not give is a figure in place of theirs when they have one of its kind the
+    statement does not say (unsupported), else a detail they leave out: a year or a month (at
+    most partial, even when a sentence nearby has it: "founded in 2017" is not "froze in
+    2017"), or a number they would have to give (unsupported)."""
     have = Counter(norm for norm, _ in figures(" \n".join(e.quote for e in evidence)))
-    around = " \n".join(
-        x for e in evidence for x in (e.sentence, e.before, e.after, e.title, _dateline(e.dateline))
-    )
-    nearby = {norm for norm, _ in figures(around) if _datelike(norm)}
+    given = " \n".join(x for e in evidence for x in (e.title, _dateline(e.dateline)))
+    dated = {norm for norm, _ in figures(given) if _datelike(norm)}
     said = figures(statement)
     for norm, _ in said:
         have[norm] -= 1
     unsaid = {_kind(norm) for norm, n in have.items() if n > 0}
     for norm, written in said:
-        if have[norm] < 0 and norm not in nearby:
+        if have[norm] < 0 and norm not in dated:
             have[norm] += 1
             replaces = _kind(norm) in unsaid
             (found.doubt if _datelike(norm) and not replaces else found.fail)(

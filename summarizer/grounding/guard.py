@@ -81,6 +81,16 @@ def _key(token: str) -> str:
     return key[:-2] if key.endswith("'s") else key
 
 
+def stem(word: str) -> str:
+    """A light stem: "freezing", "freezes" and "freeze" meet; so do "users" and "user"."""
+    w = _key(word)
+    for suffix in ("ingly", "edly", "ing", "ied", "ies", "ed", "es", "ly", "s", "e"):
+        if len(w) - len(suffix) >= 4 and w.endswith(suffix):
+            w = w[: -len(suffix)]
+            break
+    return w
+
+
 def facts(text: str) -> list[str]:
     """The numbers, dates and negations of a text, in order: "430,000 out of 205,000" differs
     from "205,000 out of 430,000", "not A but B" from "A but not B"."""

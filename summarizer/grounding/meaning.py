@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 from itertools import combinations
 
-from summarizer.grounding.guard import FUNCTION_WORDS, WORD, _key, soft
+from summarizer.grounding.guard import FUNCTION_WORDS, WORD, _key, soft, stem
 from summarizer.grounding.lexicon import CONDITION, REVERSALS, SPEECH, modality
 from summarizer.grounding.statements import (
     capitalised,
@@ -105,7 +105,29 @@ def roles_swapped(statement: str, sentences: Sequence[str], names: set[str]) -> 
                 gap = theirs[b + 1 : a]
                 if between & set(gap) and "by" not in gap:
                     return f"it has {x!r} and {y!r} the other way round from its source"
+            # The same order, but the source's passive: "X was fined by Y" is Y fining X.
+            stems = {stem(w) for w in between}
+            for a, b in _passive_pairs(theirs, x, y):
+                if stems & {stem(w) for w in theirs[a + 1 : b]}:
+                    return f"it has {x!r} and {y!r} the other way round from its source"
     return None
+
+
+# The forms of "be" that make a passive with "by" ("was fined by").
+_PASSIVE = frozenset(["is", "are", "was", "were", "be", "been", "being", "got", "gets", "get"])
+
+
+def _passive_pairs(words: list[str], x: str, y: str) -> list[tuple[int, int]]:
+    """Where `x` comes before `y` in `words` with a passive between them ("x was fined by y")."""
+    pairs = []
+    for a, w in enumerate(words):
+        if w != x:
+            continue
+        for b in range(a + 2, min(len(words), a + ROLE_REACH + 3)):
+            gap = words[a + 1 : b]
+            if words[b] == y and "by" in gap and _PASSIVE & set(gap):
+                pairs.append((a, b))
+    return pairs
 
 
 def wrong_speaker(statement: str, sentence: str, previous: str) -> tuple[bool, str] | None:

@@ -27,7 +27,9 @@ _ENDS = re.compile(r"[.!][\"'”’)\]]*$")
 _STARTS = re.compile(r"^[\"'“‘(]?[A-Z0-9]")
 _CLOSING_SINGLE = re.compile(r"[.!?,]’")
 _WORD = r"(?:(?:[A-Z]\.)+|[A-Z][\w’'-]*)"
-_NAME = rf"{_WORD}(?:\s+(?:(?:of|de|al|bin|van|von|der|la)\s+)?{_WORD})*"
+# At most six words: a run of capitalised words with no verb of saying is read once, not again
+# from each of its words to its end.
+_NAME = rf"{_WORD}(?:\s+(?:(?:of|de|al|bin|van|von|der|la)\s+)?{_WORD}){{0,5}}"
 _SAYS = "|".join(sorted(SPEECH_VERBS - {"according"}))
 _SPEAKER_BEFORE = re.compile(rf"\b({_NAME})(?:'s|’s)?\s+(?:\w+ly\s+)?(?:{_SAYS})\b")
 # "..., said John Smith." - not "said Rademenes gives hugs", where the name is what is said.
@@ -36,8 +38,15 @@ _SAYS_BEFORE = "|".join(
 )
 _SPEAKER_AFTER = re.compile(rf"\b(?:{_SAYS_BEFORE})\s+({_NAME})(?=\s*(?:[,.;:!?)\"”’]|$))")
 _ACCORDING = re.compile(rf"\b[Aa]ccording to\s+(?:the\s+)?({_NAME})")
+# Someone the text does not name there: a pronoun, or a description ("the crypto giant said",
+# "police said", "a spokesperson said", "according to officials").
+_PRONOUNS = r"he|she|they|it|we|i"
+_UNNAMED = (
+    rf"{_PRONOUNS}|(?:the|a|an|its|his|her|their|our)(?:\s+[\w-]+){{1,5}}|police|officials|"
+    r"authorities|sources|experts|analysts|critics|residents|witnesses|investigators|prosecutors"
+)
 _PRONOUN_SPEAKER = re.compile(
-    rf"\b(?:he|she|they|it|we|i|the(?:\s+\w+){{1,3}})\s+(?:\w+ly\s+)?(?:{_SAYS})\b",
+    rf"\b(?P<who>{_UNNAMED})\s+(?:\w+ly\s+)?(?:{_SAYS})\b|\baccording\s+to\s+(?P<to>{_UNNAMED})\b",
     re.IGNORECASE,
 )
 # Capitalised words that start sentences or name no one.
@@ -132,36 +141,16 @@ def named_speakers(text: str) -> list[str]:
     return list(dict.fromkeys(name for _, name in sorted(found)))
 
 
-# Capitalised words that name a time, not someone.
-_TIMES = wordset(
-    """January February March April May June July August September October November December
-    Monday Tuesday Wednesday Thursday Friday Saturday Sunday"""
-)
+def unnamed_speaker(text: str) -> str | None:
+    """Who speaks in the text without being named there ("he", "the crypto giant", "police"),
+    as the text says it; None when nobody does."""
+    m = _PRONOUN_SPEAKER.search(text)
+    return None if m is None else " ".join((m.group("who") or m.group("to")).split())
 
 
-def names_in(text: str) -> list[str]:
-    """The names a text gives (capitalised words not opening it, nor naming a time), in order:
-    "The reply from Binance came on Monday" gives ["Binance"]."""
-    found = []
-    for m in re.finditer(_NAME, text):
-        start = text[: m.start()].rstrip()
-        if not start or start[-1] in '.!?"“‘:':
-            continue  # a sentence's first word
-        name = " ".join(w for w in _trim(m.group()).split() if w not in _TIMES)
-        # A people's adjective before its noun ("Russian users") names no one.
-        if _ADJECTIVE.search(name) and re.match(r"\s+[a-z]", text[m.end() :]):
-            continue
-        if name:
-            found.append(name)
-    return list(dict.fromkeys(found))
-
-
-_ADJECTIVE = re.compile(r"(?:ian|ean|an|ese|ish|i)$")
-
-
-def unnamed_speaker(text: str) -> bool:
-    """Whether someone the text does not name there speaks in it ("he said", "the firm says")."""
-    return _PRONOUN_SPEAKER.search(text) is not None
+def pronoun(words: str) -> bool:
+    """Whether `words` (a speaker) is a pronoun, whose person is named elsewhere."""
+    return re.fullmatch(_PRONOUNS, words, re.IGNORECASE) is not None
 
 
 def _trim(name: str) -> str:

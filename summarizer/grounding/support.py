@@ -17,6 +17,7 @@ content words; partial when some content words are not backed (they are listed);
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -31,6 +32,7 @@ from summarizer.grounding.guard import (
     _key,
     reversed_after,
     soft,
+    stem,
 )
 from summarizer.grounding.lexicon import (
     DENYING,
@@ -47,6 +49,7 @@ from summarizer.grounding.meaning import (
     roles_swapped,
     wrong_speaker,
 )
+from summarizer.words import sentence_spans
 
 Verdict = Literal["supported", "partial", "unsupported"]
 VERDICT_RANK: dict[str, int] = {"unsupported": 0, "partial": 1, "supported": 2}
@@ -70,18 +73,37 @@ def _plain(text: str) -> str:
 
 def _denied(text: str) -> str:
     """`text` with what denies the clauses after it made their "not": "it is not true that X",
-    "denied that X", "contrary to reports that X" say not-X."""
+    "denied that X", "contrary to reports that X", "reports that X are false" say not-X - up to
+    where a new clause of its own begins ("..., but it confirmed that Y" still says Y)."""
+    text = _POSTPOSED.sub(lambda m: f"{m.group(1)} not {m.group(2)}, {m.group(3)}", text)
     m = DENYING.search(text)
     if m is None:
         return text
-    rest, out, last = text[m.end() :], [], 0
+    rest, out, last, denying, denied = text[m.end() :], [], 0, True, False
     for d in [*_CLAUSE.finditer(rest), None]:
         piece = rest[last : d.start() if d else len(rest)]
-        out.append(f" not {piece}" if _content(piece) else piece)
+        if denying and _content(piece):
+            out.append(f" not {piece}")
+            denied = True
+        else:
+            out.append(piece)
         if d is not None:
             out.append(d.group())
             last = d.end()
+            # A new clause after what was denied, not an aside (", though,").
+            new = d.group().strip().lower() in _NEW_CLAUSE and not rest[last:].startswith(",")
+            denying = denying and not (new and denied)
     return f"{text[: m.start()]}, {''.join(out)}"
+
+
+# Where a sentence goes on with a clause of its own, past what a denial before it covers.
+_NEW_CLAUSE = frozenset([";", "but", "while", "whereas", "although", "though", "however"])
+# "Reports that X are false": the denial after what it denies.
+_POSTPOSED = re.compile(
+    r"\b((?:reports?|claims?|suggestions?|allegations?|rumou?rs?|accounts?)\s+that)\s+(.{5,200}?)"
+    r"\s+((?:are|is|were|was)\s+(?:false|untrue|baseless|wrong|unfounded|incorrect)\b)",
+    re.IGNORECASE,
+)
 
 
 _COMPOUND = re.compile(r"\b\w+(?:-\w+)+\b")
@@ -106,9 +128,6 @@ def _compound_swaps(statement: str, sources: str) -> list[str]:
     return out
 
 
-_SENTENCE = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+|\n+")
-
-
 @dataclass
 class Check:
     """The code's verdict on one statement, with the words its quotes do not back and why."""
@@ -118,38 +137,31 @@ class Check:
     reasons: list[str] = field(default_factory=list)
 
 
+@functools.lru_cache(maxsize=16)
+def _sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
+    return tuple(sentence_spans(text))
+
+
 def sentence_around(text: str, start: int, end: int, before: int = 0, after: int = 0) -> str:
-    """The sentence(s) of `text` that hold `text[start:end]`, with `before` more before them
-    and `after` more after them."""
-    starts = [0] + [m.end() for m in _SENTENCE.finditer(text, 0, start)]
-    lo = starts[max(0, len(starts) - 1 - before)]
-    hi = end
-    for n in range(after + 1):
-        following = _SENTENCE.search(text, hi)
-        if following is None:
-            hi = len(text)
-            break
-        hi = following.start() if n == after else following.end()
-    return text[lo:hi]
+    """The sentence(s) of `text` (as `words.sentence_spans` cuts it) that hold
+    `text[start:end]`, with `before` more before them and `after` more after them."""
+    spans = _sentence_spans(text)
+    if not spans:
+        return text[start:end]
+    first = next((i for i, (_, e) in enumerate(spans) if e > start), len(spans) - 1)
+    last = next((i for i, (_, e) in enumerate(spans) if e >= end), len(spans) - 1)
+    lo = spans[max(0, first - before)][0]
+    hi = spans[min(len(spans) - 1, max(first, last) + after)][1]
+    return text[min(lo, start) : max(hi, end)]
 
 
 def sentences(text: str) -> list[str]:
     """The sentences of a text (a summary paragraph), as written."""
-    return [s.strip() for s in _SENTENCE.split(text) if s.strip() and any(c.isalnum() for c in s)]
+    return [text[a:b] for a, b in sentence_spans(text) if any(c.isalnum() for c in text[a:b])]
 
 
 def worst_verdict(a: Verdict, b: Verdict) -> Verdict:
     return a if VERDICT_RANK[a] <= VERDICT_RANK[b] else b
-
-
-def stem(word: str) -> str:
-    """A light stem: "freezing", "freezes" and "freeze" meet; so do "users" and "user"."""
-    w = _key(word)
-    for suffix in ("ingly", "edly", "ing", "ied", "ies", "ed", "es", "ly", "s", "e"):
-        if len(w) - len(suffix) >= 4 and w.endswith(suffix):
-            w = w[: -len(suffix)]
-            break
-    return w
 
 
 def _content(text: str) -> list[str]:

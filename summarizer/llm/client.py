@@ -488,13 +488,15 @@ SALVAGE_TRIES = 64
 def _salvaged(reply_model: type[T], content: str) -> tuple[T, str] | None:
     """What a reply stopped as a loop said in full before the loop, valid in the schema (the
     items written before an item said again and again), or None."""
-    from summarizer.llm.partial import completed
+    from summarizer.llm.partial import completed, distinct
 
     for n, cut in enumerate(completed(content)):
         if n >= SALVAGE_TRIES:
             break
         try:
-            return parse_reply(reply_model, cut), cut
+            reply = parse_reply(reply_model, cut)
+            # An item said again before the loop was caught is said once.
+            return reply_model.model_validate(distinct(reply.model_dump())), cut
         except ValidationError:
             continue
     return None

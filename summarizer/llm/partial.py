@@ -58,3 +58,17 @@ def completed(text: str) -> Iterator[str]:
         if cut in shown:
             shown.discard(cut)
             yield cut
+
+
+def distinct(value: object) -> object:
+    """`value` (parsed JSON) with each list's repeated items dropped, at any depth: a loop's
+    item written again and again is one item."""
+    if isinstance(value, dict):
+        return {k: distinct(v) for k, v in value.items()}
+    if isinstance(value, list):
+        seen: list[object] = []
+        for item in (distinct(v) for v in value):
+            if item not in seen:
+                seen.append(item)
+        return seen
+    return value
