@@ -34,6 +34,7 @@ from summarizer.llm.budget import (
 from summarizer.llm.cache import cache_key
 from summarizer.llm.facts import ModelFacts
 from summarizer.llm.hosts import HostPool
+from summarizer.llm.partial import parse_reply, salvaged
 from summarizer.llm.records import (
     CallRecord,
     LLMStats,
@@ -325,13 +326,13 @@ class Ollama(ModelFacts):
                 record.degenerate += 1
                 self._count(degenerate_replies=1, degenerate_tokens=got.output_tokens)
                 if reseeded:
-                    salvaged = _salvaged(reply_model, content)
-                    if salvaged is not None:
+                    whole = salvaged(reply_model, content)
+                    if whole is not None:
                         record.warnings.append(
                             f"{record.model} repeated itself in both replies ({loop}): what it "
                             "wrote before the loop is used"
                         )
-                        return salvaged
+                        return whole
                     raise DegenerateReply(
                         f"{record.model} repeated itself in both replies to the "
                         f"{record.prompt_id}.v{record.prompt_version} prompt ({loop}; stopped "
@@ -469,34 +470,3 @@ def _build_messages(
     if not built:
         raise ConfigError("a model call needs at least one message")
     return built
-
-
-def parse_reply(reply_model: type[T], content: str) -> T:
-    """The reply validated: JSON whose strings may hold raw line breaks (a small model writes
-    them, and a grammar may let it), then the model's schema; ValidationError if not."""
-    try:
-        data = json.loads(content, strict=False)
-    except json.JSONDecodeError:
-        return reply_model.model_validate_json(content)  # raises, saying where the JSON breaks
-    return reply_model.model_validate(data)
-
-
-# Cuts of a looping reply tried, at most (the latest first).
-SALVAGE_TRIES = 64
-
-
-def _salvaged(reply_model: type[T], content: str) -> tuple[T, str] | None:
-    """What a reply stopped as a loop said in full before the loop, valid in the schema (the
-    items written before an item said again and again), or None."""
-    from summarizer.llm.partial import completed, distinct
-
-    for n, cut in enumerate(completed(content)):
-        if n >= SALVAGE_TRIES:
-            break
-        try:
-            reply = parse_reply(reply_model, cut)
-            # An item said again before the loop was caught is said once.
-            return reply_model.model_validate(distinct(reply.model_dump())), cut
-        except ValidationError:
-            continue
-    return None

@@ -1,10 +1,17 @@
-"""Pure: what a JSON reply stopped before its end said in full - its text cut after the last value
-it completed, its open objects and lists closed. A reply stopped as a loop (the same item again
-and again, a string going round in circles) gives the items it wrote before the loop."""
+"""Pure: a reply read in its schema, and what a JSON reply stopped before its end said in full -
+its text cut after the last value it completed, its open objects and lists closed. A reply stopped
+as a loop (the same item again and again, a string going round in circles) gives the items it
+wrote before the loop."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+T = TypeVar("T", bound=BaseModel)
 
 _CLOSERS = {"{": "}", "[": "]"}
 
@@ -72,3 +79,32 @@ def distinct(value: object) -> object:
                 seen.append(item)
         return seen
     return value
+
+
+def parse_reply(reply_model: type[T], content: str) -> T:
+    """The reply validated: JSON whose strings may hold raw line breaks (a small model writes
+    them, and a grammar may let it), then the model's schema; ValidationError if not."""
+    try:
+        data = json.loads(content, strict=False)
+    except json.JSONDecodeError:
+        return reply_model.model_validate_json(content)  # raises, saying where the JSON breaks
+    return reply_model.model_validate(data)
+
+
+# Cuts of a looping reply tried, at most (the latest first).
+SALVAGE_TRIES = 64
+
+
+def salvaged(reply_model: type[T], content: str) -> tuple[T, str] | None:
+    """What a reply stopped as a loop said in full before the loop, valid in the schema (the
+    items written before an item said again and again), or None."""
+    for n, cut in enumerate(completed(content)):
+        if n >= SALVAGE_TRIES:
+            break
+        try:
+            reply = parse_reply(reply_model, cut)
+            # An item said again before the loop was caught is said once.
+            return reply_model.model_validate(distinct(reply.model_dump())), cut
+        except ValidationError:
+            continue
+    return None
