@@ -3,7 +3,7 @@ model layer makes of the replies.
 
 Run from the repository root:
     python bench/bench_real_model.py [--articles N] [--questions N] [--standin-only]
-                                     [--before REV]
+                                     [--before REV] [--prefix-only]
 
 On the five sample articles and N (default 20) articles of `news/articles.jsonl` of the shared
 evaluation data (the first with 1,500-4,000 characters), `summarize` and `claims` per article, and
@@ -20,7 +20,7 @@ behind the Ollama protocol, as the tests' real tier runs it) and once on the sta
    (real model and stand-in) beside the article's first three sentences (lead-3);
 4. with the real model, prompt tokens the server evaluated, model calls and wall time per article
    for summarize + claims with their support checks, on this tree and on REV's (before the shared
-   prompt prefix; default 84209d6), each in its own process.
+   prompt prefix; default 84209d6), each in its own process (`--prefix-only`: this part alone).
 """
 
 from __future__ import annotations
@@ -385,10 +385,16 @@ def main() -> None:
     ap.add_argument("--standin-only", action="store_true", help="skip the real model")
     ap.add_argument("--before", default=BEFORE, metavar="REV",
                     help="the revision before the shared prompt prefix")  # fmt: skip
+    ap.add_argument("--prefix-only", action="store_true",
+                    help="only the prompt tokens before and now (part 4)")  # fmt: skip
     args = ap.parse_args()
-    print(f"# Real model vs stand-in: {5 + args.articles} articles, {args.questions} questions")
     with tempfile.TemporaryDirectory() as tmp:
         paths, references = _articles(args.articles, Path(tmp))
+        if args.prefix_only:
+            print(f"# Real model: {len(paths)} articles")
+            prefix(args.before, paths)
+            return
+        print(f"# Real model vs stand-in: {len(paths)} articles, {args.questions} questions")
         texts = {p.name: p.read_text(encoding="utf-8").split("\n", 2)[2] for p in paths
                  if p.name in references}  # fmt: skip
         runs = {"stand-in (scripted)": run(False, paths, args.questions)}

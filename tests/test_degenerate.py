@@ -15,7 +15,7 @@ from summarizer.errors import DegenerateReply, OutputTruncated
 from summarizer.llm import DEFAULT_SEED, Ollama
 from summarizer.llm.stream import Activity, looping, making_progress, watching
 from tests.standin_ollama import StandinOllama
-from tests.test_llm import SEGMENTS, chats, make, summarize
+from tests.test_llm import SEGMENTS, Text, chats, make, summarize
 
 SENTENCE = "Binance will not freeze the accounts of ordinary Russian users, it said on Monday."
 
@@ -185,12 +185,24 @@ def test_the_options_damp_repetition(llm: Ollama, ollama_standin: StandinOllama)
     assert options["repeat_penalty"] > 1.0 and 0 < options["repeat_last_n"] < 64
 
 
-def test_a_reply_still_cut_is_an_error_not_a_loop(
+def test_a_reply_still_cut_gives_what_it_wrote_in_full(
+    ollama_settings: Settings, ollama_standin: StandinOllama
+) -> None:
+    # Cut in half every time, even with more room: the whole points before the cut are used.
+    ollama_standin.misbehave("length", times=None)
+    with make(ollama_settings) as llm:
+        got = summarize(llm, num_predict=2000)
+    assert got.reply.headline and got.reply.points
+    assert got.record.warnings[-1].startswith("reply cut at ")
+    assert got.record.warnings[-1].endswith("what it wrote in full before the cut is used")
+
+
+def test_a_reply_still_cut_with_nothing_whole_is_an_error_not_a_loop(
     ollama_settings: Settings, ollama_standin: StandinOllama
 ) -> None:
     ollama_standin.misbehave("length", times=None)
     with make(ollama_settings) as llm, pytest.raises(OutputTruncated):
-        summarize(llm, num_predict=2000)
+        llm.structured(Text, system="s", user="u", prompt_id="x", prompt_version="v1")
 
 
 def _arrays(node: Any, where: str = "") -> list[tuple[str, dict[str, Any]]]:

@@ -64,6 +64,12 @@ class Summary(BaseModel):
     points: list[Point] = Field(min_length=1, max_length=5)
 
 
+class Text(BaseModel):
+    """A reply of one string: cut anywhere, nothing of it is whole."""
+
+    text: str
+
+
 def make(settings: Settings, **kwargs: Any) -> Ollama:
     kwargs.setdefault("backoff", 0.01)
     return Ollama(settings, **kwargs)
@@ -384,7 +390,7 @@ def test_a_reply_that_stays_cut_is_a_clear_error(
 ) -> None:
     ollama_standin.misbehave("length", times=None)
     with pytest.raises(OutputTruncated) as e:
-        summarize(llm, num_predict=200)
+        llm.structured(Text, prompt_id="p", prompt_version="1", user=SEGMENTS, num_predict=200)
     sent = [r.body["options"]["num_predict"] for r in chats(ollama_standin)]
     assert sent == [200, 400, 800]
     assert "done_reason length" in str(e.value)
@@ -398,7 +404,7 @@ def test_a_cut_reply_grows_only_into_the_room_there_is(
     with make(replace(ollama_settings, num_ctx_cap=600)) as llm:
         assert llm.fits(filler, num_predict=200)
         with pytest.raises(OutputTruncated) as e:
-            llm.structured(Summary, prompt_id="p", prompt_version="1", user=filler, num_predict=200)
+            llm.structured(Text, prompt_id="p", prompt_version="1", user=filler, num_predict=200)
     room = 600 - estimate_messages([{"role": "user", "content": filler}])
     assert 200 < room < 400
     assert [r.body["options"]["num_predict"] for r in chats(ollama_standin)] == [200, room]

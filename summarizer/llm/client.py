@@ -193,7 +193,8 @@ class Ollama(ModelFacts):
         `prefix`: how many leading messages other calls send too (the server may have read them
         already, and then counts only the rest in prompt_eval_count).
         Raises ContextOverflow (nothing sent) when the prompt does not fit the budget, InvalidReply
-        when the reply is still invalid after one repair retry, OutputTruncated when it stays cut.
+        when the reply is still invalid after one repair retry, OutputTruncated when it stays cut
+        with nothing whole in it.
         """
         started = time.perf_counter()
         base = _build_messages(system, user, messages)
@@ -363,6 +364,13 @@ class Ollama(ModelFacts):
                     )
                     num_predict = larger
                     continue
+                whole = salvaged(reply_model, content)
+                if whole is not None:
+                    record.warnings.append(
+                        f"reply cut at {num_predict} output tokens with no room for more: what "
+                        "it wrote in full before the cut is used"
+                    )
+                    return whole
                 raise OutputTruncated(
                     f"{record.model}'s reply to {record.prompt_id} {record.prompt_version} was cut "
                     f"at {num_predict} output tokens (done_reason length) and num_ctx "
