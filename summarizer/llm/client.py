@@ -327,19 +327,17 @@ class Ollama(ModelFacts):
                 record.degenerate += 1
                 self._count(degenerate_replies=1, degenerate_tokens=got.output_tokens)
                 if reseeded:
-                    whole = salvaged(reply_model, content)
-                    if whole is not None:
-                        record.warnings.append(
-                            f"{record.model} repeated itself in both replies ({loop}): what it "
-                            "wrote before the loop is used"
-                        )
-                        return whole
-                    raise DegenerateReply(
-                        f"{record.model} repeated itself in both replies to the "
-                        f"{record.prompt_id}.v{record.prompt_version} prompt ({loop}; stopped "
-                        f"after {got.output_tokens} tokens)",
-                        hint="run again, or try a larger model with --model",
-                    )
+                    return _in_full(
+                        record, reply_model, content,
+                        f"{record.model} repeated itself in both replies ({loop}): what it wrote "
+                        "before the loop is used",
+                        DegenerateReply(
+                            f"{record.model} repeated itself in both replies to the "
+                            f"{record.prompt_id}.v{record.prompt_version} prompt ({loop}; "
+                            f"stopped after {got.output_tokens} tokens)",
+                            hint="run again, or try a larger model with --model",
+                        ),
+                    )  # fmt: skip
                 reseeded = True
                 record.warnings.append(
                     f"reply stopped after {got.output_tokens} tokens: {loop}; "
@@ -364,19 +362,17 @@ class Ollama(ModelFacts):
                     )
                     num_predict = larger
                     continue
-                whole = salvaged(reply_model, content)
-                if whole is not None:
-                    record.warnings.append(
-                        f"reply cut at {num_predict} output tokens with no room for more: what "
-                        "it wrote in full before the cut is used"
-                    )
-                    return whole
-                raise OutputTruncated(
-                    f"{record.model}'s reply to {record.prompt_id} {record.prompt_version} was cut "
-                    f"at {num_predict} output tokens (done_reason length) and num_ctx "
-                    f"{budget.num_ctx} has no room for a longer one",
-                    hint="shorten the input, or raise SUMMARIZER_NUM_CTX if memory allows",
-                )
+                return _in_full(
+                    record, reply_model, content,
+                    f"reply cut at {num_predict} output tokens with no room for more: what it "
+                    "wrote in full before the cut is used",
+                    OutputTruncated(
+                        f"{record.model}'s reply to {record.prompt_id} {record.prompt_version} "
+                        f"was cut at {num_predict} output tokens (done_reason length) and "
+                        f"num_ctx {budget.num_ctx} has no room for a longer one",
+                        hint="shorten the input, or raise SUMMARIZER_NUM_CTX if memory allows",
+                    ),
+                )  # fmt: skip
             try:
                 return parse_reply(reply_model, content), content
             except ValidationError as e:
@@ -478,3 +474,15 @@ def _build_messages(
     if not built:
         raise ConfigError("a model call needs at least one message")
     return built
+
+
+def _in_full(
+    record: CallRecord, reply_model: type[T], content: str, warning: str, error: Exception
+) -> tuple[T, str]:
+    """What a reply that cannot be had whole said in full before it went wrong, with `warning`
+    noted; `error` raised when nothing of it is whole."""
+    whole = salvaged(reply_model, content)
+    if whole is None:
+        raise error
+    record.warnings.append(warning)
+    return whole
