@@ -16,7 +16,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -95,7 +95,8 @@ def main() -> None:
         from summarizer.config import Settings
         from summarizer.refresh import refresh, select
 
-        settings = Settings.from_env()
+        # The pages are on a loopback server: fetched, and read again, with --allow-private.
+        settings = replace(Settings.from_env(), allow_private=True)
         started = time.perf_counter()
         report = pipeline.ingest(settings, [f"{base}/p/{i}" for i in range(args.n)])
         if report.failed:

@@ -77,6 +77,9 @@ class Settings:
     # past it only the article's leading part is read, and the output says so.
     max_windows: int = 8
     min_words: int = 40
+    # Pages may be fetched from loopback, private and link-local addresses (--allow-private):
+    # recorded with each article so fetched, and only those are read from there again.
+    allow_private: bool = False
 
     @property
     def catalog_path(self) -> Path:

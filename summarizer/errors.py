@@ -24,6 +24,10 @@ class SummarizerError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def line(self) -> str:
+        """The message and, in parentheses, its hint: one line."""
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
 
 class ConfigError(SummarizerError):
     """A setting or option has a value the tool cannot use."""

@@ -27,6 +27,8 @@ class Article(BaseModel):
     warnings: tuple[str, ...] = ()
     ingested_at: str = ""
     updated_at: str = ""
+    # Fetched with --allow-private: reading its page again may reach a private address.
+    allow_private: bool = False
 
     def summary_dict(self) -> dict[str, Any]:
         """Everything but the text, plus its length."""

@@ -11,8 +11,6 @@ from typing import TYPE_CHECKING, Any
 from summarizer.errors import ConfigError, SummarizerError
 
 if TYPE_CHECKING:
-    import httpx
-
     from summarizer.config import Settings
     from summarizer.corpus import IngestReport, ItemResult, OutputChange, Progress
     from summarizer.models import Article
@@ -96,17 +94,16 @@ def refresh(
     progress: Progress | None = None,
     *,
     cancelled: Callable[[], bool] | None = None,
-    http: httpx.Client | None = None,
 ) -> RefreshReport:
-    """Read each article's source again (pages with a conditional GET), store what changed in
+    """Read each article's source again (pages with a conditional GET, from a private address
+    only when the article was first fetched with --allow-private), store what changed in
     substance as a new version (re-embedding only those), then make its kept summaries and
-    claims again on the new text and compare them with those of the old. `http`: the client
-    to fetch with (a feed job's, with its guard against private addresses)."""
+    claims again on the new text and compare them with those of the old."""
     from summarizer.corpus import SilentProgress, ingest_session, never
 
     before = _outputs_before(settings, articles)
     with ingest_session(
-        settings, progress or SilentProgress(), len(articles), cancelled or never, http
+        settings, progress or SilentProgress(), len(articles), cancelled or never
     ) as ingester:
         for article in articles:
             if ingester.cancelled():

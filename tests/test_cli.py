@@ -76,6 +76,21 @@ def test_ingest_list_show_search_remove_json(hash_embedder: str, corpus_copy: Pa
     assert len(json.loads(run("list", "--json").stdout)) == 4
 
 
+def test_an_empty_id_names_no_article(hash_embedder: str, corpus_copy: Path) -> None:
+    """An empty id is the prefix of every id: with one article stored it used to remove it."""
+    one = corpus_copy / "one"
+    one.mkdir()
+    first = sorted(corpus_copy.glob("*.txt"))[0]
+    (one / first.name).write_text(first.read_text(encoding="utf-8"), encoding="utf-8")
+    assert run("ingest", str(one)).exit_code == 0
+    for given in ("", "   "):
+        for command in ("remove", "show", "history"):
+            refused = run(command, given)
+            assert refused.exit_code == 1, (command, given, refused.output)
+            assert refused.stderr.startswith(f"error: no article {given!r}: an article id is not")
+    assert len(json.loads(run("list", "--json").stdout)) == 1
+
+
 def test_human_output(hash_embedder: str, corpus_copy: Path) -> None:
     run("ingest", str(corpus_copy))
     listing = run("list").stdout

@@ -267,7 +267,7 @@ def test_reindex_leaves_only_the_live_collections_files(
 def test_a_meta_refresh_page_is_followed(hash_embedder: str, site: Any) -> None:
     from summarizer import pipeline
     from summarizer.config import Settings
-    from tests.test_ingest_urls import article_page, sample
+    from tests.test_ingest_urls import article_page, local, sample
 
     title, body = sample()
     site.pages["/news/binance"] = (200, "text/html; charset=utf-8", article_page(title, body))
@@ -275,7 +275,7 @@ def test_a_meta_refresh_page_is_followed(hash_embedder: str, site: Any) -> None:
     site.pages["/short"] = (200, "text/html", refresh.format("/news/binance").encode())
     site.pages["/a"] = (200, "text/html", refresh.format("/b").encode())
     site.pages["/b"] = (200, "text/html", refresh.format("/a").encode())
-    report = pipeline.ingest(Settings.from_env(), [f"{site.url}/short", f"{site.url}/a"])
+    report = pipeline.ingest(local(), [f"{site.url}/short", f"{site.url}/a"])
     by_item = {r.item.removeprefix(site.url): r for r in report.results}
     short, loop = by_item["/short"], by_item["/a"]
     assert short.status == "added", short.reason

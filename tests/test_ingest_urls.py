@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from summarizer import pipeline
@@ -26,6 +27,11 @@ def sample(name: str = "004_a1cf827bafe0670f.txt") -> tuple[str, str]:
     return title.strip(), body.strip()
 
 
+def local() -> Settings:
+    """The settings, with pages on the test's loopback server allowed (--allow-private)."""
+    return replace(Settings.from_env(), allow_private=True)
+
+
 def test_ingest_urls(hash_embedder: str, site: Site) -> None:
     title, body = sample()
     site.pages["/news/binance"] = (200, "text/html; charset=utf-8", article_page(title, body))
@@ -37,7 +43,7 @@ def test_ingest_urls(hash_embedder: str, site: Site) -> None:
     )
     site.pages["/data.json"] = (200, "application/json", b"{}")
     site.pages["/boom"] = (500, "text/html", b"oops")
-    s = Settings.from_env()
+    s = local()
     urls = [f"{site.url}{p}" for p in ("/news/binance", "/wall", "/data.json", "/boom", "/gone")]
     report = pipeline.ingest(s, urls)
     by_item = {r.item.removeprefix(site.url): r for r in report.results}
@@ -71,7 +77,7 @@ def test_canonical_url_gives_the_id(hash_embedder: str, site: Site) -> None:
     page = article_page(title, body, canonical=canonical)
     site.pages["/a?utm_source=feed"] = (200, "text/html", page)
     site.pages["/amp/a"] = (200, "text/html", page)
-    s = Settings.from_env()
+    s = local()
     report = pipeline.ingest(s, [f"{site.url}/a?utm_source=feed", f"{site.url}/amp/a"])
     assert [r.status for r in report.results] == ["added", "unchanged"]
     assert report.results[0].article_id == pipeline.article_id("url", canonical)
@@ -89,7 +95,7 @@ def test_a_page_cannot_claim_another_article(hash_embedder: str, site: Site) -> 
         "text/html",
         article_page(t2, b2, canonical="https://victim.example/news/story"),
     )
-    s = Settings.from_env()
+    s = local()
     urls = [f"{site.url}/one", f"{site.url}/two", f"{site.url}/three"]
     report = pipeline.ingest(s, urls)
     assert [r.status for r in report.results] == ["added", "added", "added"]
@@ -144,3 +150,28 @@ def test_progress_bar_on_a_terminal_only(hash_embedder: str, corpus_copy: Path) 
     assert piped.stderr.strip().splitlines() == [
         "ingest: 0 added, 0 updated, 5 unchanged, 0 failed (0 chunks embedded)"
     ]
+
+
+def test_a_page_on_a_private_address_is_refused_without_allow_private(
+    hash_embedder: str, site: Site
+) -> None:
+    """As `run` does for feeds: a page on a loopback, private or link-local address is fetched
+    only with --allow-private, and the article records the permission."""
+    from click.testing import CliRunner
+
+    from summarizer.cli import cli
+
+    title, body = sample()
+    site.pages["/news/binance"] = (200, "text/html; charset=utf-8", article_page(title, body))
+    url = f"{site.url}/news/binance"
+    refused = CliRunner().invoke(cli, ["ingest", url])
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith(
+        f"error: {url}: refused: 127.0.0.1 is a loopback address "
+        "(pass --allow-private to fetch from intranet hosts)\n"
+    )
+    assert pipeline.list_articles(Settings.from_env()) == []
+    allowed = CliRunner().invoke(cli, ["ingest", url, "--allow-private"])
+    assert allowed.exit_code == 0, allowed.output
+    (article,) = pipeline.list_articles(Settings.from_env())
+    assert article.allow_private and article.title == title

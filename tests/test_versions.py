@@ -57,26 +57,29 @@ def edited() -> Iterator[EditedSite]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            # Each request is noted before it is answered: a client that has its answer finds
+            # it in `asked` (noted after, it could race the test's next look).
             page = site.pages.get(self.path)
             if page is None:
+                site.asked.append((self.path, 404))
                 self.send_response(404)
                 self.end_headers()
-                site.asked.append((self.path, 404))
                 return
             if page.location:
+                site.asked.append((self.path, 301))
                 self.send_response(301)
                 self.send_header("Location", page.location)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
-                site.asked.append((self.path, 301))
                 return
             if page.etag and self.headers.get("If-None-Match") == page.etag:
+                site.asked.append((self.path, 304))
                 self.send_response(304)
                 self.send_header("ETag", page.etag)
                 self.end_headers()
-                site.asked.append((self.path, 304))
                 return
             body = page.body.encode()
+            site.asked.append((self.path, 200))
             self.send_response(200)
             self.send_header("Content-Type", "text/plain; charset=utf-8")
             if page.etag:
@@ -84,7 +87,6 @@ def edited() -> Iterator[EditedSite]:
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
-            site.asked.append((self.path, 200))
 
         def log_message(self, *args: object) -> None:
             pass
@@ -103,7 +105,7 @@ def run(*args: str) -> Any:
 
 def _stored(site: EditedSite, path: str = "/story") -> str:
     site.pages[path] = Page(FIRST)
-    result = run("ingest", site.page(path), "--json")
+    result = run("ingest", site.page(path), "--allow-private", "--json")
     assert result.exit_code == 0, result.output
     aid: str = json.loads(result.stdout)[0]["article_id"]
     return aid
@@ -255,15 +257,17 @@ def test_a_data_dir_of_an_earlier_schema_migrates_in_place_and_loses_nothing(
     pipeline.ingest(settings, [str(corpus_copy)])
     before = {a.id: a.text for a in pipeline.list_articles(settings)}
     aid = next(iter(before))
-    for old in ("2", "3", "4"):
+    for old in ("2", "3", "4", "5"):
         db = sqlite3.connect(settings.catalog_path)  # as that version left it
-        db.execute("DROP TABLE chunk_text")  # the lexical index, without titles
-        db.execute(
-            "CREATE VIRTUAL TABLE chunk_text USING fts5 (text, chunk_id UNINDEXED,"
-            " article_id UNINDEXED, tokenize = 'porter unicode61 remove_diacritics 2')"
-        )
-        db.execute("INSERT INTO chunk_text SELECT 'x', id, article_id FROM chunks")
-        if old != "4":
+        if old != "5":
+            db.execute("DROP TABLE chunk_text")  # the lexical index, without titles
+            db.execute(
+                "CREATE VIRTUAL TABLE chunk_text USING fts5 (text, chunk_id UNINDEXED,"
+                " article_id UNINDEXED, tokenize = 'porter unicode61 remove_diacritics 2')"
+            )
+            db.execute("INSERT INTO chunk_text SELECT 'x', id, article_id FROM chunks")
+        db.execute("ALTER TABLE articles DROP COLUMN allow_private")  # recorded since 6
+        if old not in ("4", "5"):
             db.execute("DROP TABLE versions")
             db.execute("DROP TABLE outputs")
         if old == "3":
@@ -278,7 +282,8 @@ def test_a_data_dir_of_an_earlier_schema_migrates_in_place_and_loses_nothing(
         db.close()
         catalog = Catalog(settings.catalog_path)
         try:
-            assert catalog.meta("schema_version") == SCHEMA_VERSION == "5"
+            assert catalog.meta("schema_version") == SCHEMA_VERSION == "6"
+            assert catalog.get(aid).allow_private is False  # no permission assumed
             assert catalog.lexical(["binance"], 3), "the lexical index holds the texts again"
             assert [v.n for v in catalog.versions(aid)] == [1]
             assert catalog.version_text(aid, 1) == before[aid]
@@ -555,3 +560,56 @@ def test_a_recheck_that_failed_is_tried_again_by_the_next_run(
     assert again.exit_code == 0, again.output
     (update,) = records(again.stdout)
     assert update["kind"] == "update" and update["version"] == 2
+
+
+def _intranet_at(monkeypatch: pytest.MonkeyPatch, path: str) -> None:
+    """The guard against private addresses as if the test server were on the public internet,
+    but for the pages under `path` (there is no public server to test with here)."""
+    from summarizer.errors import RefusedAddress
+    from summarizer.reading import fetch
+
+    def only_intranet(url: object, timeout: float = 5.0) -> None:
+        if path in str(url):
+            raise RefusedAddress(
+                "refused: 127.0.0.1 is a loopback address",
+                hint="pass --allow-private to fetch from intranet hosts",
+            )
+
+    monkeypatch.setattr(fetch, "check_public", only_intranet)
+    monkeypatch.setattr(fetch, "_check_peer", lambda response: None)
+
+
+def test_a_refresh_reads_a_page_only_with_the_permission_it_was_first_fetched_with(
+    hash_embedder: str, edited: EditedSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page ingested without --allow-private that now redirects into the intranet is refused
+    by refresh: nothing stored, its source not re-pointed. One ingested with --allow-private
+    (recorded with the article) may follow its redirect there."""
+    _intranet_at(monkeypatch, "/secret")
+    edited.pages["/secret"] = Page(FIRST.replace("Monday", "Sunday"), "s1")
+    edited.pages["/public"] = Page(FIRST)
+    ingested = run("ingest", edited.page("/public"), "--json")
+    assert ingested.exit_code == 0, ingested.output
+    aid = json.loads(ingested.stdout)[0]["article_id"]
+    shown = json.loads(run("show", aid, "--json").stdout)
+    assert shown["allow_private"] is False and shown["source"] == edited.page("/public")
+
+    edited.pages["/public"] = Page("", None, location="/secret")
+    for refreshed in (run("refresh", aid), run("refresh", "--all")):
+        assert refreshed.exit_code == 1
+        assert (
+            f"error: {edited.page('/public')}: refused: 127.0.0.1 is a loopback address (it was "
+            "stored without --allow-private: ingest its URL again with --allow-private to allow it)"
+        ) in refreshed.stderr
+    assert ("/secret", 200) not in edited.asked
+    settings = Settings.from_env()
+    (article,) = pipeline.list_articles(settings)
+    assert article.source == edited.page("/public") and "Monday" in article.text
+    assert len(pipeline.history(settings, aid)) == 1
+
+    allowed = _stored(edited, "/allowed")  # ingested with --allow-private
+    assert json.loads(run("show", allowed, "--json").stdout)["allow_private"] is True
+    edited.pages["/allowed"] = Page("", None, location="/secret")
+    items, line = _refresh(allowed)
+    assert [i["status"] for i in items] == ["updated"], line
+    assert ("/secret", 200) in edited.asked

@@ -336,7 +336,7 @@ def test_the_server_refuses_other_hosts_forms_without_its_token_and_shows_no_tra
         rebound = http.get("/", headers={"Host": f"evil.example:{served.url.rsplit(':', 1)[1]}"})
         assert rebound.status_code == 400
         assert "answers only for 127.0.0.1" in rebound.text
-        for form in ({}, {"csrf": "guessed"}):
+        for form in ({"x": "1"}, {"csrf": "guessed"}):
             refused = http.post(f"/article/{aid}/summarize", data=form)
             assert refused.status_code == 403 and "token" in refused.text
         assert http.post("/ask", data={"q": "anything"}).status_code == 403
@@ -355,6 +355,32 @@ def test_the_server_refuses_other_hosts_forms_without_its_token_and_shows_no_tra
                 assert "Traceback" not in shown.text and "Error:" not in shown.text
         beyond = http.get("/?page=99999999999999999999")
         assert "there is 1 page" in beyond.text and "add some with" not in beyond.text
+
+
+def test_a_large_or_odd_form_is_refused_before_its_body_is_read(served: Served) -> None:
+    """Any page can post to the app: a body is read only once the Host is the app's and the form
+    is a small URL-encoded one, so a page cannot make the server buffer megabytes per request."""
+    host, port = served.url.removeprefix("http://").split(":")
+    aid = served.ids[0]
+    for path in ("/ask", f"/article/{aid}/summarize"):
+        for head, status in (
+            (f"Content-Type: multipart/form-data; boundary=x\r\nContent-Length: {400 << 20}", 415),
+            (f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {1 << 30}", 413),
+            ("Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked", 411),
+        ):
+            # Headers only: a server that waited for the body it was promised would not answer.
+            with socket.create_connection((host, int(port)), timeout=10) as conn:
+                conn.sendall(
+                    f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n{head}\r\n\r\n".encode()
+                )
+                answer = conn.recv(65536).decode("latin-1")
+            assert answer.startswith(f"HTTP/1.1 {status} "), (path, head, answer[:200])
+            assert "Traceback" not in answer
+    with httpx.Client(base_url=served.url) as http:
+        page = http.get("/ask")
+        assert page.status_code == 200
+        small = http.post("/ask", data={"q": "x" * 100, "csrf": "guessed"})
+        assert small.status_code == 403  # read, and refused for its token
 
 
 def test_serve_listens_where_it_says_and_a_taken_port_is_one_line(tmp_path: Path) -> None:
@@ -406,18 +432,42 @@ def test_the_last_runs_digests_are_kept_and_shown_escaped(
         site.add("/a/1", article_page(story), content_type="text/html; charset=utf-8")
         site.add("/f.xml", rss([Item(story.title, link=site.url + "/a/1", guid="urn:1")]))
         runner = CliRunner()
-        assert runner.invoke(cli, ["feeds", "add", site.url + "/f.xml"]).exit_code == 0
+        named = "<img src=x onerror=window.pwned=7> wire"
+        phish = "[Phish](http://evil.example/) <img src=x onerror=window.pwned=8>"
+        for path, name in (("/f.xml", named), ("/gone.xml", phish)):
+            added = runner.invoke(cli, ["feeds", "add", site.url + path, "--name", name])
+            assert added.exit_code == 0, added.output
         ran = runner.invoke(cli, ["run", "--allow-private"])
-        assert ran.exit_code == 0, ran.output
+        assert ran.exit_code == 1 and "error: feed [Phish]" in ran.stderr, ran.output
     browser.get(served.url + "/")
     links = browser.find_elements(By.CSS_SELECTOR, "a[href^='/digests/']")
     assert len(links) == 1
     _follow(browser, links[0])
     digest = _wait_for(browser, "article.digest")
     assert "<script>window.pwned=6</script> Exchange story" in digest.text
+    assert named in digest.find_element(By.TAG_NAME, "h2").text  # the feed's own heading
+    assert phish in digest.text  # in the Failed section, as text
+    assert browser.find_elements(By.CSS_SELECTOR, "article.digest img") == []
+    hrefs = [a.get_attribute("href") for a in digest.find_elements(By.TAG_NAME, "a")]
+    assert hrefs and not any("evil.example" in (h or "") for h in hrefs), hrefs
     assert browser.execute_script("return window.pwned === undefined")
     with httpx.Client(base_url=served.url) as http:
         assert http.get("/digests/..%2Fcatalog").status_code == 404
+
+
+def test_a_digest_link_cannot_end_early_or_run_script() -> None:
+    """A feed's link becomes a link only when http(s), and nothing in it ends the link."""
+    from markdown_it import MarkdownIt
+
+    from summarizer.feeds.digest import _linked
+
+    render = MarkdownIt("commonmark", {"html": False}).render
+    broken = "http://news.example/a) [Phish](http://evil.example/"
+    html = render(_linked("Story", broken))
+    assert html.count("<a ") == 1  # to news.example, whose path holds the rest
+    assert 'href="http://news.example/a%29%20%5BPhish%5D%28http://evil.example/"' in html
+    for hostile in ("javascript:alert(1)", "data:text/html,<script>x</script>"):
+        assert "<a " not in render(_linked("Story", hostile))
 
 
 def test_slow_work_shows_its_progress_then_its_result(

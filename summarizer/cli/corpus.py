@@ -26,18 +26,27 @@ from summarizer.cli.options import (
     type=click.IntRange(1),
     help="Largest file or page accepted (default 10 MiB).",
 )
-def ingest(sources: tuple[str, ...], as_json: bool, max_bytes: int | None, **opts: Any) -> None:
+@click.option(
+    "--allow-private",
+    is_flag=True,
+    help="Allow pages on loopback, private and link-local addresses (intranets); recorded with "
+    "each article, so that `refresh` may read it from there again.",
+)
+def ingest(
+    sources: tuple[str, ...], as_json: bool, max_bytes: int | None, allow_private: bool, **opts: Any
+) -> None:
     """Add files, directories, globs or http(s) URLs to the corpus.
 
-    Unchanged sources are skipped, changed ones replace their old text. Exit status 1 if any item
-    failed; the others are still stored.
+    Unchanged sources are skipped, changed ones replace their old text. Pages (and their
+    redirects) on private addresses are refused without --allow-private. Exit status 1 if any
+    item failed; the others are still stored.
     """
     from dataclasses import replace
 
     from summarizer import pipeline, render
     from summarizer.progress import IngestProgress
 
-    settings = settings_from(opts)
+    settings = replace(settings_from(opts), allow_private=allow_private)
     if max_bytes is not None:
         settings = replace(settings, max_bytes=max_bytes)
     with IngestProgress(quiet=as_json) as progress:

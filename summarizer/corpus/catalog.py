@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+from summarizer.errors import NotFoundError
 from summarizer.models import Article, Chunk
 
 # A title's words count for less than the text's in the lexical ranking: they say which
@@ -27,6 +28,18 @@ TITLE_WEIGHT = 0.5
 
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def id_prefix(id_or_prefix: str) -> str:
+    """An article id, or the start of one, as given (spaces around it dropped): never empty,
+    for an empty prefix would name every article."""
+    given = id_or_prefix.strip()
+    if not given:
+        raise NotFoundError(
+            f"no article {id_or_prefix!r}: an article id is not empty",
+            hint="`summarizer list` shows the ids",
+        )
+    return given
 
 
 @dataclass(frozen=True)
@@ -78,7 +91,8 @@ class Catalog(Protocol):
     def get(self, article_id: str) -> Article | None: ...
 
     def resolve(self, id_or_prefix: str) -> Article:
-        """The article with this id, or the only one whose id starts with it (NotFoundError)."""
+        """The article with this id, or the only one whose id starts with it (NotFoundError;
+        an empty one is refused: `id_prefix`)."""
         ...
 
     def articles(self) -> list[Article]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from summarizer.errors import EmbedderError, SummarizerError
+from summarizer.errors import EmbedderError, RefusedAddress, SummarizerError
 
 if TYPE_CHECKING:
     import httpx
@@ -25,6 +25,10 @@ if TYPE_CHECKING:
     from summarizer.models import Article, Chunk
     from summarizer.reading import Extracted, RawDocument
 
+# A stored article is read again only with the permission its page was first fetched with.
+REFETCH_PRIVATE = (
+    "it was stored without --allow-private: ingest its URL again with --allow-private to allow it"
+)
 # Chunks embedded per call: large enough to keep the embedder busy, small enough that a killed
 # ingest loses little work.
 EMBED_BATCH = 128
@@ -95,9 +99,10 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def describe_article(raw: RawDocument, doc: Extracted) -> Article:
+def describe_article(raw: RawDocument, doc: Extracted, *, allow_private: bool) -> Article:
     """The article a page's extraction makes, as stored but for the storage times: its id and
-    URL (from the address fetched, or the file), its text hash and metadata."""
+    URL (from the address fetched, or the file), its text hash and metadata, and whether its
+    page was fetched with leave to reach private addresses."""
     from summarizer.models import Article
 
     aid, url = article_id("file", raw.source), doc.url
@@ -116,6 +121,7 @@ def describe_article(raw: RawDocument, doc: Extracted) -> Article:
         site=doc.site,
         method=doc.method,
         warnings=doc.warnings,
+        allow_private=allow_private and raw.url is not None,
     )
 
 
@@ -184,7 +190,6 @@ class _Ingester:
         corpus: Corpus,
         progress: Progress,
         cancelled: Callable[[], bool] = never,
-        http: httpx.Client | None = None,
     ) -> None:
         self.settings = settings
         self.corpus = corpus
@@ -193,13 +198,14 @@ class _Ingester:
         self.report = IngestReport()
         self._embedder: Embedder | None = None
         self._collection = ""
-        self._http, self._own_http = http, http is None
+        # A client per permission: with the guard against private addresses, and without it.
+        self._http: dict[bool, httpx.Client] = {}
         self._pending: list[tuple[Article, list[Chunk], str | None, ItemResult]] = []
         self._pending_chunks = 0
 
     def close(self) -> None:
-        if self._http is not None and self._own_http:
-            self._http.close()
+        for client in self._http.values():
+            client.close()
         if self._embedder is not None:
             self._embedder.close()
 
@@ -207,20 +213,34 @@ class _Ingester:
         self.report.results.append(result)
         self.progress.advance(result)
 
-    def add(self, item: str, known: str | None = None, article_id: str | None = None) -> None:
+    def add(
+        self,
+        item: str,
+        known: str | None = None,
+        article_id: str | None = None,
+        allow_private: bool | None = None,
+    ) -> None:
         """Read or fetch one file or URL and stage its article (or record why it failed); with
         `known`, the validators of the page's last fetch, fetch it with a conditional GET (a 304
-        is reported unchanged, at no cost)."""
+        is reported unchanged, at no cost). A page is fetched, redirects included, only from
+        public addresses unless `allow_private` (by default the settings') lets it; the article
+        records the permission its page was fetched with."""
         from summarizer.reading import NotModified
 
+        if allow_private is None:
+            allow_private = self.settings.allow_private
         try:
-            staged = self._read(item, known)
+            staged = self._read(item, known, allow_private)
             if staged is not None:
-                self._stage(item, *staged, keep_id=article_id)
+                self._stage(item, *staged, keep_id=article_id, allow_private=allow_private)
         except NotModified:
             self._done(ItemResult(item, "unchanged", article_id=article_id))
         except EmbedderError:
             raise
+        except RefusedAddress as e:  # with how to allow it
+            how = e.hint if article_id is None else REFETCH_PRIVATE
+            reason = f"{e.message} ({how})" if how else e.message
+            self._done(ItemResult(item, "failed", article_id=article_id, reason=reason))
         except SummarizerError as e:
             self._done(ItemResult(item, "failed", article_id=article_id, reason=e.message))
 
@@ -228,29 +248,33 @@ class _Ingester:
         """Stage an article from a page already in hand (a feed job's fetched page or the
         feed's own content), and its extraction when already made."""
         try:
-            self._stage(item, raw, None, doc)
+            self._stage(item, raw, None, doc, allow_private=self.settings.allow_private)
         except EmbedderError:
             raise
         except SummarizerError as e:
             self._done(ItemResult(item, "failed", reason=e.message))
 
     def refresh(self, article: Article) -> None:
-        """Read the article's source again: a page with a conditional GET, a file when its
-        size or mtime changed."""
+        """Read the article's source again: a page with a conditional GET (and only with the
+        permission it was first fetched with), a file when its size or mtime changed."""
         known = self.corpus.catalog.state(article.id)
-        self.add(article.source, known[1] if known else None, article.id)
+        self.add(article.source, known[1] if known else None, article.id, article.allow_private)
 
-    def _read(self, item: str, known: str | None = None) -> tuple[RawDocument, str | None] | None:
+    def _read(
+        self, item: str, known: str | None, allow_private: bool
+    ) -> tuple[RawDocument, str | None] | None:
         """The item's bytes and fingerprint (a file's size and mtime, a page's validators);
         None when the file is unchanged (reported). A page is fetched with a conditional GET
         when `known` holds its validators of an earlier fetch (NotModified on a 304)."""
         if is_url(item):
-            from summarizer.reading import fetch_url, make_http_client
+            from summarizer.reading import fetch_url, make_guarded_client
 
-            if self._http is None:
-                self._http = make_http_client()
+            client = self._http.get(allow_private)
+            if client is None:
+                client = make_guarded_client(allow_private=allow_private)
+                self._http[allow_private] = client
             doc = fetch_url(
-                item, max_bytes=self.settings.max_bytes, client=self._http, if_changed_since=known
+                item, max_bytes=self.settings.max_bytes, client=client, if_changed_since=known
             )
             return doc, doc.validators
         from summarizer.reading import read_file
@@ -276,6 +300,8 @@ class _Ingester:
         fingerprint: str | None,
         doc: Extracted | None = None,
         keep_id: str | None = None,
+        *,
+        allow_private: bool,
     ) -> None:
         from summarizer.corpus.catalog import now
         from summarizer.corpus.chunking import chunk_article
@@ -284,7 +310,7 @@ class _Ingester:
 
         if doc is None:
             doc = extract(raw, min_words=self.settings.min_words)
-        article = describe_article(raw, doc)
+        article = describe_article(raw, doc, allow_private=allow_private)
         if keep_id is not None and article.id != keep_id:
             # Read again for an article stored before (refresh) that now redirects, or names
             # another canonical URL (a slug changed with its headline): still that article.
@@ -379,10 +405,8 @@ def ingest_session(
     progress: Progress,
     total: int,
     cancelled: Callable[[], bool] = never,
-    http: httpx.Client | None = None,
 ) -> Iterator[_Ingester]:
-    """The write lock, the corpus checked and recovered, and an ingester flushed at the end
-    (fetching with `http` when given, else with a client of its own)."""
+    """The write lock, the corpus checked and recovered, and an ingester flushed at the end."""
     from summarizer.corpus.embed import canonical_name
     from summarizer.corpus.store import Corpus, write_lock
 
@@ -390,7 +414,7 @@ def ingest_session(
     progress.begin(total)
     with write_lock(settings, progress.note):
         corpus = Corpus(settings)
-        ingester = _Ingester(settings, corpus, progress, cancelled, http)
+        ingester = _Ingester(settings, corpus, progress, cancelled)
         try:
             corpus.check_embedder(embedder_name)
             corpus.recover()

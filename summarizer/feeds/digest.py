@@ -61,7 +61,7 @@ def digest_markdown(report: RunReport, generated: str, *, max_claims: int = 5) -
     if not records and not report.updates:
         lines += ["", "Nothing new."]
     for feed, stories in feeds.items():
-        lines += ["", f"## {feed}"]
+        lines += ["", f"## {_md(feed)}"]
         for r in stories:
             lines += ["", *_digest_story(r, report.copies.get(r["entry_id"], []), max_claims)]
     if report.updates:
@@ -70,7 +70,7 @@ def digest_markdown(report: RunReport, generated: str, *, max_claims: int = 5) -
             lines += _digest_update(u)
     if report.failures:
         lines += ["", "## Failed", ""]
-        lines += [f"- {label} — {reason}" for label, reason in report.failures]
+        lines += [f"- {_md(label)} — {_md(reason)}" for label, reason in report.failures]
     return "\n".join(lines) + "\n"
 
 
@@ -79,11 +79,11 @@ def _digest_story(r: dict[str, Any], copies: list[EntryRow], max_claims: int) ->
 
     s = r["summary"]
     url = r["url"] or r["link"]
-    head = f"[{_md(s['headline'])}]({url})" if url else _md(s["headline"])
+    head = _linked(s["headline"], url)
     facts = [f"*{_md(r['title'])}*"]
     if r["published"]:
-        facts.append(r["published"][:10])
-    facts.append(f"`{r['article_id']}`")
+        facts.append(_md(r["published"][:10]))
+    facts.append(f"`{_md(r['article_id'])}`")
     if r["content_from"] == "feed":
         facts.append("from the feed's own text")
     lines = [f"### {head}", "", " · ".join(facts), ""]
@@ -104,12 +104,7 @@ def _digest_story(r: dict[str, Any], copies: list[EntryRow], max_claims: int) ->
             kind = c["kind"].replace("_", " ")
             lines.append(f"- {_md(c['statement'])}{_mark(c)} *({kind}; {_md(who)})*")
     if copies:
-        shown = ", ".join(
-            f"[{_md(c.feed)}: {_md(c.title)}]({c.link})"
-            if c.link
-            else f"{_md(c.feed)}: {_md(c.title)}"
-            for c in copies
-        )
+        shown = ", ".join(_linked(f"{c.feed}: {c.title}", c.link) for c in copies)
         lines += ["", f"*Also published as:* {shown}"]
     return lines
 
@@ -119,13 +114,13 @@ def _digest_update(u: dict[str, Any]) -> list[str]:
     the quotes of earlier statements that it no longer has."""
     from summarizer.render import quoted
 
-    title = f"[{_md(u['title'])}]({u['link']})" if u.get("link") else _md(u["title"])
+    title = _linked(u["title"], u.get("link"))
     n = u["claims_changed"]
     facts = [
         f"version {u['version']} (+{u['words_added']}/-{u['words_removed']} words)",
         f"updated: {n} claim{'' if n == 1 else 's'} changed",
     ]
-    lines = [f"- {title} `{u['article_id']}` — {'; '.join(facts)}"]
+    lines = [f"- {title} `{_md(u['article_id'])}` — {'; '.join(facts)}"]
     gone = dict.fromkeys(q["quote"] for o in u["outputs"] for q in o["no_longer_says"])
     lines += [f"  - the article no longer says {_md(quoted(q))}" for q in gone]
     return lines
@@ -139,6 +134,21 @@ def _mark(item: dict[str, Any]) -> str:
     if verdict == "partial":
         return " **(partly supported)**"
     return " **(unsupported)**" if verdict == "unsupported" else ""
+
+
+def _linked(text: str, url: str | None) -> str:
+    """`text` as a Markdown link to `url` when that is an http(s) address (written so that no
+    character of it can end the link or start another), else as plain text."""
+    from urllib.parse import quote, urlsplit
+
+    if not url or urlsplit(url).scheme.lower() not in ("http", "https"):
+        return _md(text)
+    return f"[{_md(text)}]({quote(url, safe=URL_SAFE)})"
+
+
+# What may stay as it is in a link's address: the URL syntax but for parentheses, spaces,
+# angle brackets, quotes and backslashes (those are %-encoded: the same address).
+URL_SAFE = ":/?#[]@!$&'*+,;=%~-._"
 
 
 def _md(text: str) -> str:

@@ -74,7 +74,7 @@ def prepare(entry: EntryRow, *, fetch: Callable[[str], RawDocument], min_words: 
         except ExtractionError as e:
             problem = f"no article on the page ({e.message})"
         except SourceError as e:
-            problem = with_hint(e)
+            problem = e.line()
     else:
         problem = "no link"
     if not entry.content.strip():
@@ -85,11 +85,6 @@ def prepare(entry: EntryRow, *, fetch: Callable[[str], RawDocument], min_words: 
     except ExtractionError as e:
         raise EntryFailed(f"{problem}; the feed's own text is {e.message}") from None
     return Prepared(raw, doc, "feed", [f"{problem}: used the feed's own text", *doc.warnings])
-
-
-def with_hint(e: SummarizerError) -> str:
-    """The error's message and, in parentheses, its hint: one line."""
-    return f"{e.message} ({e.hint})" if e.hint else e.message
 
 
 class HostSlots:

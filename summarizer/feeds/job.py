@@ -33,7 +33,6 @@ from summarizer.feeds.entries import (
     HostSlots,
     Prepared,
     prepare,
-    with_hint,
 )
 from summarizer.feeds.records import entry_record
 
@@ -83,12 +82,14 @@ class _Item:
         return self.summary is not None and self.claims is not None
 
 
-def foreseen(raw: RawDocument, doc: Extracted) -> tuple[Article, list[Chunk]]:
+def foreseen(
+    raw: RawDocument, doc: Extracted, *, allow_private: bool
+) -> tuple[Article, list[Chunk]]:
     """The article and chunks ingest will store for this page, as ingest builds them (ingest
     decides: a difference is caught when it has stored the page)."""
     from summarizer.corpus import chunk_article, describe_article
 
-    article = describe_article(raw, doc)
+    article = describe_article(raw, doc, allow_private=allow_private)
     return article, chunk_article(article.id, article.content_hash, article.text)
 
 
@@ -254,13 +255,15 @@ class EntryJob:
         try:
             prepared = future.result()
         except SummarizerError as e:
-            self._fail(item, with_hint(e))
+            self._fail(item, e.line())
             return
         except Exception as e:  # a parser's bug on one odd page must not stop the run
             self._fail(item, f"unexpected {type(e).__name__}: {e}")
             return
         entry = item.entry
-        article, chunks = foreseen(prepared.raw, prepared.doc)
+        article, chunks = foreseen(
+            prepared.raw, prepared.doc, allow_private=self.settings.allow_private
+        )
         same = self.ledger.same_article(entry.id, article.id, article.content_hash)
         if same is not None:
             self._duplicate(item, same, "same article")

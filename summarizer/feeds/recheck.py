@@ -9,8 +9,6 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import httpx
-
     from summarizer.config import Settings
     from summarizer.corpus import ItemResult
     from summarizer.feeds.ledger import Ledger
@@ -38,12 +36,12 @@ def recheck(
     settings: Settings,
     ledger: Ledger,
     due: Sequence[tuple[int, str]],
-    http: httpx.Client,
     report: RunReport,
     progress: RunProgress,
     emit: Callable[[str], None],
 ) -> None:
-    """Read again the pages of the `due` (entry id, article id) and report each new version."""
+    """Read again the pages of the `due` (entry id, article id), each with the permission it was
+    first fetched with, and report each new version."""
     from summarizer.corpus import Corpus, is_url
     from summarizer.refresh import refresh
 
@@ -54,7 +52,7 @@ def recheck(
         stored = corpus.catalog.many(entry_of)
     articles = [a for a in stored.values() if is_url(a.source)]
     entries = {e.id: e for e in ledger.entries(ids=list(entry_of.values()))} if articles else {}
-    refreshed = refresh(settings, articles, _Pages(progress), http=http)
+    refreshed = refresh(settings, articles, _Pages(progress))
     report.model_calls += refreshed.model_calls
     for item in refreshed.items:
         r = item.result

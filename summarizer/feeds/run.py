@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from summarizer.errors import FeedError, LedgerError, SummarizerError, one_line
-from summarizer.feeds.entries import FETCH_WORKERS, PER_HOST, HostSlots, with_hint
+from summarizer.feeds.entries import FETCH_WORKERS, PER_HOST, HostSlots
 from summarizer.feeds.report import RunOptions, RunProgress, RunReport
 
 if TYPE_CHECKING:
@@ -38,9 +38,13 @@ def run(
 ) -> RunReport:
     """Read the feeds, process what is new (and what an earlier run left), write one JSON line
     per processed entry through `emit`. Entry failures are reported, not raised."""
+    from dataclasses import replace
+
     from summarizer.feeds.backends import open_ledger
     from summarizer.reading import make_guarded_client
 
+    # The entries' articles record the permission their pages were fetched with.
+    settings = replace(settings, allow_private=options.allow_private)
     started = time.monotonic()
     report = RunReport()
     with run_lock(settings), open_ledger(settings) as ledger:
@@ -73,7 +77,7 @@ def run(
 
                 report.rechecked = len(due)
                 try:
-                    recheck(settings, ledger, due, http, report, progress, emit)
+                    recheck(settings, ledger, due, report, progress, emit)
                 except SummarizerError as e:
                     report.error = e
         counts = ledger.counts()
@@ -165,7 +169,7 @@ def _read_feeds(
                     raise FeedError(f"unexpected {type(e).__name__}: {one_line(e)}") from None
             except SummarizerError as e:
                 report.feeds_failed += 1
-                message = with_hint(e)
+                message = e.line()
                 ledger.record_feed_error(feed.id, message)
                 report.failures.append((f"feed {feed.name} ({feed.url})", message))
                 progress.note(f"error: feed {feed.name} ({feed.url}): {message}")

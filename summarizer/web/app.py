@@ -34,6 +34,8 @@ CSP = (
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 TASK_LABELS = dict(views.TASKS)
+# The largest form body read: a question and a token are well under it.
+MAX_FORM = 16 * 1024
 
 
 class Guard:
@@ -50,10 +52,16 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        host = Headers(scope=scope).get("host", "")
+        headers = Headers(scope=scope)
+        host = headers.get("host", "")
+        refused: tuple[int, str] | None = None
         if host.lower() not in self.allowed:
-            page = error_page(400, f"this app answers only for {sorted(self.allowed)[0]}")
-            await HTMLResponse(page, 400, headers=_SAFE)(scope, receive, send)
+            refused = 400, f"this app answers only for {sorted(self.allowed)[0]}"
+        elif scope["method"] not in ("GET", "HEAD"):
+            refused = _unreadable_form(headers)
+        if refused is not None:  # answered before a byte of the body is read
+            page = error_page(*refused)
+            await HTMLResponse(page, refused[0], headers=_SAFE)(scope, receive, send)
             return
 
         async def with_headers(message: Any) -> None:
@@ -63,6 +71,20 @@ class Guard:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+def _unreadable_form(headers: Any) -> tuple[int, str] | None:
+    """Why a form sent to this app is refused unread, or None: the app's forms are a few fields
+    sent URL-encoded, never more than MAX_FORM bytes, and always say how long they are."""
+    kind = headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        return 415, "this app takes forms URL-encoded only"
+    length = headers.get("content-length", "")
+    if not length.isdigit():
+        return 411, "a form must say its length"
+    if int(length) > MAX_FORM:
+        return 413, f"a form here is at most {MAX_FORM // 1024} KiB"
+    return None
 
 
 _SAFE = {

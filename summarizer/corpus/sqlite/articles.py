@@ -8,7 +8,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from summarizer.corpus.catalog import Listed
+from summarizer.corpus.catalog import Listed, id_prefix
 from summarizer.corpus.sqlite.kept import Kept
 from summarizer.corpus.sqlite.lexical import Lexical
 from summarizer.errors import NotFoundError
@@ -16,7 +16,7 @@ from summarizer.models import Article, Chunk
 
 _ARTICLE_COLUMNS = (
     "id, source, url, title, author, date, site, method, warnings, text, content_hash, "
-    "ingested_at, updated_at"
+    "ingested_at, updated_at, allow_private"
 )
 
 
@@ -35,6 +35,7 @@ def _article(row: sqlite3.Row) -> Article:
         content_hash=row["content_hash"],
         ingested_at=row["ingested_at"],
         updated_at=row["updated_at"],
+        allow_private=bool(row["allow_private"]),
     )
 
 
@@ -84,6 +85,7 @@ class SqliteCatalog(Lexical, Kept):
 
     def resolve(self, id_or_prefix: str) -> Article:
         """The article with this id, or the only one whose id starts with it."""
+        id_or_prefix = id_prefix(id_or_prefix)
         found = self.get(id_or_prefix)
         if found is not None:
             return found
@@ -217,12 +219,13 @@ class SqliteCatalog(Lexical, Kept):
         self._db.execute("DELETE FROM chunks WHERE article_id = ?", (article.id,))
         self._db.execute(
             f"INSERT INTO articles ({_ARTICLE_COLUMNS}, fingerprint) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (id) DO UPDATE SET source = excluded.source, url = excluded.url, "
             "title = excluded.title, author = excluded.author, date = excluded.date, "
             "site = excluded.site, method = excluded.method, warnings = excluded.warnings, "
             "text = excluded.text, content_hash = excluded.content_hash, "
-            "fingerprint = excluded.fingerprint, updated_at = excluded.updated_at",
+            "fingerprint = excluded.fingerprint, updated_at = excluded.updated_at, "
+            "allow_private = excluded.allow_private",
             (
                 article.id,
                 article.source,
@@ -237,6 +240,7 @@ class SqliteCatalog(Lexical, Kept):
                 article.content_hash,
                 article.ingested_at,
                 article.updated_at,
+                int(article.allow_private),
                 fingerprint,
             ),
         )

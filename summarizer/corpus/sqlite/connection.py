@@ -9,7 +9,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from summarizer.corpus.sqlite.schema import LEXICAL_INDEX, OUTPUTS, SCHEMA, SCHEMA_VERSION
+from summarizer.corpus.sqlite.schema import (
+    ALLOW_PRIVATE,
+    LEXICAL_INDEX,
+    OUTPUTS,
+    SCHEMA,
+    SCHEMA_VERSION,
+)
 from summarizer.errors import DatabaseError, StoreError
 
 
@@ -92,7 +98,10 @@ class Connection:
                 self._db.execute(OUTPUTS)
                 self._db.execute("INSERT INTO outputs SELECT * FROM outputs_3")
                 self._db.execute("DROP TABLE outputs_3")
-            if version in ("1", "2", "3", "4"):  # (2: before outputs were kept: created above)
+            if version in ("1", "2", "3", "4", "5"):  # (2: before outputs were kept: above)
+                # Before schema 6 no permission to fetch from private addresses was recorded:
+                # none is assumed.
+                self._db.execute(ALLOW_PRIVATE)
                 version = None
             # Before versions were kept (and on a new catalog, where it does nothing): every
             # article's text is its first version.

@@ -1,7 +1,7 @@
 """The SQLite catalog's tables: articles, chunk spans, versions, kept outputs, the lexical index
-(FTS5) and the vector store's cleanup journal. Schema 5; older catalogs are migrated on open."""
+(FTS5) and the vector store's cleanup journal. Schema 6; older catalogs are migrated on open."""
 
-SCHEMA_VERSION = "5"
+SCHEMA_VERSION = "6"
 
 OUTPUTS = """CREATE TABLE IF NOT EXISTS outputs (
     article_id TEXT NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS articles (
     content_hash TEXT NOT NULL,
     fingerprint TEXT,
     ingested_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    allow_private INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS articles_source ON articles (source);
 CREATE TABLE IF NOT EXISTS chunks (
@@ -63,4 +64,7 @@ LEXICAL_INDEX = SCHEMA[SCHEMA.index("CREATE VIRTUAL TABLE") :].strip().rstrip(";
 # Every distinct text an article had is a numbered version; the latest one's text is the
 # article's own (its `text` is NULL here), an older one's is kept in its row. `fingerprint` is
 # what tells whether the source changed without reading it: a file's size and mtime, a page's
-# HTTP validators (ETag, Last-Modified) as JSON.
+# HTTP validators (ETag, Last-Modified) as JSON. `allow_private`: the page was fetched with
+# --allow-private, so reading it again may reach a loopback or private address (schema 6; those
+# stored before it were not allowed).
+ALLOW_PRIVATE = "ALTER TABLE articles ADD COLUMN allow_private INTEGER NOT NULL DEFAULT 0"
