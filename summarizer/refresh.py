@@ -110,66 +110,84 @@ def refresh(
                 break
             ingester.refresh(article)
     report = RefreshReport([Refreshed(r) for r in ingester.report.results], ingester.report)
-    changed = _describe_versions(settings, articles, report.items)
-    _remake_outputs(settings, changed, before, report)
+    now = _describe_versions(settings, articles, report.items)
+    _remake_outputs(settings, _due(now, before), before, report)
     return report
 
 
 def _outputs_before(
     settings: Settings, articles: Sequence[Article]
-) -> dict[tuple[str, str], dict[str, Any]]:
-    """(article id, task) -> the kept output made on the article's current text."""
+) -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
+    """(article id, task) -> the content hash and the kept output of the article's current text,
+    or else of its newest kept one (made on an earlier version)."""
     from summarizer.corpus import Corpus
 
-    found: dict[tuple[str, str], dict[str, Any]] = {}
+    found: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
     with Corpus(settings) as corpus:
         for article in articles:
             for task in TASKS:
-                kept = corpus.catalog.output(article.id, task, article.content_hash)
+                kept = corpus.catalog.output(article.id, task)
                 if kept is not None:
-                    found[(article.id, task)] = json.loads(kept[2])
+                    found[(article.id, task)] = kept[0], json.loads(kept[2])
     return found
 
 
 def _describe_versions(
     settings: Settings, articles: Sequence[Article], items: list[Refreshed]
 ) -> list[tuple[Refreshed, Article]]:
-    """Each item's latest version number and the words its change added and removed; the
-    items whose text changed, with their new text."""
+    """Each item's latest version number and the words its change added and removed; each
+    item still stored, with its text as it is now."""
     from summarizer.corpus import Corpus, diff, words_changed
 
     old = {a.id: a for a in articles}
-    changed = []
+    stored = []
     with Corpus(settings) as corpus:
         for item in items:
             was = old.get(item.result.article_id or "")
-            if was is None:
+            if was is None or item.result.status == "failed":
                 continue
             versions = corpus.catalog.versions(was.id)
             item.version = versions[-1].n if versions else 0
             current = corpus.catalog.get(was.id)
-            if current is not None and current.content_hash != was.content_hash:
+            if current is None:
+                continue
+            if current.content_hash != was.content_hash:
                 item.added_words, item.removed_words = words_changed(diff(was.text, current.text))
-                changed.append((item, current))
-    return changed
+            stored.append((item, current))
+    return stored
+
+
+def _due(
+    stored: list[tuple[Refreshed, Article]],
+    before: dict[tuple[str, str], tuple[str, dict[str, Any]]],
+) -> list[tuple[Refreshed, Article, str]]:
+    """The outputs to make again: each kept one made on a text other than the article's latest -
+    the text changed now, or an earlier refresh stored a new text but could not make them (it
+    was stopped, or the model was down). They stay due until made."""
+    return [
+        (item, article, task)
+        for item, article in stored
+        for task in TASKS
+        if (article.id, task) in before and before[(article.id, task)][0] != article.content_hash
+    ]
 
 
 def _remake_outputs(
     settings: Settings,
-    changed: list[tuple[Refreshed, Article]],
-    before: dict[tuple[str, str], dict[str, Any]],
+    due: list[tuple[Refreshed, Article, str]],
+    before: dict[tuple[str, str], tuple[str, dict[str, Any]]],
     report: RefreshReport,
 ) -> None:
-    """The summaries and claims of each article whose text changed, made again on the new text
-    (a summary at the length it had), each compared with the one of the old text."""
+    """The `due` summaries and claims made again on the article's latest text (a summary at the
+    length it had), each compared with the one kept before."""
     from summarizer import pipeline
     from summarizer.corpus import compare_outputs
 
     for task in TASKS:
         groups: dict[Any, list[tuple[Refreshed, Article]]] = {}
-        for item, article in changed:
-            kept = before.get((article.id, task))
-            if kept is not None:
+        for item, article, of in due:
+            if of == task:
+                kept = before[(article.id, task)][1]
                 groups.setdefault(kept.get("length") or "medium", []).append((item, article))
         for length, group in groups.items():
             try:
@@ -178,7 +196,8 @@ def _remake_outputs(
                 results = [pipeline.TaskResult(a.id, error=e.message) for _, a in group]
             for (item, article), result in zip(group, results, strict=True):
                 made = result.output.model_dump(mode="json") if result.output else None
-                change = compare_outputs(task, before[(article.id, task)], made, article.text)
+                kept = before[(article.id, task)][1]
+                change = compare_outputs(task, kept, made, article.text)
                 change.error = result.error
                 if result.output is not None:
                     report.model_calls += result.output.calls - result.output.cached_calls

@@ -311,3 +311,34 @@ def test_a_bounded_list_keeps_its_description() -> None:
 
     field = bounded(MergeReply, "point_ids", 4).model_json_schema()["properties"]["point_ids"]
     assert field["maxItems"] == 4 and "ids of the key points" in field["description"]
+
+
+def test_a_deeply_nested_page_fails_alone_in_ingest_and_refresh(
+    tmp_path: Path, hash_embedder: str, site: Any
+) -> None:
+    """Thousands of nested elements (or fewer, under a descendant CSS rule) used to end the
+    whole batch with a RecursionError traceback: the page fails alone, with one line."""
+    body = f"<p>{BODY}</p>"
+    deep = "<html><body>" + "<div>" * 5000 + body + "</div>" * 5000 + "</body></html>"
+    styled = (
+        "<html><head><style>div div span { display: none } .x p { color: red }</style></head>"
+        "<body>" + "<div class=x>" * 3000 + body + "</div>" * 3000 + "</body></html>"
+    )
+    for name, page in (("deep.html", deep), ("styled.html", styled)):
+        (tmp_path / name).write_text(page, encoding="utf-8")
+    (tmp_path / "fine.txt").write_text("A fine article\n\n" + BODY, encoding="utf-8")
+    result = run("ingest", str(tmp_path))
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    for name in ("deep.html", "styled.html"):
+        assert (
+            f"error: {tmp_path / name}: the page's elements are nested too deeply to read "
+            "(thousands of levels)"
+        ) in lines
+    assert lines[-1].startswith("ingest: 1 added, 0 updated, 0 unchanged, 2 failed")
+    site.pages["/story"] = (200, "text/html", f"<html><body>{body}</body></html>".encode())
+    assert run("ingest", f"{site.url}/story", "--allow-private").exit_code == 0
+    site.pages["/story"] = (200, "text/html", deep.encode())
+    refreshed = run("refresh", "--all")
+    assert refreshed.exit_code == 1
+    assert "nested too deeply" in refreshed.stderr and "Traceback" not in refreshed.output

@@ -510,6 +510,20 @@ def test_a_refresh_without_its_model_keeps_the_new_version_and_says_what_it_coul
     assert "the article no longer says “" in result.stdout  # found without the model
     assert "claims: could not be made again: " in result.stdout
     assert len(pipeline.history(Settings.from_env(), aid)) == 2
+    # The claims made on the old text stay due work: the next refresh makes them, though the
+    # page answers 304 now; the one after has nothing left to do.
+    monkeypatch.setenv("OLLAMA_HOST", ollama_env.url)
+    items, line = _refresh(aid)
+    assert items[0]["status"] == "unchanged" and edited.asked[-1] == ("/story", 304)
+    (change,) = items[0]["outputs"]
+    assert change["task"] == "claims" and change["error"] is None, change
+    assert "1 with summaries or claims made again" in line and " 0 model calls" not in line
+    settings = Settings.from_env()
+    latest = pipeline.get_article(settings, aid).content_hash
+    with pipeline.open_corpus(settings) as corpus:
+        assert corpus.catalog.output(aid, "claims", latest) is not None
+    items, line = _refresh(aid)
+    assert items[0]["outputs"] == [] and "0 model calls" in line
 
 
 def test_a_sentence_that_starts_like_a_stamp_is_a_change() -> None:
@@ -613,3 +627,25 @@ def test_a_refresh_reads_a_page_only_with_the_permission_it_was_first_fetched_wi
     items, line = _refresh(allowed)
     assert [i["status"] for i in items] == ["updated"], line
     assert ("/secret", 200) in edited.asked
+
+
+def test_an_article_removed_while_a_refresh_waited_is_not_stored_again(
+    hash_embedder: str, edited: EditedSite
+) -> None:
+    """A refresh chose its articles, then waited for the write lock while `remove` deleted one:
+    it reads only those still stored, and says so of the other."""
+    from summarizer.refresh import refresh
+
+    kept, gone = _stored(edited, "/kept"), _stored(edited, "/gone")
+    settings = Settings.from_env()
+    chosen = pipeline.list_articles(settings)  # as the refresh saw them before the lock
+    assert run("remove", gone).exit_code == 0
+    for page in ("/kept", "/gone"):
+        edited.pages[page] = Page(FIRST.replace("Monday", "Tuesday"), "v2")
+    report = refresh(settings, chosen)
+    by_id = {i.result.article_id: i.result for i in report.items}
+    assert by_id[kept].status == "updated"
+    assert by_id[gone].status == "failed"
+    assert by_id[gone].reason == "removed by another process meanwhile: not read again"
+    assert [a.id for a in pipeline.list_articles(settings)] == [kept]
+    assert ("/gone", 200) not in edited.asked[2:]  # not even fetched

@@ -383,6 +383,44 @@ def test_a_large_or_odd_form_is_refused_before_its_body_is_read(served: Served) 
         assert small.status_code == 403  # read, and refused for its token
 
 
+def test_the_job_queue_is_bounded_and_a_waiting_job_says_so(
+    served: Served, ollama_env: StandinOllama
+) -> None:
+    """One job runs at a time; at most WAITING wait behind it, each saying how many are ahead;
+    the next is refused with 503. The ask page shows only answers' jobs (an article's: not a
+    500)."""
+    import re
+
+    from summarizer.web.jobs import WAITING
+
+    ollama_env.token_delay = 0.05  # each reply takes many seconds: the jobs pile up
+    try:
+        with httpx.Client(base_url=served.url, timeout=60) as http:
+            found = re.search(r'name="csrf" value="([^"]+)"', http.get("/ask").text)
+            assert found is not None
+            token = found.group(1)
+            summary = http.post(f"/article/{served.ids[0]}/summarize", data={"csrf": token})
+            assert summary.status_code == 303
+            summary_job = summary.headers["location"].rsplit("job=", 1)[1]
+            posted = [
+                http.post("/ask", data={"q": f"What did exchange {n} do?", "csrf": token})
+                for n in range(WAITING + 1)
+            ]
+            assert [p.status_code for p in posted] == [303] * WAITING + [503]
+            assert "wait for the model already" in posted[-1].text
+            last = posted[WAITING - 1].headers["location"]
+            waiting = http.get(last)
+            assert waiting.status_code == 200
+            assert f"queued, {WAITING} ahead" in waiting.text  # the summary and 7 questions
+            assert http.get(f"/jobs/{last.rsplit('=', 1)[1]}").json()["state"] == "queued"
+            other = http.get(f"/ask?job={summary_job}")
+            assert other.status_code == 200 and "Traceback" not in other.text
+            refused = http.post(f"/article/{served.ids[1]}/claims", data={"csrf": token})
+            assert refused.status_code == 503
+    finally:
+        ollama_env.token_delay = 0.0
+
+
 def test_serve_listens_where_it_says_and_a_taken_port_is_one_line(tmp_path: Path) -> None:
     taken = _free_socket()
     taken.listen()

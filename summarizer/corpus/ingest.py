@@ -14,7 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from summarizer.errors import EmbedderError, RefusedAddress, SummarizerError
+from summarizer.errors import (
+    EmbedderError,
+    ExtractionError,
+    RefusedAddress,
+    SummarizerError,
+    one_line,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -257,8 +263,12 @@ class _Ingester:
     def refresh(self, article: Article) -> None:
         """Read the article's source again: a page with a conditional GET (and only with the
         permission it was first fetched with), a file when its size or mtime changed."""
-        known = self.corpus.catalog.state(article.id)
-        self.add(article.source, known[1] if known else None, article.id, article.allow_private)
+        known = self.corpus.catalog.state(article.id)  # under the write lock: as it is now
+        if known is None:  # removed while this waited for the lock: not to be stored again
+            reason = "removed by another process meanwhile: not read again"
+            self._done(ItemResult(article.source, "failed", article_id=article.id, reason=reason))
+            return
+        self.add(article.source, known[1], article.id, article.allow_private)
 
     def _read(
         self, item: str, known: str | None, allow_private: bool
@@ -309,7 +319,12 @@ class _Ingester:
         from summarizer.reading import extract
 
         if doc is None:
-            doc = extract(raw, min_words=self.settings.min_words)
+            try:
+                doc = extract(raw, min_words=self.settings.min_words)
+            except SummarizerError:
+                raise
+            except Exception as e:  # a parser's bug on one odd page fails that page alone
+                raise ExtractionError(f"unexpected {type(e).__name__}: {one_line(e)}") from None
         article = describe_article(raw, doc, allow_private=allow_private)
         if keep_id is not None and article.id != keep_id:
             # Read again for an article stored before (refresh) that now redirects, or names

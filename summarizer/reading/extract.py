@@ -77,7 +77,13 @@ def extract(raw: RawDocument, *, min_words: int = MIN_WORDS) -> Extracted:
     than `min_words` words: one rule for pages (paywalls, cookie walls, pages without an
     article), feed texts and files (a headline alone is not an article).
     """
-    doc = _extract_html(raw) if raw.kind == "html" else _extract_text(raw)
+    try:
+        doc = _extract_html(raw) if raw.kind == "html" else _extract_text(raw)
+    except RecursionError:
+        # Thousands of nested elements (or a CSS rule over them) outrun the parsers' recursion.
+        raise ExtractionError(
+            "the page's elements are nested too deeply to read (thousands of levels)"
+        ) from None
     words = word_count(doc.text)
     if words < min_words:
         why = (

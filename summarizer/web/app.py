@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from summarizer.web import views
-from summarizer.web.jobs import QUICK, Jobs
+from summarizer.web.jobs import QUICK, Busy, Jobs
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -242,7 +242,7 @@ class App:
         for task in TASK_LABELS:
             job = self.jobs.running_for((task, article.id)) or job
         if job is not None:
-            view.job = views.Job(job.id, job.message, job.state == "running")
+            view.job = views.Job(job.id, job.message, job.active)
         refresh = 2 if view.job is not None and view.job.running else None
         return self.page("article.html", v=view, refresh=refresh, title=article.title)
 
@@ -356,10 +356,12 @@ class App:
             await _wait(started)
             return RedirectResponse(f"/ask?job={started.id}", status_code=303)
         job = self.jobs.get(request.query_params.get("job", ""))
+        if job is not None and job.key[0] != "ask":
+            job = None  # an article's job: not this page's to show
         answer = job.result if job is not None and job.state == "done" else None
         q = answer.question if answer is not None else request.query_params.get("q", "")
         problem = job.message if job is not None and job.state == "failed" else None
-        waiting = job if job is not None and job.state == "running" else None
+        waiting = job if job is not None and job.active else None
         refresh = 2 if waiting else None
         titles = {}
         if answer is not None:
@@ -417,6 +419,9 @@ def create_app(settings: Settings, *, host: str, port: int) -> Starlette:
         assert isinstance(exc, HTTPException)
         return HTMLResponse(error_page(exc.status_code, str(exc.detail)), exc.status_code)
 
+    async def busy(request: Request, exc: Exception) -> Response:
+        return HTMLResponse(error_page(503, str(exc)), 503, headers={"Retry-After": "30"})
+
     async def server_error(request: Request, exc: Exception) -> Response:
         message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
         return HTMLResponse(error_page(500, message), 500)
@@ -438,7 +443,7 @@ def create_app(settings: Settings, *, host: str, port: int) -> Starlette:
             Mount("/static", StaticFiles(packages=[("summarizer.web", "static")]), name="static"),
         ],
         middleware=[Middleware(Guard, allowed=allowed)],
-        exception_handlers={HTTPException: http_error, Exception: server_error},
+        exception_handlers={HTTPException: http_error, Busy: busy, Exception: server_error},
         lifespan=lifespan,
     )
     app.state.web = state

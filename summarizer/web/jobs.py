@@ -14,6 +14,11 @@ from typing import Any
 # How long a request waits for its job before showing progress: a cached reply is back by then.
 QUICK = 1.5
 KEPT = 200  # finished jobs remembered (their results are in the catalog, answers only here)
+WAITING = 8  # jobs waiting behind the one running, at most: past it a new one is refused
+
+
+class Busy(Exception):
+    """Too many jobs wait for the model already."""
 
 
 @dataclass
@@ -21,13 +26,19 @@ class Job:
     id: str
     key: tuple[str, ...]
     label: str
-    state: str = "running"  # running, done, failed
+    state: str = "queued"  # queued, running, done, failed
     error: str | None = None
     result: Any = None
     started: float = field(default_factory=time.monotonic)
     ended: float | None = None
     done: threading.Event = field(default_factory=threading.Event)
     calls: dict[int, Any] = field(default_factory=dict)  # the model calls streaming now
+    ahead: Callable[[], int] = lambda: 0  # jobs before this one, while it waits
+
+    @property
+    def active(self) -> bool:
+        """Waiting or running: a page showing it looks again."""
+        return self.state in ("queued", "running")
 
     def watch(self, activity: Any) -> None:
         if activity.done:
@@ -38,6 +49,8 @@ class Job:
     @property
     def message(self) -> str:
         took = (self.ended or time.monotonic()) - self.started
+        if self.state == "queued":
+            return f"{self.label}: queued, {self.ahead()} ahead (the model does one job at a time)"
         if self.state == "running":
             calls = "; ".join(a.line() for a in list(self.calls.values()))
             return f"{self.label}: working, {took:.0f} s so far — {calls or 'the model is asked'}"
@@ -53,36 +66,53 @@ class Jobs:
         self._lock = threading.Lock()
 
     def start(self, key: tuple[str, ...], label: str, work: Callable[[], Any]) -> Job:
-        """A job doing `work`; the one already running for `key` if there is one."""
+        """A job doing `work`; the one already waiting or running for `key` if there is one.
+        Busy when WAITING jobs wait already."""
         with self._lock:
-            for job in self._jobs.values():
-                if job.key == key and job.state == "running":
+            active = [j for j in self._jobs.values() if j.active]
+            for job in active:
+                if job.key == key:
                     return job
+            if sum(j.state == "queued" for j in active) >= WAITING:
+                raise Busy(
+                    f"{WAITING} jobs wait for the model already: try again when they are done"
+                )
             job = Job(secrets.token_urlsafe(8), key, label)
+            job.ahead = lambda: self._ahead(job)
             self._jobs[job.id] = job
             while len(self._jobs) > KEPT:
                 oldest = next(iter(self._jobs))
-                if self._jobs[oldest].state == "running":
+                if self._jobs[oldest].active:
                     break
                 del self._jobs[oldest]
         self._pool.submit(self._run, job, work)
         return job
+
+    def _ahead(self, job: Job) -> int:
+        """The jobs started before `job` and not finished (they run one at a time, in order)."""
+        with self._lock:
+            ahead = 0
+            for other in self._jobs.values():
+                if other is job:
+                    return ahead
+                ahead += other.active
+            return ahead
 
     def get(self, job_id: str) -> Job | None:
         with self._lock:
             return self._jobs.get(job_id)
 
     def running_for(self, key: tuple[str, ...]) -> Job | None:
+        """The job waiting or running for `key`, if any."""
         with self._lock:
-            return next(
-                (j for j in self._jobs.values() if j.key == key and j.state == "running"), None
-            )
+            return next((j for j in self._jobs.values() if j.key == key and j.active), None)
 
     @staticmethod
     def _run(job: Job, work: Callable[[], Any]) -> None:
         from summarizer.errors import SummarizerError
         from summarizer.llm import watching
 
+        job.state, job.started = "running", time.monotonic()
         try:
             with watching(job.watch):  # jobs run one at a time: every call streaming is this job's
                 job.result = work()

@@ -48,7 +48,7 @@
         .then(function (r) { return r.json(); })
         .then(function (state) {
           job.textContent = state.message;
-          if (state.state === "running") { setTimeout(poll, 1000); } else { location.reload(); }
+          if (state.state === "running" || state.state === "queued") { setTimeout(poll, 1000); } else { location.reload(); }
         })
         .catch(function () { setTimeout(poll, 3000); });
     };
