@@ -80,6 +80,8 @@ class Settings:
     # Pages may be fetched from loopback, private and link-local addresses (--allow-private):
     # recorded with each article so fetched, and only those are read from there again.
     allow_private: bool = False
+    # Seconds between the starts of two requests to one host, at least (feeds and their pages).
+    host_interval: float = 0.2
 
     @property
     def catalog_path(self) -> Path:
@@ -114,6 +116,7 @@ class Settings:
             support_model=env.get("SUMMARIZER_SUPPORT_MODEL", "").strip() or None,
             max_windows=_env_int("SUMMARIZER_MAX_WINDOWS", 8) or 8,
             min_words=_env_int("SUMMARIZER_MIN_WORDS", 40) or 40,
+            host_interval=_env_float("SUMMARIZER_HOST_INTERVAL", 0.2),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         if isinstance(given.get("home"), str):

@@ -30,6 +30,9 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("ANONYMIZED_TELEMETRY", "False")
+    # Every test site is one host on loopback: the politeness interval would only slow the
+    # suite (the tests of it set their own).
+    monkeypatch.setenv("SUMMARIZER_HOST_INTERVAL", "0.01")
     yield home
 
 

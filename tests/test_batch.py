@@ -14,6 +14,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -416,6 +417,35 @@ def test_private_addresses_are_refused_without_allow_private(site: FeedSite) -> 
         "(pass --allow-private to fetch from intranet hosts)"
     )
     assert site.requests == []
+
+
+def test_a_page_many_entries_point_at_is_fetched_once_and_a_host_is_not_hammered(
+    site: FeedSite, ollama_env: StandinOllama, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hostile feed of 300 items, each its own guid, all linking to one page: the page is
+    fetched once (the rest are copies by link). And requests to one host start at least
+    SUMMARIZER_HOST_INTERVAL apart."""
+    monkeypatch.setenv("SUMMARIZER_HOST_INTERVAL", "0.3")
+    story = corpus_stories()[0]
+    publish(site, "/a/0", story)
+    items = [item_for(site, "/a/0", story, n, guid=f"urn:copy:{n}") for n in range(300)]
+    others = [synthetic_story(n) for n in range(1, 4)]
+    for n, other in enumerate(others, 1):
+        publish(site, f"/b/{n}", other)
+        items.append(item_for(site, f"/b/{n}", other, n))
+    site.add("/f.xml", rss(items))
+    run("feeds", "add", site.url + "/f.xml", "--name", "hostile")
+    result = run("run", "--allow-private")
+    assert result.exit_code == 0, result.output
+    assert "303 new, 0 unchanged, 299 duplicates, 4 done" in result.stderr
+    assert site.hits("/a/0") == 1
+    starts = sorted(site.times)  # when the site saw each request (after its connection)
+    assert len(starts) == 5  # the feed and four pages
+    gaps = [b - a for a, b in pairwise(starts)]
+    # Started 0.3 s apart; seen here a little earlier or later each, never all at once.
+    assert starts[-1] - starts[0] >= 4 * 0.3 - 0.05 and min(gaps) >= 0.1, gaps
+    again = run("run", "--allow-private")
+    assert again.exit_code == 0 and site.hits("/a/0") == 1
 
 
 # --- concurrency, limits, resumption ------------------------------------------------------------

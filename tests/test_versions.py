@@ -439,6 +439,37 @@ def test_an_updated_feed_item_makes_a_new_version_with_the_claim_report_in_line_
     assert late["version"] == 3 and "1 rechecked (1 updated)" in rechecked.stderr
 
 
+def test_an_rss_item_edited_only_in_its_date_or_title_is_read_again(
+    feed_site: Any, ollama_env: StandinOllama
+) -> None:
+    """RSS has no updated date: an edit may show only as a new pubDate or a new title."""
+    from tests.feed_site import Story, rss
+    from tests.test_batch import item_for, publish, records
+
+    story = Story("Exchange keeps Russian accounts open", FIRST.split("\n\n", 1)[1])
+    publish(feed_site, "/a/0", story)
+    item = item_for(feed_site, "/a/0", story, 0)
+    feed_site.add("/f.xml", rss([item]))
+    assert run("feeds", "add", feed_site.url + "/f.xml", "--name", "wire").exit_code == 0
+    assert run("run", "--allow-private").exit_code == 0
+    text = story.text
+    for edit, figure in (("published", "2.5 billion"), ("title", "3.5 billion")):
+        text = text.replace("1.5 billion" if figure == "2.5 billion" else "2.5 billion", figure)
+        publish(feed_site, "/a/0", Story(story.title, text))
+        if edit == "published":
+            item.published = (item.published or 0) + 3600
+        else:
+            item.title = "Exchange keeps Russian accounts open, corrected"
+        feed_site.add("/f.xml", rss([item]))
+        ran = run("run", "--allow-private")
+        assert ran.exit_code == 0, ran.output
+        (update,) = records(ran.stdout)
+        assert update["kind"] == "update", edit
+        assert "1 rechecked (1 updated)" in ran.stderr, edit
+    quiet = run("run", "--allow-private")  # nothing edited since: not read again
+    assert quiet.exit_code == 0 and "rechecked" not in quiet.stderr
+
+
 def test_refresh_chooses_by_date_and_by_feed(
     feed_site: Any, ollama_env: StandinOllama, edited: EditedSite
 ) -> None:

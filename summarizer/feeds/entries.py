@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -88,12 +89,16 @@ def prepare(entry: EntryRow, *, fetch: Callable[[str], RawDocument], min_words: 
 
 
 class HostSlots:
-    """At most `per_host` requests at a time to one host."""
+    """At most `per_host` requests at a time to one host, and each started at least `interval`
+    seconds after the one before it there: however many of its pages a run reads, a site sees
+    no more than 1/`interval` requests a second."""
 
-    def __init__(self, per_host: int) -> None:
+    def __init__(self, per_host: int, interval: float) -> None:
         self._per_host = per_host
+        self._interval = interval
         self._lock = threading.Lock()
         self._slots: dict[str, threading.Semaphore] = {}
+        self._next: dict[str, float] = {}  # host -> when its next request may start
 
     @contextmanager
     def __call__(self, url: str) -> Iterator[None]:
@@ -103,4 +108,8 @@ class HostSlots:
         with self._lock:
             slot = self._slots.setdefault(host, threading.Semaphore(self._per_host))
         with slot:
+            with self._lock:
+                start = max(time.monotonic(), self._next.get(host, 0.0))
+                self._next[host] = start + self._interval
+            time.sleep(max(0.0, start - time.monotonic()))
             yield

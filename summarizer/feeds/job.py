@@ -29,7 +29,6 @@ from summarizer.errors import (
 )
 from summarizer.feeds.entries import (
     FETCH_WORKERS,
-    PER_HOST,
     HostSlots,
     Prepared,
     prepare,
@@ -124,7 +123,7 @@ class EntryJob:
         settings: Settings,
         options: RunOptions,
         ledger: Ledger,
-        http: httpx.Client,
+        fetching: tuple[httpx.Client, HostSlots],
         report: RunReport,
         progress: RunProgress,
         emit: Callable[[str], None],
@@ -133,11 +132,10 @@ class EntryJob:
         self.stopping = threading.Event()
         self.options = options
         self.ledger = ledger
-        self.http = http
+        self.http, self.slots = fetching  # the run's client, and its bounds per host
         self.report = report
         self.progress = progress
         self.emit = emit
-        self.slots = HostSlots(PER_HOST)
         self.futures: dict[Future[Any], tuple[str, Any]] = {}
         self.to_ingest: list[_Item] = []
         self.ingesting = False

@@ -54,7 +54,8 @@ def run(
         ledger.stories.prune()
         feed_ids = [f.id for f in feeds]
         with make_guarded_client(allow_private=options.allow_private) as http:
-            _read_feeds(settings, ledger, feeds, http, report, progress)
+            slots = HostSlots(PER_HOST, settings.host_interval)  # feeds and pages alike
+            _read_feeds(settings, ledger, feeds, (http, slots), report, progress)
             backlog = ledger.unemitted(feed_ids)
             work = ledger.work(
                 feed_ids, retry_failed=options.retry_failed, since=options.since,
@@ -66,7 +67,8 @@ def run(
                 from summarizer.feeds.job import EntryJob
 
                 try:
-                    EntryJob(settings, options, ledger, http, report, progress, emit).process(work)
+                    job = EntryJob(settings, options, ledger, (http, slots), report, progress, emit)
+                    job.process(work)
                 except SummarizerError as e:
                     # Ollama gone, the store failing: the run stops, but what it finished is
                     # reported (digest, closing line) before the error, by the caller.
@@ -130,15 +132,16 @@ def _read_feeds(
     settings: Settings,
     ledger: Ledger,
     feeds: Sequence[FeedRow],
-    http: httpx.Client,
+    fetching: tuple[httpx.Client, HostSlots],
     report: RunReport,
     progress: RunProgress,
 ) -> None:
-    """Fetch and parse the feeds in parallel; record each one's new entries as it arrives."""
+    """Fetch and parse the feeds in parallel (with the run's client and its bounds per host);
+    record each one's new entries as it arrives."""
     from summarizer.feeds.parse import parse_feed
     from summarizer.reading import fetch_feed
 
-    slots = HostSlots(PER_HOST)
+    http, slots = fetching
 
     def read(feed: FeedRow) -> tuple[FeedResponse, ParsedFeed | None]:
         with slots(feed.url):

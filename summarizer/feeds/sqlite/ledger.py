@@ -132,7 +132,7 @@ class SqliteLedger(LedgerDB):
         with self.transaction():
             for e in entries:
                 known = self._db.execute(
-                    "SELECT id, status, updated, feed_hash FROM entries"
+                    "SELECT id, status, updated, feed_hash, title, published FROM entries"
                     " WHERE feed_id = ? AND key = ?",
                     (feed_id, e.key),
                 ).fetchone()
@@ -142,8 +142,10 @@ class SqliteLedger(LedgerDB):
                     record.updated += edited
                     self._db.execute(
                         "UPDATE entries SET updated = coalesce(?, updated), feed_hash ="
-                        " coalesce(?, feed_hash), recheck = recheck OR ? WHERE id = ?",
-                        (e.updated, e.content_hash, edited, known["id"]),
+                        " coalesce(?, feed_hash), title = coalesce(nullif(?, ''), title),"
+                        " published = coalesce(?, published), recheck = recheck OR ?"
+                        " WHERE id = ?",
+                        (e.updated, e.content_hash, e.title, e.published, edited, known["id"]),
                     )
                     continue
                 link_key = canonical_url(e.link) if e.link else None
@@ -212,7 +214,9 @@ class SqliteLedger(LedgerDB):
         length: int,
     ) -> tuple[int, str] | None:
         """An earlier entry this one copies: the same link (in another feed, or without a guid
-        of its own: in one feed a new guid is a new entry), or the same long feed text."""
+        of its own, or while the entry with that link waits to be fetched: in one feed a new
+        guid is otherwise a new entry), or the same long feed text. So a page is fetched once
+        however many entries point at it."""
         if link_key:
             row = self._db.execute(
                 "SELECT id, feed_id FROM entries WHERE link_key = ? ORDER BY id LIMIT 1",
@@ -220,6 +224,13 @@ class SqliteLedger(LedgerDB):
             ).fetchone()
             if row is not None and (guid is None or row["feed_id"] != feed_id):
                 return self._root(row["id"]), "same link"
+            waiting = self._db.execute(
+                "SELECT id FROM entries WHERE link_key = ? AND status = 'pending'"
+                " ORDER BY id LIMIT 1",
+                (link_key,),
+            ).fetchone()
+            if waiting is not None:
+                return self._root(waiting["id"]), "same link"
         if feed_hash and length >= SAME_FEED_TEXT_MIN_CHARS:
             row = self._db.execute(
                 "SELECT id FROM entries WHERE feed_hash = ? ORDER BY id LIMIT 1", (feed_hash,)
@@ -369,11 +380,17 @@ class SqliteLedger(LedgerDB):
 
 
 def _edited(known: Any, entry: FeedEntry) -> bool:
-    """Whether a done entry's item changed in the feed: a later updated date, or another text."""
+    """Whether a done entry's item changed in the feed: another updated or published date,
+    another title, or another text (RSS has no updated date: an edit may show only there)."""
     if known["status"] != "done":
         return False
-    if entry.updated and known["updated"] and entry.updated != known["updated"]:
-        return True
-    return bool(
-        entry.content_hash and known["feed_hash"] and entry.content_hash != known["feed_hash"]
+
+    def changed(new: str | None, old: str | None) -> bool:
+        return bool(new and old and new != old)
+
+    return (
+        changed(entry.updated, known["updated"])
+        or changed(entry.published, known["published"])
+        or changed(" ".join(entry.title.split()), " ".join((known["title"] or "").split()))
+        or changed(entry.content_hash, known["feed_hash"])
     )
