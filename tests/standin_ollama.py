@@ -68,6 +68,10 @@ CONTENT_KINDS = frozenset(
         # A small model's loops, to num_predict: the first item of the reply's first list
         # again and again (style="item"), or one string saying the same phrase (style="phrase").
         "loop",
+        # A broken or hostile server: a reply that never ends, as one line without a newline
+        # (style="line"), as new tokens past num_predict (style="tokens"), or as a token every
+        # `every` seconds (style="trickle"); it goes on until the client hangs up.
+        "flood",
     }
 )
 TWISTS = ("contradicting", "wrong_number", "unrelated_quote", "boilerplate_summary",
@@ -801,6 +805,36 @@ class StandinOllama:
                 self._stopping.wait(self.token_delay)
         handler.wfile.write(b"0\r\n\r\n")
 
+    def _flood(
+        self, handler: _Handler, entry: LoggedRequest, model: str, params: Mapping[str, Any]
+    ) -> None:
+        """A reply without end, until the client hangs up or the stand-in stops."""
+        style = str(params.get("style", "line"))
+        entry.status = 200
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/x-ndjson")
+        handler.send_header("Transfer-Encoding", "chunked")
+        handler.end_headers()
+
+        def send(data: bytes) -> None:
+            handler.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            handler.wfile.flush()
+            entry.pieces_sent += 1
+
+        if style == "line":
+            send(b'{"model": "%s", "message": {"role": "assistant", "content": "' % model.encode())
+        n = 0
+        while not self._stopping.is_set():
+            n += 1
+            if style == "line":
+                send(b"x" * 65536)
+                continue
+            piece = {"role": "assistant", "content": f" word{n}"}
+            line = {"model": model, "created_at": _now(), "message": piece, "done": False}
+            send((json.dumps(line) + "\n").encode())
+            if style == "trickle":
+                self._stopping.wait(float(params.get("every", 0.5)))
+
     # -- metadata endpoints ---------------------------------------------------------------------
 
     def _version(self, handler: _Handler, entry: LoggedRequest) -> None:
@@ -953,6 +987,10 @@ class StandinOllama:
             message = {"role": "assistant", "content": content}
             reply = {"model": model, "created_at": _now(), "message": message, **counters}
             self._send_json(handler, entry, 200, reply)
+            return
+
+        if "flood" in rules:
+            self._flood(handler, entry, model, rules["flood"].params)
             return
 
         def lines() -> Iterable[dict[str, Any]]:

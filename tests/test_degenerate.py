@@ -373,3 +373,38 @@ def test_what_a_reply_cut_anywhere_said_in_full(text: str, first: str) -> None:
     for cut in cuts:
         json.loads(cut)  # each a whole JSON text
     assert list(completed('{"a": "never closed')) == []
+
+
+@pytest.mark.parametrize(
+    ("style", "said"),
+    [
+        ("line", "sent a line of over 1 MiB without an end: the reply was stopped"),
+        ("tokens", "sent more than the 4 tokens asked for (num_predict): the reply was stopped"),
+        ("trickle", "past any pace for 4 tokens: the reply was stopped"),
+    ],
+)
+def test_a_server_whose_reply_never_ends_is_stopped_with_one_line(
+    ollama_settings: Settings, ollama_standin: StandinOllama, style: str, said: str
+) -> None:
+    """One line that never ends used to be buffered until the OOM killer came; an endless or
+    trickling stream that ignores num_predict ran for ever. Each is stopped, with one line."""
+    import tracemalloc
+
+    from summarizer.errors import LLMError
+
+    ollama_standin.misbehave("flood", times=None, style=style, every=0.2)
+    settings = replace(ollama_settings, read_timeout=1.0)
+    tracemalloc.start()
+    try:
+        with make(settings) as llm, pytest.raises(LLMError) as raised:
+            llm.structured(
+                Text, prompt_id="t", prompt_version="v1", user="Say it.", num_predict=4,
+                use_cache=False,
+            )  # fmt: skip
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert said in raised.value.message and ollama_standin.url in raised.value.message
+    assert "\n" not in raised.value.message
+    assert peak < 64 << 20  # a few MiB at most, not what the server sends
+    assert len(chats(ollama_standin)) == 1  # not asked again

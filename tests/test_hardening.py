@@ -342,3 +342,59 @@ def test_a_deeply_nested_page_fails_alone_in_ingest_and_refresh(
     refreshed = run("refresh", "--all")
     assert refreshed.exit_code == 1
     assert "nested too deeply" in refreshed.stderr and "Traceback" not in refreshed.output
+
+
+@pytest.fixture
+def reader() -> list[str]:
+    """How to run a command as a user who cannot write the data dir: as root permissions are
+    not enforced, so as `nobody` (skipped when that user cannot run this interpreter)."""
+    import shutil
+
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv: no user to read as")
+    as_nobody = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+    tried = subprocess.run([*as_nobody, sys.executable, "-c", "import summarizer"],
+                           capture_output=True, text=True, check=False)  # fmt: skip
+    if tried.returncode != 0:
+        pytest.skip(f"the user nobody cannot run this checkout: {tried.stderr.strip()[-200:]}")
+    return as_nobody
+
+
+def test_a_read_only_data_dir_can_be_read(
+    hash_embedder: str, corpus_copy: Path, reader: list[str]
+) -> None:
+    """A data dir on a read-only mount, an archive or another user's: list, show, search and
+    history read it (they used to fail with "attempt to write a readonly database"), and
+    nothing in it changes."""
+    import json
+    import shutil
+    import tempfile
+
+    top = Path(tempfile.mkdtemp(prefix="summarizer-ro-"))
+    top.chmod(0o755)  # the reader may enter it, and nothing below is writable for it
+    data = top / "data"
+    env = {"SUMMARIZER_HOME": str(data), "SUMMARIZER_EMBEDDER": "hash:256"}
+    try:
+        assert command("ingest", str(corpus_copy), env=env).returncode == 0
+        aid = json.loads(command("list", "--json", env=env).stdout)[0]["id"]
+        asked = [["list"], ["show", aid], ["search", "Binance Kraken freeze"], ["history", aid]]
+        before = [command(*args, env=env).stdout for args in asked]
+        for f in [data, *data.rglob("*")]:
+            f.chmod(f.stat().st_mode & ~0o222)
+        files = {f: f.stat().st_mtime_ns for f in data.rglob("*")}
+        for args, expected in zip(asked, before, strict=True):
+            read = subprocess.run(
+                [*reader, sys.executable, "-m", "summarizer", *args],
+                capture_output=True, text=True, env={**os.environ, **env}, timeout=120,
+                check=False,
+            )  # fmt: skip
+            assert read.returncode == 0, (args, read.stderr)
+            assert read.stdout == expected, args
+        assert {f: f.stat().st_mtime_ns for f in data.rglob("*")} == files
+    finally:
+        for f in [top, *top.rglob("*")]:
+            f.chmod(f.stat().st_mode | 0o700)
+        shutil.rmtree(top)

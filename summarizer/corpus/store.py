@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -53,7 +54,7 @@ class VectorStore:
         if not url:
             try:
                 return chromadb.PersistentClient(
-                    path=str(self.settings.chroma_path), settings=chroma_settings
+                    path=str(self._local_path()), settings=chroma_settings
                 )
             except Exception as e:
                 raise StoreError(f"cannot open the vector store {self.where}: {e}") from None
@@ -73,6 +74,30 @@ class VectorStore:
                 f"cannot reach the Chroma server at {url}: {one_line(e)}",
                 hint="start one with `chroma run --path DIR --host 127.0.0.1 --port PORT`",
             ) from None
+
+    def _local_path(self) -> Path:
+        """The embedded store's folder; when this process cannot write it (a read-only mount,
+        an archive, another user's data dir), a copy of it in a temporary folder, removed at
+        exit: Chroma writes to its files even to read them, and nothing is written here but
+        by a writer, which takes the write lock and needs the data dir writable anyway."""
+        import shutil
+        import stat
+        import tempfile
+        import weakref
+
+        path = self.settings.chroma_path
+        files = [path, *path.rglob("*")] if path.exists() else []
+        if all(os.access(f, os.W_OK) for f in files):
+            return path
+        copy = Path(tempfile.mkdtemp(prefix="summarizer-chroma-")) / "chroma"
+        try:
+            shutil.copytree(path, copy, copy_function=shutil.copyfile)
+            for f in [copy, *copy.rglob("*")]:  # the copy's modes are the originals' read-only
+                f.chmod(f.stat().st_mode | stat.S_IWUSR)
+        except OSError as e:
+            raise StoreError(f"cannot read the vector store {path}: {e}") from None
+        weakref.finalize(self, shutil.rmtree, copy.parent, True)
+        return copy
 
     def collection(self, name: str, *, embedder: str = "", dim: int = 0) -> Any:
         """The collection `name`; created (cosine, tagged with the embedder) when `dim` is given."""

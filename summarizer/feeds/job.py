@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -133,6 +133,11 @@ class EntryJob:
         self.options = options
         self.ledger = ledger
         self.http, self.slots = fetching  # the run's client, and its bounds per host
+        # Pages that several entries of this run link to: each fetched once, kept for the run.
+        self.shared: set[str] = set()
+        self._pages: dict[str, RawDocument | SummarizerError] = {}
+        self._page_locks: dict[str, threading.Lock] = {}
+        self._pages_lock = threading.Lock()
         self.report = report
         self.progress = progress
         self.emit = emit
@@ -144,10 +149,27 @@ class EntryJob:
         self.llm: Ollama
 
     def fetch(self, url: str) -> RawDocument:
+        """The page at `url`; fetched once in this run however many entries link to it (a
+        hostile feed must not make the run hammer a site)."""
         from summarizer.reading import fetch_url
 
-        with self.slots(url):
-            return fetch_url(url, max_bytes=self.settings.max_bytes, client=self.http)
+        if url not in self.shared:
+            with self.slots(url):
+                return fetch_url(url, max_bytes=self.settings.max_bytes, client=self.http)
+        with self._pages_lock:
+            lock = self._page_locks.setdefault(url, threading.Lock())
+        with lock:  # the others wait for the first fetch, and have what it had
+            if url not in self._pages:
+                try:
+                    with self.slots(url):
+                        got = fetch_url(url, max_bytes=self.settings.max_bytes, client=self.http)
+                    self._pages[url] = got
+                except SummarizerError as e:
+                    self._pages[url] = e
+            found = self._pages[url]
+        if isinstance(found, SummarizerError):
+            raise found
+        return found
 
     def process(self, work: list[EntryRow]) -> None:
         import sys
@@ -155,6 +177,8 @@ class EntryJob:
         from summarizer.corpus import open_catalog
         from summarizer.llm import Ollama
 
+        links = Counter(entry.link for entry in work if entry.link)
+        self.shared = {link for link, n in links.items() if n > 1}
         self.llm = llm = Ollama(self.settings)
         self.catalog = catalog = open_catalog(self.settings)
         before = llm.stats

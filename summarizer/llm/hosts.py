@@ -26,6 +26,7 @@ from summarizer.errors import (
     one_line,
 )
 from summarizer.llm._ollama import ollama
+from summarizer.llm.stream import bounded_replies
 
 R = TypeVar("R")
 
@@ -156,7 +157,15 @@ class HostPool:
         timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
         # Like Ollama's own CLI (Go's ProxyFromEnvironment), loopback hosts bypass HTTP_PROXY.
         self._hosts = [
-            _Host(url, ollama.Client(host=url, timeout=timeout, trust_env=not is_loopback(url)))
+            _Host(
+                url,
+                ollama.Client(
+                    host=url,
+                    timeout=timeout,
+                    trust_env=not is_loopback(url),
+                    event_hooks={"response": [bounded_replies(read_timeout)]},
+                ),
+            )
             for url in dict.fromkeys(host_url(h) for h in hosts)
         ]
         self._cond = threading.Condition()

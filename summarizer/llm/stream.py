@@ -4,6 +4,7 @@ for to num_predict, and whoever watches (a person at a terminal) sees each call 
 from __future__ import annotations
 
 import functools
+import json
 import re
 import threading
 import time
@@ -11,7 +12,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from typing import Any
 
+import httpx
+
+from summarizer.errors import LLMError
 from summarizer.words import TOKEN
 
 # The same run of NGRAM words said REPEATS times under one key of the reply is a loop (a word
@@ -223,3 +228,70 @@ def read(parts: Iterable[object], what: str, model: str, prompt: str = "") -> St
         _tell(activity)
     out.content = "".join(chunks)
     return out
+
+
+# What a chat reply may cost before it is stopped as no reply at all (a broken or hostile server):
+# one line of the stream (a token's is ~150 bytes), the bytes and lines of the whole reply, and
+# its time - the read timeout, plus num_predict tokens at the slowest pace a model runs.
+MAX_LINE = 1 << 20
+BYTES_PER_TOKEN = 4096
+SPARE_LINES = 64
+SECONDS_PER_TOKEN = 2.0
+DEFAULT_NUM_PREDICT = 4096  # for a request that sets none (this package's always do)
+
+
+def bounded_replies(read_timeout: float) -> Callable[[Any], None]:
+    """An httpx response hook that bounds every streamed chat reply (see MAX_LINE)."""
+
+    def hook(response: Any) -> None:
+        request = response.request
+        if not request.url.path.endswith("/api/chat"):
+            return
+        try:
+            asked = json.loads(request.content or b"{}").get("options", {}).get("num_predict")
+        except (ValueError, AttributeError):
+            asked = None
+        tokens = asked if isinstance(asked, int) and asked > 0 else DEFAULT_NUM_PREDICT
+        response.stream = _Bounded(
+            response.stream,
+            f"{request.url.scheme}://{request.url.netloc.decode()}",
+            tokens,
+            time.monotonic() + read_timeout + tokens * SECONDS_PER_TOKEN,
+        )
+
+    return hook
+
+
+class _Bounded(httpx.SyncByteStream):
+    """A reply's bytes as they come, stopped with one line once they pass a bound."""
+
+    def __init__(self, inner: Any, host: str, tokens: int, deadline: float) -> None:
+        self._inner, self._host, self._tokens, self._deadline = inner, host, tokens, deadline
+
+    def __iter__(self) -> Iterator[bytes]:
+        line = total = lines = 0
+        started = time.monotonic()
+        for chunk in self._inner:
+            total += len(chunk)
+            lines += chunk.count(b"\n")
+            end = chunk.rfind(b"\n")
+            line = len(chunk) - end - 1 if end >= 0 else line + len(chunk)
+            problem = None
+            if line > MAX_LINE:
+                problem = f"a line of over {MAX_LINE >> 20} MiB without an end"
+            elif total > self._tokens * BYTES_PER_TOKEN + MAX_LINE:
+                problem = f"over {total >> 20} MiB for a reply of {self._tokens} tokens at most"
+            elif lines > self._tokens + SPARE_LINES:
+                problem = f"more than the {self._tokens} tokens asked for (num_predict)"
+            elif time.monotonic() > self._deadline:
+                took = time.monotonic() - started
+                problem = f"a reply for {took:.0f} s, past any pace for {self._tokens} tokens"
+            if problem is not None:
+                raise LLMError(
+                    f"the model server at {self._host} sent {problem}: the reply was stopped",
+                    hint="check the server: it does not answer as Ollama does",
+                )
+            yield chunk
+
+    def close(self) -> None:
+        self._inner.close()

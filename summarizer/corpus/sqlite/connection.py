@@ -24,7 +24,11 @@ class Database:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._db = sqlite3.connect(path, timeout=60, isolation_level=None)
+        self.read_only = _read_only(path)
+        if self.read_only:
+            self._db = _open_read_only(path)
+        else:
+            self._db = sqlite3.connect(path, timeout=60, isolation_level=None)
         self._db.row_factory = sqlite3.Row
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
@@ -46,6 +50,32 @@ class Database:
         return DatabaseError(f"the catalog {self.path}", e)
 
 
+def _read_only(path: Path) -> bool:
+    """Whether this process cannot write the catalog (a read-only mount, an archive, another
+    user's data dir): it exists, and it or its folder is not writable."""
+    import os
+
+    return path.exists() and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
+
+
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    """The catalog opened for reading only. With its WAL files there (or room to make them) as
+    `mode=ro`; else, when no WAL holds writes not yet in the file, as immutable (nobody can
+    write it here, and SQLite then needs no lock files)."""
+    from urllib.parse import quote
+
+    uri = f"file:{quote(str(path.resolve()))}"
+    try:
+        db = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=60, isolation_level=None)
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return db
+    except sqlite3.Error:
+        wal = path.with_name(path.name + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise
+    return sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None)
+
+
 class Connection:
     """The catalog's SQLite connection; safe to read while another process writes (WAL)."""
 
@@ -58,10 +88,18 @@ class Connection:
             raise StoreError(f"cannot open the catalog {path}: {e}") from None
         try:
             self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.execute("PRAGMA synchronous=NORMAL")  # per connection; safe with WAL
+            if not self._db.read_only:
+                self._db.execute("PRAGMA synchronous=NORMAL")  # per connection; safe with WAL
             # Readers only read the version: the schema is written (under the write lock of
             # SQLite) when it is missing or old, so `list` never waits behind an ingest.
-            if self._version() != SCHEMA_VERSION:
+            version = self._version()
+            if version != SCHEMA_VERSION and self._db.read_only:
+                raise StoreError(
+                    f"the catalog {path} is read-only here and has schema version {version}, "
+                    f"not {SCHEMA_VERSION}",
+                    hint="open it once where it can be written (any command upgrades it)",
+                )
+            if version != SCHEMA_VERSION:
                 self._create()
         except DatabaseError as e:
             self._db.close()

@@ -214,9 +214,7 @@ class SqliteLedger(LedgerDB):
         length: int,
     ) -> tuple[int, str] | None:
         """An earlier entry this one copies: the same link (in another feed, or without a guid
-        of its own, or while the entry with that link waits to be fetched: in one feed a new
-        guid is otherwise a new entry), or the same long feed text. So a page is fetched once
-        however many entries point at it."""
+        of its own: in one feed a new guid is a new entry), or the same long feed text."""
         if link_key:
             row = self._db.execute(
                 "SELECT id, feed_id FROM entries WHERE link_key = ? ORDER BY id LIMIT 1",
@@ -224,13 +222,6 @@ class SqliteLedger(LedgerDB):
             ).fetchone()
             if row is not None and (guid is None or row["feed_id"] != feed_id):
                 return self._root(row["id"]), "same link"
-            waiting = self._db.execute(
-                "SELECT id FROM entries WHERE link_key = ? AND status = 'pending'"
-                " ORDER BY id LIMIT 1",
-                (link_key,),
-            ).fetchone()
-            if waiting is not None:
-                return self._root(waiting["id"]), "same link"
         if feed_hash and length >= SAME_FEED_TEXT_MIN_CHARS:
             row = self._db.execute(
                 "SELECT id FROM entries WHERE feed_hash = ? ORDER BY id LIMIT 1", (feed_hash,)
