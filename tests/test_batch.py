@@ -8,6 +8,7 @@ import codecs
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -446,6 +447,35 @@ def test_a_page_many_entries_point_at_is_fetched_once_and_a_host_is_not_hammered
     assert starts[-1] - starts[0] >= 4 * 0.3 - 0.05 and min(gaps) >= 0.1, gaps
     again = run("run", "--allow-private")
     assert again.exit_code == 0 and site.hits("/a/0") == 1
+
+
+def test_an_emptied_catalog_is_said_not_taken_for_a_new_corpus(
+    site: FeedSite, ollama_env: StandinOllama
+) -> None:
+    """The catalog emptied (or deleted) beside the vectors and the ledger's done stories used to
+    become a new empty corpus whose run never fetched those stories again."""
+    feed_of(site, 2)
+    assert run("run", "--allow-private").exit_code == 0
+    settings = Settings.from_env()
+    catalog = settings.catalog_path
+    for emptied in ("truncated", "deleted"):
+        for extra in ("-wal", "-shm"):
+            catalog.with_name(catalog.name + extra).unlink(missing_ok=True)
+        if emptied == "truncated":
+            catalog.write_bytes(b"")
+        else:
+            catalog.unlink()
+        fetched = len(site.requests)
+        for args in (["run", "--allow-private"], ["search", "exchange"], ["list"]):
+            refused = run(*args)
+            assert refused.exit_code == 1, (emptied, args, refused.output)
+            line = refused.stderr.strip().splitlines()[-1]
+            assert "the catalog was lost or emptied" in line and "restore it from a backup" in line
+        assert len(site.requests) == fetched  # nothing fetched again
+    # Once the vectors and the ledger are moved aside as the hint says, a new corpus starts.
+    shutil.move(settings.chroma_path, settings.home / "chroma.old")
+    (settings.home / "ledger.sqlite3").rename(settings.home / "ledger.old")
+    assert run("list").exit_code == 0
 
 
 # --- concurrency, limits, resumption ------------------------------------------------------------

@@ -421,6 +421,55 @@ def test_the_job_queue_is_bounded_and_a_waiting_job_says_so(
         ollama_env.token_delay = 0.0
 
 
+def test_the_app_sees_what_other_processes_wrote(served: Served, tmp_path: Path) -> None:
+    """A `remove` and an `ingest` by other processes while `serve` runs: searches and answers
+    see the corpus as it is now (they used to fail with 500 until a restart, and never to find
+    by meaning what was added)."""
+    import os
+    import re
+
+    def cli(*args: str) -> None:
+        done = subprocess.run(
+            [sys.executable, "-m", "summarizer", *args],
+            cwd=ROOT, capture_output=True, text=True, env=os.environ, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+
+    query = {"q": "Binance Kraken freeze Russian accounts"}
+    with httpx.Client(base_url=served.url, timeout=60) as http:
+        before = http.get("/", params=query)
+        assert before.status_code == 200
+        shown = set(re.findall(r'href="/article/([0-9a-f]{12})', before.text))
+        gone = next(aid for aid in served.ids if aid in shown)
+        cli("remove", gone)
+        after = http.get("/", params=query)
+        assert after.status_code == 200, after.text[-500:]
+        assert f"/article/{gone}" not in after.text
+        story = tmp_path / "volcano.txt"
+        story.write_text(
+            "Tonga volcano erupts again\n\n" + "The undersea volcano near Tonga erupted again on "
+            "Sunday, sending ash twenty kilometres into the sky and a tsunami towards the coast. "
+            * 3,
+            encoding="utf-8",
+        )
+        cli("ingest", str(story))
+        added = http.get("/", params={"q": "Tonga volcano erupts ash tsunami"})
+        assert added.status_code == 200 and "Tonga volcano erupts again" in added.text
+        found = re.search(r'name="csrf" value="([^"]+)"', http.get("/ask").text)
+        assert found is not None
+        asked = http.post("/ask", data={"q": "Did the volcano near Tonga erupt?",
+                                        "csrf": found.group(1)})  # fmt: skip
+        assert asked.status_code == 303
+        page = http.get(asked.headers["location"])
+        for _ in range(100):
+            if "working" not in page.text and "queued" not in page.text:
+                break
+            time.sleep(0.2)
+            page = http.get(asked.headers["location"])
+        assert page.status_code == 200 and "failed" not in page.text, page.text[-800:]
+        assert "TypeError" not in page.text
+
+
 def test_serve_listens_where_it_says_and_a_taken_port_is_one_line(tmp_path: Path) -> None:
     taken = _free_socket()
     taken.listen()

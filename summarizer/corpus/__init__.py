@@ -35,7 +35,7 @@ from summarizer.corpus.ingest import (
     never,
 )
 from summarizer.corpus.retrieve import Filters, Retrieved, Retriever
-from summarizer.corpus.store import Corpus, write_lock
+from summarizer.corpus.store import Corpus, look_again, write_lock
 from summarizer.corpus.versions import (
     OutputChange,
     VersionDiff,
@@ -79,6 +79,7 @@ __all__ = [
     "ingest_documents",
     "ingest_session",
     "is_url",
+    "look_again",
     "make_embedder",
     "minilm_available",
     "minilm_model_dir",

@@ -82,6 +82,11 @@ class Catalog(Protocol):
 
     def set_meta(self, key: str, value: str | None) -> None: ...
 
+    def generation(self) -> int:
+        """A number that changes whenever another process commits a write: a reader that keeps
+        state about the corpus (the web app's vector view) looks again when it changed."""
+        ...
+
     # --- articles and chunks ----------------------------------------------------------------
 
     def count(self) -> int: ...

@@ -26,6 +26,15 @@ if TYPE_CHECKING:
 _BATCH = 1000
 
 
+def look_again() -> None:
+    """The next embedded store opened in this process reads the files as they are now: the
+    first one opened keeps what it loaded, and does not see what other processes wrote since
+    (a long-running reader, the web app, calls this when the catalog changed)."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()
+
+
 class VectorStore:
     """One Chroma client (PersistentClient in the data dir, or HttpClient for `chroma run`)."""
 
@@ -171,7 +180,14 @@ class VectorStore:
             where=where,
             include=["metadatas", "distances"],
         )
-        return list(zip(res["ids"][0], res["distances"][0], res["metadatas"][0], strict=True))
+        ids, dists, metas = res["ids"][0], res["distances"][0], res["metadatas"][0]
+        # A chunk another process deleted since this client loaded its index may come back
+        # without its metadata: it is not there any more.
+        return [
+            (cid, float(d), dict(m))
+            for cid, d, m in zip(ids, dists, metas, strict=True)
+            if m is not None
+        ]
 
     def count(self, name: str) -> int:
         return int(self._call(self.collection(name).count))
@@ -185,6 +201,20 @@ class VectorStore:
         except Exception:  # already gone: nothing to drop
             pass
         self._remove_orphan_segments()
+
+    def stored_count(self) -> int | None:
+        """How many vectors the embedded store holds (None: a server's, or none there), read
+        from its database without opening a client."""
+        import sqlite3
+
+        path = self.settings.chroma_path / "chroma.sqlite3"
+        if self.settings.chroma_url or not path.exists():
+            return None
+        try:
+            with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+                return int(db.execute("SELECT count(*) FROM embeddings").fetchone()[0])
+        except sqlite3.Error:
+            return None  # an unknown layout: nothing to say
 
     def _remove_orphan_segments(self) -> None:
         """Embedded Chroma leaves a deleted collection's vector files on disk: remove the segment
@@ -225,6 +255,16 @@ class Corpus:
         self.settings = settings
         self.catalog = open_catalog(settings)
         self.vectors = VectorStore(settings)
+        if self.catalog.count() == 0:
+            vectors = self.vectors.stored_count()
+            if vectors:  # the catalog was lost or emptied: not to be taken for a new corpus
+                self.catalog.close()
+                raise StoreError(
+                    f"the catalog {settings.catalog_path} holds no articles, but the vector store "
+                    f"beside it holds {vectors:,} chunks: the catalog was lost or emptied",
+                    hint=f"restore it from a backup, or move {settings.chroma_path} and the "
+                    "feed ledger aside to start an empty corpus",
+                )
 
     def close(self) -> None:
         self.catalog.close()

@@ -52,6 +52,7 @@ def run(
         if not feeds:
             raise FeedError("no feeds registered", hint="add one with `summarizer feeds add URL`")
         ledger.stories.prune()
+        _check_catalog(settings, ledger)
         feed_ids = [f.id for f in feeds]
         with make_guarded_client(allow_private=options.allow_private) as http:
             slots = HostSlots(PER_HOST, settings.host_interval)  # feeds and pages alike
@@ -123,6 +124,28 @@ def _emit(ledger: Ledger, entry: EntryRow, report: RunReport, emit: Callable[[st
     emit(entry.output)
     ledger.mark_emitted(entry.id)
     report.records.append(json.loads(entry.output))
+
+
+def _check_catalog(settings: Settings, ledger: Ledger) -> None:
+    """A ledger with stories done beside a catalog without articles: the catalog was lost or
+    emptied, and the run would never fetch those stories again. Said, not taken as new."""
+    from summarizer.corpus import open_catalog
+
+    done = sum(counts.get("done", 0) for counts in ledger.counts().values())
+    if not done:
+        return
+    catalog = open_catalog(settings)
+    try:
+        empty = catalog.count() == 0
+    finally:
+        catalog.close()
+    if empty:
+        raise LedgerError(
+            f"the feed ledger holds {done:,} stories done, but the catalog "
+            f"{settings.catalog_path} has no articles: the catalog was lost or emptied",
+            hint="restore it from a backup, or move the ledger aside (ledger.sqlite3 in the "
+            "data dir) to fetch every story again",
+        )
 
 
 # --- feeds -----------------------------------------------------------------------------------

@@ -113,6 +113,7 @@ class App:
         self._catalog: Catalog | None = None
         self._corpus: Corpus | None = None
         self._retriever: Retriever | None = None
+        self._generation: int | None = None  # the catalog's, when the vector view was opened
 
     @property
     def catalog(self) -> Catalog:
@@ -122,7 +123,25 @@ class App:
             self._catalog = open_catalog(self.settings)
         return self._catalog
 
+    def fresh(self) -> None:
+        """Drop the vector view when another process changed the corpus since it was opened
+        (a `remove`, an `ingest`, a `refresh`): the next search and answer see it as it is."""
+        from summarizer.corpus import look_again
+
+        generation = self.catalog.generation()
+        if generation == self._generation:
+            return
+        self._generation = generation
+        if self._retriever is not None:
+            self._retriever.close()
+            self._retriever = None
+        if self._corpus is not None:
+            self._corpus.close()
+            self._corpus = None
+        look_again()
+
     def retriever(self) -> Retriever:
+        self.fresh()
         if self._retriever is None:
             from summarizer.corpus import Corpus
             from summarizer.pipeline import open_retriever
@@ -352,6 +371,7 @@ class App:
 
                 return ask(settings, question)
 
+            self.fresh()  # the answer's own store sees other processes' writes too
             started = self.jobs.start(("ask", question), "the answer", work)
             await _wait(started)
             return RedirectResponse(f"/ask?job={started.id}", status_code=303)

@@ -180,6 +180,10 @@ class Connection:
 
     # --- metadata -------------------------------------------------------------------------
 
+    def generation(self) -> int:
+        # SQLite's own counter: it moves when another connection commits.
+        return int(self._db.execute("PRAGMA data_version").fetchone()[0])
+
     def meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
