@@ -256,15 +256,60 @@ HIDDEN_BODIES = {
     "stylesheet same colour": (
         f"<style>.w {{ color: #eee; background: #eeeeee }}</style><p class=w>{INJECTION}</p>"
     ),
+    # Near-invisible is invisible: what passed before.
+    "opacity 0.01": f'<p style="opacity:0.01">{INJECTION}</p>',
+    "font size 1px": f'<p style="font-size:1px">{INJECTION}</p>',
+    "white on the white page": f'<p style="color:white">{INJECTION}</p>',
+    "font colour white": f'<p><font color="#FFFFFF">{INJECTION}</font></p>',
+    "translated away": f'<p style="transform:translateX(-10000px)">{INJECTION}</p>',
+    "negative margin": f'<p style="margin-left:-10000px">{INJECTION}</p>',
+    "clipped away": f'<p style="clip-path:inset(50%)">{INJECTION}</p>',
+    "custom property": (
+        f"<style>:root {{ --gone: none }}</style><p style='display:var(--gone)'>{INJECTION}</p>"
+    ),
+    "media all": f"<style>@media all {{ .m {{ display:none }} }}</style><p class=m>{INJECTION}</p>",
+    "nth child": (
+        f"<style>.n p:nth-child(2) {{ visibility:hidden }}</style>"
+        f"<div class=n><p>Visible words of the note.</p><p>{INJECTION}</p></div>"
+    ),
+    "stylesheet white text": f"<style>.ww {{ color: #fefefe }}</style><p class=ww>{INJECTION}</p>",
+    "sr only clip": (
+        f'<p style="position:absolute;clip:rect(0 0 0 0);width:1px;height:1px">{INJECTION}</p>'
+    ),
 }
 
 
-def test_visible_styles_are_kept() -> None:
-    shown = (
+@pytest.mark.parametrize(
+    "shown",
+    [
         '<p style="opacity:0.9;font-size:14px;color:#333;background:#fff;'
-        'position:relative;left:-10px">Visible words stay in the text of the article.</p>'
-    )
-    body = f"<article><h1>Council expands buses</h1><p>{PROSE}</p>{shown}<p>{PROSE2}</p></article>"
+        'position:relative;left:-10px">{0}</p>',
+        # White text on a dark background, by an ancestor, a rule or bgcolor: read.
+        '<div style="background:#123"><p style="color:white">{0}</p></div>',
+        "<style>.dark {{ background-color: black }} .dark p {{ color: #fff }}</style>"
+        '<div class="dark"><p>{0}</p></div>',
+        '<table bgcolor="navy"><tr><td><font color="white">{0}</font></td></tr></table>',
+        '<div style="background:url(sky.jpg)"><p style="color:#fff">{0}</p></div>',
+        '<p style="transform:translateX(-10px) scale(0.95);margin-left:-20px;'
+        'clip-path:inset(5%);font-size:0.8em;color:#777">{0}</p>',
+        "<style>@media screen and (max-width: 400px) {{ .x {{ display:none }} }}</style>"
+        '<p class="x">{0}</p>',
+        '<style>:root {{ --shown: block }}</style><p style="display:var(--shown)">{0}</p>',
+    ],
+    ids=[
+        "faint but read",
+        "ancestor",
+        "rule",
+        "bgcolor",
+        "image",
+        "small moves",
+        "media",
+        "custom property",
+    ],
+)
+def test_visible_styles_are_kept(shown: str) -> None:
+    text = shown.format("Visible words stay in the text of the article.")
+    body = f"<article><h1>Council expands buses</h1><p>{PROSE}</p>{text}<p>{PROSE2}</p></article>"
     assert "Visible words stay" in extract(html_doc(page(body))).text
 
 
@@ -490,6 +535,7 @@ def test_the_selector_matcher_agrees_with_lxml_on_real_stylesheets() -> None:
     from cssselect import HTMLTranslator
 
     from summarizer.reading import hidden
+    from summarizer.reading.css import hiding_selectors
     from summarizer.reading.extract import _parse
 
     translator, compared = HTMLTranslator(), 0
@@ -498,7 +544,7 @@ def test_the_selector_matcher_agrees_with_lxml_on_real_stylesheets() -> None:
         assert root is not None
         elements = [e for e in root.iter() if isinstance(e.tag, str)]
         styles = [e.text_content() for e in elements if e.tag == "style"]
-        for selector in {s for css in styles for s, _ in hidden._hiding_selectors(css)}:
+        for selector in {s for css in styles for s, _ in hiding_selectors(css)}:
             chain = hidden._chain(selector)
             if chain is None:
                 continue

@@ -1,8 +1,9 @@
 """Reading: files, directories, globs and URLs -> raw documents -> article text and metadata.
 
 In the order a page travels: sources (files, directories, globs: raw documents), fetch (http(s)
-pages and feeds, all network I/O for them, with the guard against private addresses), hidden
-(what a reader never sees, removed first) and extract (the article's text, title and metadata).
+pages and feeds, all network I/O for them, with the guard against private addresses), css and
+hidden (what a reader never sees, removed first) and extract (the article's text, title and
+metadata).
 """
 
 from summarizer.reading.extract import Extracted, extract, word_count

@@ -2,162 +2,46 @@
 article is extracted. Hidden text is a route for prompt injection: it must not reach the model.
 
 Hidden by markup (`hidden`, `aria-hidden`, <script>, <template>, ...), by inline styles and by
-the page's own top-level <style> rules: not displayed, invisible, transparent, off the page, of
-no size, its text the colour of its background, or of font size 0.
+the page's own <style> rules that apply on every screen (custom properties resolved): not
+displayed, invisible, nearly transparent, off the page, clipped away, too small to read, or its
+text of nearly the colour of the background it is on (the page's white unless something sets
+another). How CSS says so is read in `css`.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
+
+from summarizer.reading.css import (
+    CONTRAST_MIN,
+    WHITE,
+    Colour,
+    Hiding,
+    Variables,
+    background_colour,
+    colour,
+    colour_selectors,
+    contrast,
+    custom_properties,
+    declarations,
+    hiding,
+    hiding_selectors,
+    opaque,
+    root_variables,
+    sizes_text,
+)
 
 if TYPE_CHECKING:
     from lxml.html import HtmlElement
 
-_CSS_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
-_IMPORTANT = re.compile(r"!\s*important", re.IGNORECASE)
 _ID = re.compile(r"#(-?[_a-zA-Z][\w-]*)")
 _CLASS = re.compile(r"\.(-?[_a-zA-Z][\w-]*)")
-_BRACES = re.compile(r"[{};]")
 
 INVISIBLE_TAGS = frozenset({"script", "style", "template", "noscript"})
 # Hiding these would hide the whole page; when a page does it, script reveals it again.
 _NEVER_REMOVED = frozenset({"html", "head", "body"})
-
-
-# Lengths that are nothing (font-size: 0) and offsets that put a box off the page (left: -9999px).
-_ZERO = re.compile(r"^[+]?0*\.?0+(px|em|rem|pt|%|vw|vh)?$")
-_FAR_OFF = re.compile(r"^-\s*\d{3,}(\.\d+)?(px|em|rem|pt|vw|vh|%)?$")
-
-
-def _declarations(style: str) -> dict[str, str]:
-    style = _IMPORTANT.sub("", _CSS_COMMENT.sub("", style))
-    found: dict[str, str] = {}
-    for declaration in style.split(";"):
-        prop, sep, value = declaration.partition(":")
-        if sep:
-            found[prop.strip().lower()] = " ".join(value.strip().lower().split())
-    return found
-
-
-Hiding = Literal["", "hard", "soft", "size"]
-
-
-@functools.lru_cache(maxsize=4096)  # pages repeat their inline styles thousands of times
-def _hiding(style: str) -> Hiding:
-    """How CSS declarations hide the element from a reader: "hard" (not displayed, invisible),
-    "soft" (transparent, of no size, off the page, its text the colour of its own background:
-    what scripts also use to fade or slide content in), "size" (only its font size is 0: what
-    its children give a size of their own shows), or "" (not at all)."""
-    d = _declarations(style)
-    if d.get("display") == "none":
-        return "hard"
-    if d.get("visibility") in ("hidden", "collapse") or d.get("content-visibility") == "hidden":
-        return "hard"
-    if _soft_hides(d):
-        return "soft"
-    return "size" if _ZERO.match(d.get("font-size", "1")) else ""
-
-
-@functools.lru_cache(maxsize=4096)
-def _sizes_text(style: str) -> bool:
-    """Whether declarations give text a font size of its own, other than 0."""
-    size = _declarations(style).get("font-size")
-    return size is not None and not _ZERO.match(size)
-
-
-def _soft_hides(d: dict[str, str]) -> bool:
-    if _ZERO.match(d.get("opacity", "1")):
-        return True
-    if d.get("color") in ("transparent", "rgba(0,0,0,0)", "rgba(0, 0, 0, 0)"):
-        return True
-    background = d.get("background-color") or d.get("background")
-    if "color" in d and background is not None and _same_colour(d["color"], background):
-        return True
-    if d.get("position") in ("absolute", "fixed") and any(
-        _FAR_OFF.match(d.get(side, "")) for side in ("left", "top", "right", "bottom")
-    ):
-        return True
-    if _FAR_OFF.match(d.get("text-indent", "")):
-        return True
-    if d.get("transform", "").replace(" ", "") in ("scale(0)", "scale(0,0)", "scalex(0)"):
-        return True
-    tiny = _ZERO.match(d.get("width", "1")) or _ZERO.match(d.get("height", "1"))
-    return bool(tiny and d.get("overflow") == "hidden")
-
-
-_NAMED_COLOURS = {"white": "#ffffff", "black": "#000000", "red": "#ff0000"}
-
-
-def _same_colour(a: str, b: str) -> bool:
-    """Whether two CSS colours are the same (hex, rgb() and a few names; else as written)."""
-
-    def norm(c: str) -> str:
-        c = c.split()[0] if c.startswith("#") else c.replace(" ", "")
-        c = _NAMED_COLOURS.get(c, c)
-        m = re.fullmatch(r"#([0-9a-f])([0-9a-f])([0-9a-f])", c)
-        if m:
-            c = "#" + "".join(x * 2 for x in m.groups())
-        m = re.fullmatch(r"rgba?\((\d+),(\d+),(\d+)(?:,1(?:\.0*)?)?\)", c)
-        if m:
-            c = "#" + "".join(f"{int(x):02x}" for x in m.groups())
-        return c
-
-    return norm(a) == norm(b)
-
-
-# Properties that can hide (or show again) an element: an at-rule setting one restyles it.
-_RESTYLES = re.compile(
-    r"\b(display|visibility|opacity|font-size|color|background|position|left|top|right|bottom|"
-    r"text-indent|transform|width|height)\s*:",
-    re.I,
-)
-
-
-def _hiding_selectors(css: str) -> list[tuple[str, Hiding]]:
-    """Selectors of top-level rules in a stylesheet that hide what they match, and how; and
-    those that give text a size (how: ""), which shows it inside a parent of font size 0.
-
-    Rules inside @media and other at-rules are skipped (they hide only on some screens), and so
-    are selectors that any at-rule styles again: hidden on phones, shown on desktops.
-    """
-    css = _CSS_COMMENT.sub("", css)
-    found: list[tuple[str, Hiding]] = []
-    restyled: set[str] = set()
-    for prelude, body, nested in _css_rules(css):
-        selectors = [s.strip() for s in prelude.split(",")]
-        how = _hiding(body)
-        if nested:
-            if not how and _RESTYLES.search(body):
-                restyled.update(selectors)
-        elif how or _sizes_text(body):
-            found.extend((s, how) for s in selectors)
-    # Pseudo-classes and pseudo-elements (:hover, ::before) hide only in some states.
-    return [(s, how) for s, how in found if s and ":" not in s and s not in restyled]
-
-
-def _css_rules(css: str, nested: bool = False) -> Iterator[tuple[str, str, bool]]:
-    """(selectors, declarations, inside an at-rule) for each style rule in `css`."""
-    depth, start, prelude = 0, 0, ""
-    for m in _BRACES.finditer(css):  # only the characters that matter: stylesheets are long
-        i, ch = m.start(), m.group()
-        if ch == "{":
-            if depth == 0:
-                prelude, start = css[start:i].strip(), i + 1
-            depth += 1
-        elif ch == "}" and depth > 0:
-            depth -= 1
-            if depth == 0:
-                body = css[start:i]
-                if prelude.startswith("@"):
-                    yield from _css_rules(body, nested=True)
-                elif "{" not in body:
-                    yield prelude, body, nested
-                start = i + 1
-        elif ch == ";" and depth == 0:
-            start = i + 1  # e.g. @import url(...);
 
 
 def remove_invisible(root: HtmlElement) -> None:
@@ -171,17 +55,20 @@ def remove_invisible(root: HtmlElement) -> None:
     # Every element, held here: lxml keeps one Python object per element while it is referenced,
     # so the ids below stay the elements' own.
     elements = [e for e in root.iter(etree.Element) if isinstance(e.tag, str)]
+    sheets = [e.text_content() for e in elements if e.tag == "style"]
+    variables = _page_variables(sheets, elements)
     rules: dict[Hiding, list[str]] = {"": [], "hard": [], "soft": [], "size": []}
-    for style in (e for e in elements if e.tag == "style"):
-        for selector, how in _hiding_selectors(style.text_content()):
+    for css in sheets:
+        for selector, how in hiding_selectors(css, variables):
             rules[how].append(selector)
     keys = _keys(elements)
     doomed, maybe, unsized = (_matching(root, keys, rules[h]) for h in ("hard", "soft", "size"))
     doomed.extend(e for e in elements if e.tag in INVISIBLE_TAGS)
+    maybe.extend(_unreadable_colours(root, keys, sheets, elements, variables))
     sized: set[int] = set()  # elements that give their text a font size of their own
     for el in elements:
         style = el.get("style")
-        how = _hiding(style) if style else ""
+        how = hiding(style, variables) if style else ""
         if (
             el.get("hidden") is not None
             or (el.get("aria-hidden") or "").strip().lower() == "true"
@@ -192,7 +79,7 @@ def remove_invisible(root: HtmlElement) -> None:
             maybe.append(el)
         elif how == "size":
             unsized.append(el)
-        elif style and _sizes_text(style):
+        elif style and sizes_text(style, variables):
             sized.add(id(el))
     gone: set[int] = set()
     _drop(doomed, gone)
@@ -214,6 +101,126 @@ def remove_invisible(root: HtmlElement) -> None:
         outer = [e for e in maybe if not any(id(p) in ids for p in e.iterancestors())]
         if sum(len(e.text_content()) for e in outer) <= total / 2:
             _drop(outer, gone)
+
+
+def _page_variables(sheets: list[str], elements: list[HtmlElement]) -> Variables:
+    """The custom properties set for the whole page: by its stylesheets' rules for :root, html,
+    body or *, and by the inline styles of <html> and <body>."""
+    found: dict[str, str] = {}
+    for css in sheets:
+        found.update(root_variables(css))
+    for el in elements:
+        if el.tag in ("html", "body") and el.get("style"):
+            found.update(custom_properties(el.get("style") or ""))
+    return tuple(sorted(found.items()))
+
+
+def _unreadable_colours(
+    root: HtmlElement,
+    keys: dict[str, list[HtmlElement]],
+    sheets: list[str],
+    elements: list[HtmlElement],
+    variables: Variables,
+) -> list[HtmlElement]:
+    """The elements whose text has nearly the colour of the background it is shown on - the
+    nearest background an ancestor (or the element) sets, else the page's white: white text on
+    the white page, <font color=white>, a rule's #fefefe."""
+    rules = [
+        (selector, prop, colour(value) if prop == "color" else background_colour({prop: value}))
+        for css in sheets
+        for selector, prop, value in colour_selectors(css, variables)
+    ]
+    inline = _inline_colours(elements, dict(variables))
+    # Only a colour a reader could not read on some background the page has can hide text:
+    # the elements it is set on are the candidates, and only they (and their ancestors, for
+    # the background) are matched against the page's colour rules (pages carry hundreds).
+    grounds = {WHITE, *(c for _, prop, c in rules + inline if prop != "color" and c is not None)}
+
+    @functools.cache
+    def faint(c: Colour | None) -> bool:
+        return c is not None and any(contrast(c, bg) < CONTRAST_MIN for bg in grounds)
+
+    candidates = {id(el): el for el, prop, c in inline if prop == "color" and faint(c)}
+    faint_rules = [sel for sel, prop, c in rules if prop == "color" and faint(c)]
+    candidates.update((id(el), el) for el in _matching(root, keys, faint_rules))
+    if not candidates:
+        return []
+    known: dict[tuple[int, str], tuple[bool, Colour | None]] = {}
+    for el, prop, c in inline:
+        known[(id(el), "color" if prop == "color" else "background")] = (True, c)
+    applies = _Applies(root, keys)
+    # The rules by the key an element must have to match them (None: any element may).
+    by_key: dict[tuple[str, str | None], list[int]] = {}
+    for i, (selector, prop, _) in enumerate(rules):
+        chain = _chain(selector)
+        key = _compound_key(chain[-1][1]) if chain else None
+        by_key.setdefault(("color" if prop == "color" else "background", key), []).append(i)
+
+    def set_on(el: HtmlElement, kind: str) -> tuple[bool, Colour | None]:
+        """Whether `el` sets its colour (or background), and which: its own style, else the
+        last rule that matches it."""
+        if (id(el), kind) not in known:
+            names = [None, el.tag, *(f"#{el.get('id')}" for _ in [0] if el.get("id"))]
+            names += [f".{c}" for c in (el.get("class") or "").split()]
+            tried = sorted({i for n in names for i in by_key.get((kind, n), ())}, reverse=True)
+            found = next(((True, rules[i][2]) for i in tried if applies(el, rules[i][0])), None)
+            known[(id(el), kind)] = found or (False, None)
+        return known[(id(el), kind)]
+
+    unreadable = []
+    for el in candidates.values():
+        if el.tag in _NEVER_REMOVED:
+            continue
+        fg = set_on(el, "color")[1]
+        bg: Colour | None = WHITE
+        for node in [el, *el.iterancestors()]:
+            given, found = set_on(node, "background")
+            if given and (found is None or opaque(found)):
+                bg = found  # None: an image or a gradient, against which nothing is said
+                break
+        if fg is not None and bg is not None and contrast(fg, bg) < CONTRAST_MIN:
+            unreadable.append(el)
+    return unreadable
+
+
+class _Applies:
+    """Whether a selector matches an element, asked one element at a time: from the element's
+    own keys and the selector's chain where it has one, else from lxml's answer for the page."""
+
+    def __init__(self, root: HtmlElement, keys: dict[str, list[HtmlElement]]) -> None:
+        self._root, self._keys = root, keys
+        self._memo: dict[str, dict[tuple[int, int], bool]] = {}
+        self._xpath: dict[str, set[int]] = {}
+
+    def __call__(self, el: HtmlElement, selector: str) -> bool:
+        chain = _chain(selector)
+        if chain is None:
+            if selector not in self._xpath:
+                found = _matching(self._root, self._keys, [selector])
+                self._xpath[selector] = {id(e) for e in found}
+            return id(el) in self._xpath[selector]
+        return _matches(el, chain, self._memo.setdefault(selector, {}))
+
+
+def _inline_colours(
+    elements: list[HtmlElement], variables: dict[str, str]
+) -> list[tuple[HtmlElement, str, Colour | None]]:
+    """(element, "color" or "background", colour) set by an element's own markup: its style,
+    <font color>, bgcolor."""
+    found: list[tuple[HtmlElement, str, Colour | None]] = []
+    for el in elements:
+        if el.tag == "font" and el.get("color"):
+            found.append((el, "color", colour(el.get("color") or "")))
+        if el.get("bgcolor"):
+            found.append((el, "background", colour(el.get("bgcolor") or "")))
+        style = el.get("style")
+        if style and ("color" in style or "background" in style):
+            d = declarations(style, variables)
+            if "color" in d:
+                found.append((el, "color", colour(d["color"])))
+            if "background" in d or "background-color" in d:
+                found.append((el, "background", background_colour(d)))
+    return found
 
 
 def _drop(elements: list[HtmlElement], gone: set[int]) -> None:
@@ -299,6 +306,7 @@ _PART = re.compile(
 Compound = tuple[str | None, tuple[tuple[str, str, str | None], ...]]
 
 
+@functools.lru_cache(maxsize=8192)
 def _chain(selector: str) -> list[tuple[str, Compound]] | None:
     """`selector` as (combinator, compound) pairs, left to right, when it only uses descendant
     and child combinators and simple compounds; else None (lxml matches it as XPath)."""
