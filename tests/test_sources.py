@@ -10,12 +10,18 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from summarizer.errors import SourceError
-from summarizer.reading.fetch import USER_AGENT, fetch_url, make_http_client
+from summarizer.reading.fetch import (
+    USER_AGENT,
+    fetch_url,
+    make_guarded_client,
+    make_http_client,
+)
 from summarizer.reading.sources import SpecError, expand, read_file
 
 ARTICLE = b"<html><head><title>Hello</title></head><body><p>Some words.</p></body></html>"
@@ -268,8 +274,19 @@ def server() -> Iterator[str]:
     httpd.server_close()
 
 
+def local_fetch(url: str, **kwargs: Any) -> Any:
+    """fetch_url with leave to reach the test's server on loopback (--allow-private)."""
+    with make_guarded_client(allow_private=True) as client:
+        return fetch_url(url, client=client, **kwargs)
+
+
+def test_fetch_without_a_client_refuses_private_addresses(server: str) -> None:
+    with pytest.raises(SourceError, match=r"refused: 127\.0\.0\.1 is a loopback address"):
+        fetch_url(f"{server}/article", max_bytes=10_000)
+
+
 def test_fetch_html(server: str) -> None:
-    raw = fetch_url(f"{server}/article", max_bytes=10_000)
+    raw = local_fetch(f"{server}/article", max_bytes=10_000)
     assert raw.kind == "html"
     assert raw.data == ARTICLE
     assert raw.url == raw.source == f"{server}/article"
@@ -278,12 +295,12 @@ def test_fetch_html(server: str) -> None:
 
 
 def test_fetch_plain_text_keeps_the_header_charset(server: str) -> None:
-    raw = fetch_url(f"{server}/latin1", max_bytes=10_000)
+    raw = local_fetch(f"{server}/latin1", max_bytes=10_000)
     assert (raw.kind, raw.charset, raw.data) == ("text", "iso-8859-1", "café".encode("latin-1"))
 
 
 def test_fetch_without_content_type_sniffs_html(server: str) -> None:
-    assert fetch_url(f"{server}/no-type", max_bytes=10_000).kind == "html"
+    assert local_fetch(f"{server}/no-type", max_bytes=10_000).kind == "html"
 
 
 def test_fetch_follows_redirects_to_the_final_url(server: str) -> None:
@@ -309,31 +326,31 @@ def test_fetch_follows_redirects_to_the_final_url(server: str) -> None:
 )
 def test_fetch_failures_are_one_line_source_errors(server: str, path: str, message: str) -> None:
     with pytest.raises(SourceError) as info:
-        fetch_url(f"{server}{path}", max_bytes=1000)
+        local_fetch(f"{server}{path}", max_bytes=1000)
     assert str(info.value).startswith(message)
     assert "\n" not in str(info.value)
 
 
 def test_server_errors_are_retryable_client_errors_not(server: str) -> None:
     with pytest.raises(SourceError) as info:
-        fetch_url(f"{server}/broken", max_bytes=1000)
+        local_fetch(f"{server}/broken", max_bytes=1000)
     assert info.value.retryable
     with pytest.raises(SourceError) as info:
-        fetch_url(f"{server}/missing", max_bytes=1000)
+        local_fetch(f"{server}/missing", max_bytes=1000)
     assert not info.value.retryable
 
 
 def test_fetch_read_timeout(server: str) -> None:
     started = time.perf_counter()
     with pytest.raises(SourceError, match=r"^timed out after 0.2s \(read\)$"):
-        fetch_url(f"{server}/slow", max_bytes=1000, read_timeout=0.2)
+        local_fetch(f"{server}/slow", max_bytes=1000, read_timeout=0.2)
     assert time.perf_counter() - started < 1.0
 
 
 def test_fetch_total_timeout_stops_a_trickle(server: str) -> None:
     started = time.perf_counter()
     with pytest.raises(SourceError, match=r"^timed out after 0.3s \(download\)$"):
-        fetch_url(f"{server}/trickle", max_bytes=1000, read_timeout=1.0, total_timeout=0.3)
+        local_fetch(f"{server}/trickle", max_bytes=1000, read_timeout=1.0, total_timeout=0.3)
     assert time.perf_counter() - started < 1.0
 
 
@@ -343,7 +360,7 @@ def test_fetch_unreachable_port() -> None:
         port = s.getsockname()[1]
     # Nothing listens on the port once the socket is closed: the connection is refused.
     with pytest.raises(SourceError, match=r"^cannot connect: .*refused"):
-        fetch_url(f"http://127.0.0.1:{port}/", max_bytes=1000, connect_timeout=1.0)
+        local_fetch(f"http://127.0.0.1:{port}/", max_bytes=1000, connect_timeout=1.0)
 
 
 def test_fetch_dns_failure_names_the_reason() -> None:

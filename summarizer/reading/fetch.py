@@ -114,11 +114,12 @@ def fetch_url(
     client brings the redirect limit, User-Agent and connection pool. `total_timeout` bounds
     a server that keeps sending a trickle of bytes, which the per-read timeout never stops.
     `if_changed_since`, the validators of an earlier fetch, makes it a conditional GET:
-    NotModified is raised when the server answers 304.
+    NotModified is raised when the server answers 304. Without a `client`, one with the guard
+    against private addresses.
     """
     check_http_url(url)
     own_client = client is None
-    http = client if client is not None else make_http_client()
+    http = client if client is not None else make_guarded_client(allow_private=False)
     timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
     try:
         with _http_errors(http, connect_timeout, read_timeout):
