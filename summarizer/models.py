@@ -176,8 +176,10 @@ class Claim(BaseModel):
 
 # What a task came to: "ok" (at least one statement its quotes back is shown); "nothing_given"
 # (the model gave no statements) and "nothing_supported" (none of them is backed by a quote
-# found in the source), each with a one-line outcome_message; for answers also "not_in_corpus".
-Outcome = Literal["ok", "nothing_given", "nothing_supported", "not_in_corpus"]
+# found in the source), each with a one-line outcome_message; for answers also "not_in_corpus"
+# (no passage matches the question) and "not_answered" (passages match it, but the model found
+# no answer in them).
+Outcome = Literal["ok", "nothing_given", "nothing_supported", "not_in_corpus", "not_answered"]
 
 
 class Provenance(BaseModel):
@@ -270,6 +272,9 @@ class Answer(BaseModel):
     points: list[AnswerPoint]
     conflicts: list[Conflict] = []
     retrieved: list[RetrievedSource] = []
+    # When no answer is shown though passages match the question: the best of them, each an
+    # exact span of its article, for the reader to read the answer there.
+    passages: list[Citation] = []
     model: str
     model_digest: str = ""
     prompt_id: str

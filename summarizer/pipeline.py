@@ -244,7 +244,11 @@ def resolve_sources(settings: Settings, sources: list[str]) -> list[tuple[str, s
                 try:
                     out.append((source, corpus.catalog.resolve(source).id, ""))
                 except SummarizerError as e:
-                    out.append((source, None, e.message))
+                    # A path that is not there is a missing file, not an unknown article id.
+                    path_like = any(c in source for c in "/\\") or Path(source).suffix.lower() in (
+                        ".txt", ".md", ".html", ".htm",
+                    )  # fmt: skip
+                    out.append((source, None, "no such file" if path_like else e.message))
     to_ingest = [s for s, aid, why in out if aid is None and not why]
     if to_ingest:
         report = ingest(settings, to_ingest)

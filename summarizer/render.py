@@ -126,9 +126,13 @@ def markdown(output: Summary | ClaimSet) -> str:
 
     lines = []
     if isinstance(output, Summary) and output.outcome_message:
-        # Nothing checkable: the title, what the model gave instead, the counts.
+        # Nothing checkable: the title, what the model gave instead (the key points kept with
+        # --keep-unverified, marked), the counts.
         lines += [f"# {output.headline}", "", _provenance_line(output), ""]
         lines += _outcome_lines(output.outcome_message)
+        if output.key_points:
+            lines += ["## Key points (kept unverified)", ""]
+        lines += _point_lines(output)
         what = "key points"
     elif isinstance(output, Summary):
         lines += [f"# {output.headline}", "", _provenance_line(output), ""]
@@ -140,9 +144,7 @@ def markdown(output: Summary | ClaimSet) -> str:
             lines += [f"*The model's summary is not backed ({why}): the key points are.*", ""]
         lines += [output.summary or "*(no summary: no key point is supported by its quotes)*", ""]
         lines += ["## Key points", ""]
-        for n, point in enumerate(output.key_points, 1):
-            lines.append(f"{n}. {point.text}{mark(point.verified, point.support)}")
-            lines += _citation_lines(point.citations, point.unverified_quotes)
+        lines += _point_lines(output)
         what = "key points"
     else:
         lines += [f"# Claims: {output.title}", "", _provenance_line(output), ""]
@@ -167,6 +169,14 @@ def markdown(output: Summary | ClaimSet) -> str:
     for warning in output.warnings:
         lines.append(f"*warning: {warning}*")
     return "\n".join(apart(lines)).rstrip()
+
+
+def _point_lines(output: Summary) -> list[str]:
+    lines = []
+    for n, point in enumerate(output.key_points, 1):
+        lines.append(f"{n}. {point.text}{mark(point.verified, point.support)}")
+        lines += _citation_lines(point.citations, point.unverified_quotes)
+    return lines
 
 
 def _outcome_lines(message: str | None) -> list[str]:
@@ -266,9 +276,20 @@ def answer_markdown(answer: Answer) -> str:
         why = _why(answer.answer_support)
         lines += [f"*The model's answer is not backed ({why}): its points are.*", ""]
     lines += [answer.answer, ""]
-    lines += _outcome_lines(answer.outcome_message)
+    titles = {r.article_id: r.title for r in answer.retrieved}
+    if answer.outcome == "not_answered" and answer.outcome_message:
+        said = answer.outcome_message
+        lines += [f"*{said[:1].upper()}{said[1:]}:*", ""]
+    else:
+        lines += _outcome_lines(answer.outcome_message)
+    if answer.passages and answer.outcome != "not_answered":
+        lines += ["*The passages that best match the question:*", ""]
+    for n, c in enumerate(answer.passages, 1):
+        lines.append(
+            f"{n}. *{titles.get(c.article_id, c.article_id)}* `{c.article_id} [{c.start}:{c.end}]`"
+        )
+        lines.append(f"   > {' '.join(c.quote.split())}")
     if answer.found:
-        titles = {r.article_id: r.title for r in answer.retrieved}
         for n, point in enumerate(answer.points, 1):
             lines.append(f"{n}. {point.text}{mark(True, point.support)}")
             lines += [

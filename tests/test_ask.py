@@ -74,20 +74,55 @@ def test_answerable(env: StandinOllama) -> None:
     assert "**Q:**" in text and re.search(r"\d+ statements: \d+ supported", text)
 
 
+def assert_exact_passages(data: dict[str, Any]) -> None:
+    assert 1 <= len(data["passages"]) <= 3
+    retrieved = {(r["article_id"], r["chunk_id"]) for r in data["retrieved"]}
+    for c in data["passages"]:
+        article = pipeline.get_article(Settings.from_env(), c["article_id"])
+        assert article.text[c["start"] : c["end"]] == c["quote"]
+        assert (c["article_id"], c["chunk_id"]) in retrieved
+
+
 def test_unanswerable_abstains(env: StandinOllama) -> None:
     env.field_values["found"] = False
     data = ask_json("What did the Swiss central bank decide about gold reserves in 1999?")
     assert data["found"] is False and data["points"] == [] and data["conflicts"] == []
-    assert data["answer"] == "The corpus does not say."
+    assert data["answer"] == "The corpus does not say." and data["outcome"] == "not_in_corpus"
+    assert data["passages"] == []  # no passage holds enough of the question's words
     # The points it gave besides are neither counted nor checked: one call, nothing produced.
     assert data["counts"]["produced"] == 0 and data["calls"] == 1
+
+
+def test_a_model_that_finds_nothing_where_passages_match_does_not_say_the_corpus_does_not(
+    env: StandinOllama,
+) -> None:
+    """A small model often answers "not found" with the answer in the first passage: that is
+    said as what it is, and the passages that best match the question are shown to read."""
+    env.field_values["found"] = False
+    result = run("ask", QUESTION, "--json")
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert data["found"] is False and data["outcome"] == "not_answered"
+    assert data["answer"] == "The model found no answer in the passages retrieved."
+    assert "does not say" not in result.output
+    n = len(data["retrieved"])
+    assert data["outcome_message"] == (
+        f"the model found no answer in the {n} passages retrieved; the "
+        f"{len(data['passages'])} that best match the question are shown"
+    )
+    assert result.stderr.strip() == f"error: {data['outcome_message']}"
+    assert_exact_passages(data)
+    text = run("ask", QUESTION).stdout
+    assert text.count("the model found no answer") + text.count("The model found no") == 2
+    assert f"`{data['passages'][0]['article_id']} [" in text
 
 
 def test_an_answer_without_points_says_so(env: StandinOllama) -> None:
     env.field_values["points"] = []
     data = ask_json(QUESTION, exit_code=1)
     assert data["found"] is False and data["outcome"] == "nothing_given"
-    assert data["answer"] == f"{NO_ANSWER} The model gave no statements."
+    assert data["answer"] == NO_ANSWER and data["outcome_message"] == "the model gave no statements"
+    assert_exact_passages(data)  # to read the answer in
     assert data["warnings"] == ["the model answered, but it gave no statements with citations"]
 
 

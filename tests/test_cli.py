@@ -145,3 +145,13 @@ def test_home_option_overrides_env(hash_embedder: str, tmp_path: Path, args: lis
     result = run(*args, "--home", str(tmp_path / "elsewhere"))
     assert result.exit_code == 0
     assert (tmp_path / "elsewhere" / "catalog.sqlite3").exists()
+
+
+def test_a_missing_file_is_said_to_be_missing(hash_embedder: str, tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere" / "story.txt"
+    for command in ("summarize", "claims"):
+        result = run(command, str(missing))
+        assert result.exit_code == 1
+        assert result.stderr.startswith(f"error: {missing}: no such file")
+    unknown = run("summarize", "abcdef")
+    assert unknown.exit_code == 1 and "no article 'abcdef'" in unknown.stderr

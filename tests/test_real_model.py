@@ -105,7 +105,12 @@ def assert_outcome(data: dict[str, Any], items: list[dict[str, Any]], done: Any)
     if items:
         assert data["outcome"] == "ok" and data["outcome_message"] is None
         return
-    assert data["outcome"] in ("nothing_given", "nothing_supported", "not_in_corpus")
+    assert data["outcome"] in (
+        "nothing_given",
+        "nothing_supported",
+        "not_in_corpus",
+        "not_answered",
+    )
     if data["outcome"] != "not_in_corpus":
         assert done.returncode == 1
         assert f"{data['outcome_message']}" in done.stderr
@@ -173,9 +178,10 @@ def test_ask(real_home: Path, real_url: str) -> None:
     if data["found"]:
         assert data["answer_support"]["verdict"] == "supported" or data["answer_source"] == "points"
     elif data["outcome"] == "not_in_corpus":
-        assert data["answer"].startswith("The corpus does not say.")
-    else:  # the model answered, unbacked: not said to be what the corpus says
-        assert data["answer"].startswith("The model gave no answer")
+        assert data["answer"].startswith("The corpus does not say.") and not data["passages"]
+    else:  # the model found or gave nothing backed: not said to be what the corpus says
+        assert data["answer"].startswith(("The model gave no answer", "The model found no answer"))
+        assert_exact(data["passages"], text_of)  # the passages to read the answer in
 
 
 def test_the_second_task_on_an_article_reads_only_its_own_instructions(

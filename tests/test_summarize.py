@@ -151,6 +151,14 @@ def test_invented_quotes_never_reach_the_output(env: tuple[StandinOllama, Path])
     )
     text = run("claims", str(folder / BINANCE), "--keep-unverified").stdout
     assert "(unverified)" in text and "not found in the article" in text
+    # The summary's Markdown shows the key points it says it kept (it used to show none).
+    kept = json.loads(
+        run("summarize", str(folder / BINANCE), "--json", "--keep-unverified").stdout
+    )["key_points"]
+    assert kept and all(not p["verified"] for p in kept)
+    text = run("summarize", str(folder / BINANCE), "--keep-unverified").stdout
+    assert f"{len(kept)} kept unverified" in text and "## Key points (kept unverified)" in text
+    assert text.count("**(unverified)**") == len(kept), text
 
 
 def test_real_quotes_with_unknown_sentence_ids_are_located(

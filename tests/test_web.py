@@ -293,6 +293,56 @@ def test_the_corpus_page_lists_filters_and_searches(browser: Any, served: Served
     assert "pass these filters" in browser.find_element(By.TAG_NAME, "main").text
 
 
+def test_the_corpus_page_says_what_each_kept_output_shows(
+    served: Served, ollama_env: StandinOllama
+) -> None:
+    """Not "yes" for a summary that is only "Nothing to show": how many statements it shows."""
+    import re
+
+    good, bad = served.ids[0], served.ids[1]
+    _analyze(served.settings, [good])
+    ollama_env.misbehave("unknown_segments", times=None)
+    ollama_env.misbehave("invented_quotes", times=None)
+    for task in ("summarize", "claims"):
+        (result,) = pipeline.analyze(served.settings, [bad], task)
+        assert result.output is not None and result.output.outcome != "ok"
+    ollama_env.behave()
+    with httpx.Client(base_url=served.url) as http:
+        page = http.get("/").text
+    cells = {
+        aid: re.findall(r"<td>([^<]*)</td>", row)[-2:]
+        for aid, row in re.findall(r'<tr><td><a href="/article/([0-9a-f]+)">(.*?)</tr>', page, re.S)
+    }
+    assert all(re.fullmatch(r"[1-9]\d* supported", c) for c in cells[good]), cells[good]
+    assert cells[bad] == ["none supported", "none supported"]
+    assert "yes" not in page
+
+
+def test_a_report_of_articles_with_nothing_to_show_fails_and_marks_nothing(
+    served: Served, ollama_env: StandinOllama, tmp_path: Path
+) -> None:
+    """Outputs kept from an earlier run with nothing to show: the report says so and exits 1,
+    without an empty "unsupported" headline or summary."""
+    from click.testing import CliRunner
+
+    from summarizer.cli import cli
+
+    aid = served.ids[1]
+    ollama_env.misbehave("unknown_segments", times=None)
+    ollama_env.misbehave("invented_quotes", times=None)
+    for task in ("summarize", "claims"):
+        pipeline.analyze(served.settings, [aid], task)
+    ollama_env.behave()
+    out = tmp_path / "empty.html"
+    result = CliRunner().invoke(cli, ["report", aid, "--html", str(out)])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: {aid}: nothing to show: the model gave no ")
+    html = out.read_text(encoding="utf-8")
+    summary = html.split('class="card summary"')[1].split("</div>")[0]
+    assert "Nothing to show: the model gave no" in summary
+    assert "badge" not in summary and "<strong>" not in summary
+
+
 def test_a_report_file_is_self_contained_exact_and_safe(
     browser: Any, served: Served, tmp_path: Path
 ) -> None:
@@ -638,6 +688,24 @@ def test_the_corpus_does_not_say_is_shown_as_such(
     answer = _wait_for(browser, "section.answer")
     assert "The corpus does not say." in answer.text
     assert browser.find_elements(By.CSS_SELECTOR, "a.cited") == []
+    # Asked what the articles do say, the same reply is the model's failure, not the corpus's:
+    # said once, with the passages that best match the question, each linked to its span.
+    ollama_env.misbehave("reply", content=reply, schema="AnswerReply")
+    browser.get(f"{served.url}/ask")
+    box = browser.find_element(By.NAME, "q")
+    box.send_keys("Which exchanges refused to freeze Russian accounts?")
+    box.submit()
+    answer = _wait_for(browser, "section.answer")
+    assert "The corpus does not say" not in answer.text
+    assert answer.text.count("The model found no answer") == 2  # the line, then its detail
+    links = browser.find_elements(By.CSS_SELECTOR, "ol.passages a.cited")
+    assert 1 <= len(links) <= 3
+    texts, _ = _spans(served.settings, served.ids)
+    for link, quote in zip(links, browser.find_elements(By.CSS_SELECTOR, "ol.passages blockquote"),
+                           strict=True):  # fmt: skip
+        aid = link.get_attribute("href").split("/article/")[1].split("?")[0]
+        start, end = map(int, link.get_attribute("href").split("hl=")[1].split("#")[0].split(":"))
+        assert " ".join(texts[aid][start:end].split()) == " ".join(quote.text.split())
 
 
 def test_the_corpus_pages_through_the_articles(

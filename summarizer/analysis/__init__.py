@@ -2,8 +2,9 @@
 
 An article goes to the model as numbered segments in windows that fit its context (windows,
 with the versioned prompt files of prompts); summarize, claims and asking (questions over the
-corpus) make the model's replies; citing turns the quotes of a reply into citations located in
-the stored text (grounding); checking judges whether each statement says what its quotes say.
+corpus, on the retrieved passages as passages shows them) make the model's replies; citing
+turns the quotes of a reply into citations located in the stored text (grounding); checking
+judges whether each statement says what its quotes say.
 """
 
 from summarizer.analysis.asking import ask, corroborate, reranked_search

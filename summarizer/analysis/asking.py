@@ -3,7 +3,7 @@ keep only what the retrieved passages verifiably say."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -11,7 +11,6 @@ from pydantic import BaseModel, Field
 
 from summarizer.analysis import prompts
 from summarizer.analysis.checking import (
-    Source,
     Statement,
     check_statements,
     composed,
@@ -20,21 +19,24 @@ from summarizer.analysis.checking import (
     rules,
 )
 from summarizer.analysis.citing import (
-    MIN_QUOTE_WORDS,
-    Grounder,
     PointReply,
     QuoteRef,
-    SentenceRef,
     at_most,
     citing_only,
     outcome,
-    sentence_citation,
-    sentence_id,
 )
 from summarizer.analysis.claims import MAX_CLAIMS
-from summarizer.analysis.windows import CallLog, Segment, fenced, num_predict, segments_of
+from summarizer.analysis.passages import (
+    PassageGrounder,
+    fit,
+    passage,
+    passages_shown,
+    quoted_passages,
+    text_of,
+)
+from summarizer.analysis.windows import CallLog, fenced
 from summarizer.errors import ContextOverflow, DegenerateReply, InvalidReply, OutputTruncated
-from summarizer.grounding import locate, sentences
+from summarizer.grounding import sentences
 from summarizer.llm import json_schema
 from summarizer.models import (
     Answer,
@@ -55,6 +57,15 @@ NOT_FOUND = "The corpus does not say."
 # The model answered, but nothing of its answer is backed by the passages: not "the corpus does
 # not say" (the retrieved passages may well say it), but that the model's answer is not shown.
 NO_ANSWER = "The model gave no answer that the retrieved passages back."
+# The model found no answer, but passages match the question: said, and the best of them shown.
+NOT_ANSWERED = "The model found no answer in the passages retrieved."
+# A passage (with its article's title) that holds this share of the question's words, two of
+# them at least, matches it: only when none does is "the corpus does not say" said. Chosen on
+# the written questions of the retrieval benchmark: 85% of the passages holding their answers
+# hold a quarter of their words, 4% of the best passage of another article does (a passage
+# shown in vain costs a reader a glance; "the corpus does not say" said wrongly, the answer).
+MATCHING_SHARE = 0.25
+SHOWN_PASSAGES = 3
 CORROBORATION_PASSAGES = 3
 # The answer's lists, at most (bounds in the reply schema).
 MAX_POINTS, MAX_CONFLICTS, MAX_SIDES = 6, 3, 3
@@ -92,87 +103,6 @@ class RerankReply(BaseModel):
     segment_ids: list[str] = at_most(SHORTLIST[1])
 
 
-def numbered(retrieved: Sequence[Retrieved]) -> list[tuple[Retrieved, list[Segment]]]:
-    """Each passage with its sentences, numbered across the passages (`s1`, `s2`...)."""
-    out: list[tuple[Retrieved, list[Segment]]] = []
-    n = 1
-    for r in retrieved:
-        segments = segments_of(r.chunk.text, offset=r.chunk.start, first=n)
-        out.append((r, segments))
-        n += len(segments)
-    return out
-
-
-def _source_line(i: int, r: Retrieved) -> str:
-    a = r.article
-    where = a.site or a.url or a.source
-    date = f", {a.date}" if a.date else ""
-    return fenced(f'Source [c{i}]: "{a.title}" ({where}{date})', "passages")
-
-
-def _passages(retrieved: Sequence[Retrieved]) -> str:
-    """The passages as the answer prompt gives them: each its source line and its numbered
-    sentences."""
-    lines = []
-    for i, (r, segments) in enumerate(numbered(retrieved), 1):
-        lines.append(_source_line(i, r))
-        lines += [f"[{s.id}] {fenced(s.line, 'passages')}" for s in segments]
-    return "\n".join(lines)
-
-
-def _quoted_passages(retrieved: Sequence[Retrieved]) -> str:
-    """The passages as the corroboration prompt gives them: each its source line and its text
-    on one line, to quote from."""
-    lines = []
-    for i, r in enumerate(retrieved, 1):
-        lines += [_source_line(i, r), f"[c{i}] {fenced(r.chunk.text, 'passages')}"]
-    return "\n".join(lines)
-
-
-class PassageGrounder(Grounder):
-    """Citations only inside the retrieved passages: of their sentences, by id; or (for the
-    corroboration of claims) quotes found in them. A citation can point nowhere else."""
-
-    def __init__(self, retrieved: Sequence[Retrieved]) -> None:
-        super().__init__()
-        self.by_id = {f"c{i}": r for i, r in enumerate(retrieved, 1)}
-        self.sentences = {s.id: (r, s) for r, segs in numbered(retrieved) for s in segs}
-
-    @property
-    def ids(self) -> list[str]:
-        return list(self.sentences)
-
-    def find(self, ref: SentenceRef | QuoteRef) -> Citation | None:
-        if isinstance(ref, SentenceRef):
-            found = self.sentences.get(sentence_id(ref.sentence))
-            if found is None:  # an id the prompt did not give: its quote, if it is there
-                return self.find(QuoteRef(segment_id="", quote=ref.quote)) if ref.quote else None
-            r, s = found
-            spans = [(r.chunk.id, r.chunk.start, r.chunk.end)]
-            c = sentence_citation(r.article.id, r.article.text, spans, s.start, s.end, ref.quote)
-            return c.model_copy(update={"content_hash": r.article.content_hash})
-        if len(ref.quote.split()) < MIN_QUOTE_WORDS:
-            return None  # "Binance" is in the passage, but supports nothing a person could check
-        cited = self.by_id.get(ref.segment_id)
-        # The cited passage first; a wrong id is forgiven if the quote is in another passage.
-        others = [r for r in self.by_id.values() if r is not cited]
-        for r in [cited, *others] if cited else others:
-            located = locate(ref.quote, r.chunk.text)
-            if located is not None:
-                return Citation(
-                    article_id=r.article.id,
-                    chunk_id=r.chunk.id,
-                    start=r.chunk.start + located.start,
-                    end=r.chunk.start + located.end,
-                    quote=located.quote,
-                    content_hash=r.article.content_hash,
-                )
-        return None
-
-    def sources(self) -> dict[str, Source]:
-        return {r.article.id: Source.of(r.article) for r in self.by_id.values()}
-
-
 def _statement(grounder: PassageGrounder, reply: PointReply) -> Statement:
     citations, _ = grounder.ground(reply.citations)
     return Statement(reply.text, citations)
@@ -182,32 +112,6 @@ def _point(grounder: PassageGrounder, s: Statement) -> AnswerPoint | None:
     if not grounder.keep(s.citations, keep_unverified=False, support=s.support):
         return None
     return AnswerPoint(text=s.text, citations=list(s.citations), support=s.support)
-
-
-def _fit(
-    llm: Ollama,
-    prompt: prompts.Prompt,
-    retrieved: list[Retrieved],
-    *,
-    shown: Callable[[Sequence[Retrieved]], str] = _passages,
-    reply_tokens: int | None = None,
-    **values: str,
-) -> list[Retrieved]:
-    """The best-ranked passages whose prompt (the passages as `shown`) fits the model's budget."""
-    budget = llm.budget(num_predict=reply_tokens or num_predict(llm))
-    while retrieved:
-        system, user = prompt.render(passages=shown(retrieved), **values)
-        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-        if budget.fits_messages(messages):
-            return retrieved
-        retrieved = retrieved[:-1]
-    raise ContextOverflow(
-        "not even one retrieved passage fits the model's context budget",
-        hint="use a model with a longer context or raise SUMMARIZER_NUM_CTX",
-        estimate=0,
-        budget=budget.prompt_tokens,
-        num_ctx=budget.num_ctx,
-    )
 
 
 def shortlist(k: int) -> int:
@@ -238,7 +142,7 @@ def rerank(
         return retrieved
     prompt = prompts.load("rerank")
     try:
-        shown = _fit(
+        shown = fit(
             llm,
             prompt,
             retrieved,
@@ -311,9 +215,9 @@ def ask(
             points=[],
             outcome="not_in_corpus",
         )
-    retrieved = _fit(llm, prompt, retrieved, question=question)
+    retrieved = fit(llm, prompt, retrieved, question=question)
     grounder = PassageGrounder(retrieved)
-    values = {"passages": _passages(retrieved), "question": question}
+    values = {"passages": passages_shown(retrieved), "question": question}
     schema = citing_only(json_schema(AnswerReply), grounder.ids)
     reply = calls.run_with(llm, AnswerReply, prompt, values, schema=schema)
     if not reply.found:
@@ -344,6 +248,7 @@ def ask(
         if len(verified) >= 2:  # one verified side is no disagreement
             conflicts.append(Conflict(topic=c.topic, sides=verified))
     found = reply.found and bool(kept)
+    matching = [r for r in retrieved if _matches(question, r)]
     for statement in said:
         recheck(statement, [c for p in kept for c in p.citations], grounder.sources())
     support = joined_support(said) if found else None
@@ -362,10 +267,10 @@ def ask(
                     "the model gave no statements that the retrieved passages fully support: "
                     f"{counts.partial} only partly"
                 )
-                answer = f"{NO_ANSWER} {message[0].upper()}{message[1:]}."
+                answer = NO_ANSWER
     elif reply.found:
         came_to, message = outcome(counts, "statements", "the retrieved passages support")
-        answer = f"{NO_ANSWER} {(message or '')[:1].upper()}{(message or '')[1:]}."
+        answer = NO_ANSWER
         if counts.produced == 0:
             why = "it gave no statements with citations"
         elif counts.quotes_verified == 0:
@@ -373,9 +278,18 @@ def ask(
         else:
             why = "none of its statements is backed by the passages it cites"
         calls.note(f"the model answered, but {why}")
+    elif matching:
+        # Passages match the question, and the model found nothing in them: that is said, not
+        # that the corpus does not say it (a small model often misses what is there).
+        answer, came_to = NOT_ANSWERED, "not_answered"
+        message = (
+            f"the model found no answer in the {len(retrieved)} passages retrieved; "
+            f"the {min(len(matching), SHOWN_PASSAGES)} that best match the question are shown"
+        )
     else:
-        # The model's own words are not verified: the plain statement is all that is shown.
+        # Nothing retrieved holds the question's words, and the model found no answer either.
         answer, came_to = NOT_FOUND, "not_in_corpus"
+    shown_passages = [] if found else [passage(r) for r in matching[:SHOWN_PASSAGES]]
     return Answer(
         **base,
         answer=answer,
@@ -384,6 +298,7 @@ def ask(
         answer_support=support,
         points=kept if found else [],
         conflicts=conflicts if found else [],
+        passages=shown_passages,
         retrieved=[
             RetrievedSource(
                 segment_id=f"c{i}",
@@ -409,6 +324,13 @@ def ask(
     )
 
 
+def _matches(question: str, r: Retrieved) -> bool:
+    from summarizer.corpus import matched_terms
+
+    held, of = matched_terms(question, text_of(r))
+    return of > 0 and held / of >= MATCHING_SHARE and held >= min(2, of)
+
+
 def corroborate(llm: Ollama, retriever: Retriever, claims: ClaimSet) -> ClaimSet:
     """Each claim with the passages of other articles that report the same, verified."""
     if not claims.claims:
@@ -429,9 +351,9 @@ def corroborate(llm: Ollama, retriever: Retriever, claims: ClaimSet) -> ClaimSet
     listed = "\n".join(
         f"Claim {i}: {fenced(c.statement, 'passages')}" for i, c in enumerate(claims.claims, 1)
     )
-    retrieved = _fit(llm, prompt, retrieved, shown=_quoted_passages, claims=listed)
+    retrieved = fit(llm, prompt, retrieved, shown=quoted_passages, claims=listed)
     calls = CallLog()
-    passages = _quoted_passages(retrieved)
+    passages = quoted_passages(retrieved)
     reply = calls.run(llm, CorroborateReply, prompt, claims=listed, passages=passages)
     grounder = PassageGrounder(retrieved)
     support: dict[int, dict[tuple[str, int, int], Citation]] = {}

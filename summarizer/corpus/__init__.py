@@ -34,7 +34,7 @@ from summarizer.corpus.ingest import (
     is_url,
     never,
 )
-from summarizer.corpus.retrieve import Filters, Retrieved, Retriever
+from summarizer.corpus.retrieve import Filters, Retrieved, Retriever, matched_terms
 from summarizer.corpus.store import Corpus, look_again, write_lock
 from summarizer.corpus.versions import (
     OutputChange,
@@ -81,6 +81,7 @@ __all__ = [
     "is_url",
     "look_again",
     "make_embedder",
+    "matched_terms",
     "minilm_available",
     "minilm_model_dir",
     "never",

@@ -216,6 +216,6 @@ class Catalog(Protocol):
         the newest."""
         ...
 
-    def output_tasks(self) -> dict[str, set[str]]:
-        """The tasks with a kept output, per article id (of its current text)."""
+    def current_outputs(self, article_ids: Sequence[str]) -> dict[tuple[str, str], str]:
+        """(article id, task) -> the JSON of the kept output of the article's current text."""
         ...

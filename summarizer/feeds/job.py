@@ -138,6 +138,8 @@ class EntryJob:
         self._pages: dict[str, RawDocument | SummarizerError] = {}
         self._page_locks: dict[str, threading.Lock] = {}
         self._pages_lock = threading.Lock()
+        # Entry id -> (title, text) of the articles this run prepared, to tell copies apart.
+        self._texts: dict[int, tuple[str, str]] = {}
         self.report = report
         self.progress = progress
         self.emit = emit
@@ -271,6 +273,20 @@ class EntryJob:
         item.warnings, item.stored = list(entry.warnings), True
         return True
 
+    def _other_figures(self, article: Article, entry_id: int) -> bool:
+        """Whether `article`, alike in words to the story of `entry_id`, is another story by
+        its figures (items of one templated feed: release notes, changesets)."""
+        from summarizer.feeds.dedupe import other_figures
+
+        seen = self._texts.get(entry_id)
+        if seen is None:
+            rows = self.ledger.entries(ids=[entry_id])
+            stored = self.catalog.get(rows[0].article_id) if rows and rows[0].article_id else None
+            if stored is None:
+                return False  # nothing to compare with: alike in words is the same story
+            seen = (stored.title, stored.text)
+        return other_figures(article.title, article.text, *seen)
+
     def _prepared(self, item: _Item, future: Future[Prepared]) -> None:
         from summarizer.feeds.dedupe import shingle_sample
 
@@ -292,9 +308,10 @@ class EntryJob:
             return
         sample = shingle_sample(article.text)
         similar = self.ledger.stories.similar(entry.id, sample)
-        if similar is not None:
+        if similar is not None and not self._other_figures(article, similar[0]):
             self._duplicate(item, similar[0], f"same story ({similar[1]:.0%})", similar[1])
             return
+        self._texts[entry.id] = (article.title, article.text)
         item.prepared, item.content_from, item.warnings = (
             prepared, prepared.content_from, prepared.warnings
         )  # fmt: skip

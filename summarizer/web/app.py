@@ -220,7 +220,7 @@ class App:
             total=total,
             page=page,
             pages=max(1, -(-total // PAGE)),
-            done=self.catalog.output_tasks() if listed else {},
+            shown=views.shown_counts(self.catalog, [a.id for a in listed]),
             problem=problem,
             feeds=self._feeds(),
             digests=[p.stem for p in kept_digests(self.settings.home)],

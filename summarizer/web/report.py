@@ -47,7 +47,14 @@ def build(
     with pipeline.open_corpus(settings) as corpus:
         for aid in ids:
             article = corpus.catalog.resolve(aid)
-            views.append(article_view(article, *kept_outputs(corpus.catalog, article)))
+            summary, claims = kept_outputs(corpus.catalog, article)
+            views.append(article_view(article, summary, claims))
+            # Kept from an earlier run, or made just now: an article with nothing to show is
+            # said once, and fails the report (as `summarize` fails on it).
+            said = [o.outcome_message for o in (summary, claims) if o and o.outcome_message]
+            empty = said and not any(o and o.outcome == "ok" for o in (summary, claims))
+            if empty and not any(e.startswith(f"{aid}: ") for e in errors):
+                errors.append(f"{aid}: nothing to show: {said[0]}")
     return views, errors
 
 

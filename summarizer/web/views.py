@@ -4,6 +4,7 @@ the kept summary and claims, and the templates that render them (escaped through
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,26 @@ class ArticleView:
     job: Job | None = None
     versions: list[Version] = field(default_factory=list)  # of the article, oldest first
     version: int | None = None  # the one shown, when it is not the latest
+
+
+def shown_counts(catalog: Catalog, article_ids: Sequence[str]) -> dict[tuple[str, str], str]:
+    """(article id, task) -> what its kept output shows, in a few words: "3 supported", "none
+    supported" (a "Nothing to show" is not a summary), "2 unchecked" (made with --support off)."""
+    import json
+
+    shown: dict[tuple[str, str], str] = {}
+    for (aid, task), data in catalog.current_outputs(article_ids).items():
+        items = json.loads(data).get("key_points" if task == "summarize" else "claims") or []
+        verdicts = [(i.get("support") or {}).get("verdict") for i in items]
+        supported = verdicts.count("supported")
+        unchecked = verdicts.count(None)
+        if supported:
+            shown[(aid, task)] = f"{supported} supported"
+        elif unchecked:
+            shown[(aid, task)] = f"{unchecked} unchecked"
+        else:
+            shown[(aid, task)] = "none supported"
+    return shown
 
 
 def kept_outputs(catalog: Catalog, article: Article) -> tuple[Summary | None, ClaimSet | None]:

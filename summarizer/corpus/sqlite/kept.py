@@ -3,6 +3,7 @@ and the summaries and claims made on each."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from summarizer.corpus.catalog import Version, now
@@ -103,12 +104,10 @@ class Kept(Connection):
             ),
         )
 
-    def output_tasks(self) -> dict[str, set[str]]:
-        """The tasks with a kept output, per article id (of its current text)."""
-        found: dict[str, set[str]] = {}
-        for aid, task in self._db.execute(
-            "SELECT o.article_id, o.task FROM outputs o JOIN articles a ON a.id = o.article_id"
-            " AND a.content_hash = o.content_hash"
-        ):
-            found.setdefault(aid, set()).add(task)
-        return found
+    def current_outputs(self, article_ids: Sequence[str]) -> dict[tuple[str, str], str]:
+        """(article id, task) -> the JSON of the kept output of the article's current text."""
+        sql = (
+            "SELECT o.article_id, o.task, o.data FROM outputs o JOIN articles a"
+            " ON a.id = o.article_id AND a.content_hash = o.content_hash WHERE o.article_id IN"
+        )
+        return {(r[0], r[1]): r[2] for r in self._rows_of(sql, article_ids)}
