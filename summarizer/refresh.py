@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from summarizer.errors import ConfigError, SummarizerError
+from summarizer.words import counted
 
 if TYPE_CHECKING:
     from summarizer.config import Settings
@@ -56,8 +57,9 @@ class RefreshReport:
             f"{self.ingest.count(s)} {s}" for s in ("updated", "unchanged", "failed")
         )
         return (
-            f"refresh: {counts} ({self.ingest.embedded} chunks embedded, "
-            f"{self.model_calls} model calls, {changed} with summaries or claims made again)"
+            f"refresh: {counts} ({counted(self.ingest.embedded, 'chunks')} embedded, "
+            f"{counted(self.model_calls, 'model calls')}, {changed} with summaries or claims made "
+            "again)"
         )
 
 

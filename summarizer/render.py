@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from summarizer.progress import clip, console
+from summarizer.words import counted
 
 if TYPE_CHECKING:
     from summarizer.models import (
@@ -58,7 +59,7 @@ def print_article_table(articles: list[Article]) -> None:
     for a in articles:
         line = f"{a.id}  {_list_date(a):<10}  {len(a.text):>7}  {a.title}"
         click.echo(clip(line, width) if width else line)
-    click.echo(f"{len(articles)} articles", err=True)
+    click.echo(counted(len(articles), "articles"), err=True)
 
 
 def _list_date(article: Article) -> str:
@@ -265,8 +266,8 @@ def _counts_line(c: Counts, what: str) -> str:
     if not parts:
         parts.append(f"{c.verified} with a citation found (support not checked)")
     return (
-        f"*{c.produced} {what}: {', '.join(parts)}; citations: {c.quotes_verified} found in the "
-        f"source, {c.quotes_dropped} not found*"
+        f"*{counted(c.produced, what)}: {', '.join(parts)}; citations: {c.quotes_verified} found "
+        f"in the source, {c.quotes_dropped} not found*"
     )
 
 
@@ -307,7 +308,7 @@ def answer_markdown(answer: Answer) -> str:
                 ]
     lines += [
         "",
-        f"*{len(answer.retrieved)} passages retrieved · model {answer.model} · prompt "
+        f"*{counted(len(answer.retrieved), 'passages')} retrieved · model {answer.model} · prompt "
         f"{answer.prompt_id}.v{answer.prompt_version}*",
         _counts_line(answer.counts, "statements"),
     ]

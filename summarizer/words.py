@@ -193,3 +193,19 @@ def _cut_long(text: str, start: int, end: int, max_chars: int) -> list[tuple[int
         start = strip_span(text, cut, end)[0]
     out.append((start, end))
     return out
+
+
+_SINGULARS = {"entries": "entry", "stories": "story", "copies": "copy"}
+
+
+def counted(n: int, noun: str) -> str:
+    """`n` and its noun, given in the plural: "3 key points", and for one "1 key point",
+    "1 model call", "1 entry" (the last word made singular)."""
+    if n == 1:
+        *head, last = noun.split(" ")
+        if last in _SINGULARS:
+            last = _SINGULARS[last]
+        elif last.endswith("s") and not last.endswith("ss"):
+            last = last[:-1]
+        noun = " ".join([*head, last])
+    return f"{n} {noun}"

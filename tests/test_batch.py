@@ -296,7 +296,7 @@ def test_duplicates_and_syndicated_copies_are_linked_not_processed(
     site.add("/beta.xml", rss([*beta, item_for(site, "/b/3", syndicated(s3), 6)]))
     third = run("run", "--allow-private", "--digest", str(digest))
     assert third.exit_code == 0
-    assert len(records(third.stdout)) == 2 and "1 duplicates, 2 done" in third.stderr
+    assert len(records(third.stdout)) == 2 and "1 duplicate, 2 done" in third.stderr
     text = digest.read_text(encoding="utf-8")
     assert "*Also published as:*" in text and text.count("### [") == 2
 

@@ -155,3 +155,29 @@ def test_a_missing_file_is_said_to_be_missing(hash_embedder: str, tmp_path: Path
         assert result.stderr.startswith(f"error: {missing}: no such file")
     unknown = run("summarize", "abcdef")
     assert unknown.exit_code == 1 and "no article 'abcdef'" in unknown.stderr
+
+
+def test_conventions_one_name_per_output_and_standard_input(
+    hash_embedder: str, tmp_path: Path
+) -> None:
+    """`-` is standard input as a SOURCE; -m and -o are --model and --out; `report` names its file
+    with --out (or --html) like every other command; `serve` lists no option it ignores."""
+    story = "Buses for the city\n\n" + (
+        "The council voted on Monday to expand the bus network by twelve routes, officials "
+        "said, and drivers will be hired in the spring. " * 4
+    )
+    added = CliRunner().invoke(cli, ["ingest", "-", "--json"], input=story)
+    assert added.exit_code == 0, added.output
+    (item,) = json.loads(added.stdout)
+    assert item["status"] == "added" and item["title"] == "Buses for the city"
+    again = CliRunner().invoke(cli, ["ingest", "-"], input=story)
+    assert "1 unchanged" in again.stderr  # the same text: the same article
+    empty = CliRunner().invoke(cli, ["ingest", "-"], input="")
+    assert empty.exit_code == 2 and "standard input is empty" in empty.stderr
+    for command in ("summarize", "claims", "ask"):
+        text = run(command, "--help").stdout
+        assert "-m, --model NAME" in text and "-o, --out FILE" in text, command
+    assert "-o, --out, --html FILE" in run("report", "--help").stdout
+    served = run("serve", "--help").stdout
+    assert "--out" not in served and "--no-cache" not in served and "--model" in served
+    assert "1 article" in run("list").stderr  # not "1 articles"

@@ -328,7 +328,7 @@ def test_a_terminal_sees_each_model_call_alive(
     assert proc.wait(timeout=60) == 0
     os.close(master)
     text = seen.decode(errors="replace")
-    assert "llama3.2 summarize v" in text and "tokens/s" in text, text[-2000:]
+    assert "llama3.2 summarize.v" in text and "tokens/s" in text, text[-2000:]
     assert "## Key points" in out  # the summary itself goes to stdout, not the terminal line
 
 

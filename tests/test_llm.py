@@ -372,7 +372,7 @@ def test_invalid_twice_is_a_clear_error(llm: Ollama, ollama_standin: StandinOlla
         summarize(llm)
     assert len(chats(ollama_standin)) == 2
     assert "twice" in str(e.value)
-    assert "summarize v1" in str(e.value)
+    assert "summarize.v1" in str(e.value)
     assert "\n" not in str(e.value)
 
 

@@ -680,3 +680,18 @@ def test_an_article_removed_while_a_refresh_waited_is_not_stored_again(
     assert by_id[gone].reason == "removed by another process meanwhile: not read again"
     assert [a.id for a in pipeline.list_articles(settings)] == [kept]
     assert ("/gone", 200) not in edited.asked[2:]  # not even fetched
+
+
+def test_changes_a_few_words_apart_are_one_piece_of_the_diff() -> None:
+    """Apart, the first piece showed as its context the old words the second one changes."""
+    from summarizer.corpus.versions import diff, render_diff
+
+    old = "The exchange froze 1.5 billion dollars on Monday and said it would keep the accounts."
+    new = "The exchange froze 2.5 billion dollars on Tuesday and said it would keep the accounts."
+    (change,) = diff(old, new)
+    assert change.removed == "1.5 billion dollars on Monday"
+    assert change.added == "2.5 billion dollars on Tuesday"
+    assert render_diff(diff(old, new)).count("[-") == 1
+    far = "One two three four five six seven eight nine ten eleven twelve thirteen fourteen"
+    changed = far.replace("two", "TWO").replace("thirteen", "THIRTEEN")
+    assert len(diff(far, changed)) == 2  # far apart: two pieces, each with its own context

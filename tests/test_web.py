@@ -520,6 +520,28 @@ def test_the_app_sees_what_other_processes_wrote(served: Served, tmp_path: Path)
         assert "TypeError" not in page.text
 
 
+def test_summarise_again_asks_the_model_again(served: Served, ollama_env: StandinOllama) -> None:
+    """The button says "again": the model is asked again, not its cached reply shown again."""
+    import re
+
+    aid = served.ids[0]
+    with httpx.Client(base_url=served.url, timeout=60) as http:
+        found = re.search(r'name="csrf" value="([^"]+)"', http.get(f"/article/{aid}").text)
+        assert found is not None
+        for label in ("Summarise", "Summarise again"):
+            before = len(ollama_env.requests("/api/chat"))
+            done = http.post(f"/article/{aid}/summarize", data={"csrf": found.group(1)})
+            assert done.status_code == 303
+            page = http.get(done.headers["location"])
+            for _ in range(100):
+                if "working" not in page.text and "queued" not in page.text:
+                    break
+                time.sleep(0.1)
+                page = http.get(done.headers["location"])
+            assert len(ollama_env.requests("/api/chat")) > before, label
+        assert "Summarise again" in page.text
+
+
 def test_serve_listens_where_it_says_and_a_taken_port_is_one_line(tmp_path: Path) -> None:
     taken = _free_socket()
     taken.listen()
@@ -683,6 +705,9 @@ def test_the_corpus_does_not_say_is_shown_as_such(
     ollama_env.misbehave("reply", content=reply, schema="AnswerReply")
     browser.get(f"{served.url}/ask")
     box = browser.find_element(By.NAME, "q")
+    # The box is wide enough for its placeholder (it used to cut it).
+    fits = "return arguments[0].scrollWidth <= arguments[0].clientWidth"
+    assert browser.execute_script(fits, box) and box.size["width"] > 400
     box.send_keys("What did the exchange serve for lunch?")
     box.submit()
     answer = _wait_for(browser, "section.answer")

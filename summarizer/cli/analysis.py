@@ -10,11 +10,13 @@ import click
 from summarizer.cli.app import cli
 from summarizer.cli.options import (
     check_out,
+    from_stdin,
     json_option,
     keep_option,
     length_option,
     model_options,
     model_settings,
+    out_option,
     rerank_option,
     store_options,
 )
@@ -33,7 +35,7 @@ def _analyze(task: str, sources: tuple[str, ...], as_json: bool, opts: dict[str,
     with ProgressBar() as progress, progress.model_calls():
         results = pipeline.analyze(
             settings,
-            list(sources),
+            from_stdin(settings, sources),
             task,
             length=length,
             keep_unverified=keep,
@@ -67,6 +69,7 @@ def _analyze(task: str, sources: tuple[str, ...], as_json: bool, opts: dict[str,
 @click.argument("sources", nargs=-1, required=True)
 @length_option
 @keep_option
+@out_option
 @model_options
 @store_options
 @json_option
@@ -88,6 +91,7 @@ def summarize(sources: tuple[str, ...], as_json: bool, **opts: Any) -> None:
     "articles that report it too.",
 )
 @keep_option
+@out_option
 @model_options
 @store_options
 @json_option
@@ -126,6 +130,7 @@ def claims(sources: tuple[str, ...], as_json: bool, **opts: Any) -> None:
     help="Only this article (repeatable; an id prefix is enough).",
 )
 @rerank_option
+@out_option
 @model_options
 @store_options
 @json_option
@@ -184,6 +189,8 @@ def _write_report(settings: Any, outputs: list[Any], out: str) -> None:
 @cli.command()
 @click.argument("sources", nargs=-1, required=True)
 @click.option(
+    "--out",
+    "-o",
     "--html",
     "html_file",
     required=True,
@@ -206,12 +213,11 @@ def report(sources: tuple[str, ...], html_file: str, **opts: Any) -> None:
     from summarizer.web.views import report_html
 
     check_out(html_file)
-    opts.pop("out", None)
     opts.pop("keep_unverified", None)
     length = opts.pop("length", "medium")
     settings = model_settings(opts)
     with ProgressBar() as progress, progress.model_calls():
-        views, errors = build(settings, list(sources), length=length)
+        views, errors = build(settings, from_stdin(settings, sources), length=length)
     for line in errors:
         click.echo(f"error: {line}", err=True)
     if views:

@@ -9,6 +9,7 @@ import click
 
 from summarizer.cli.app import cli
 from summarizer.cli.options import (
+    from_stdin,
     json_option,
     model_option,
     rerank_option,
@@ -50,7 +51,7 @@ def ingest(
     if max_bytes is not None:
         settings = replace(settings, max_bytes=max_bytes)
     with IngestProgress(quiet=as_json) as progress:
-        report = pipeline.ingest(settings, list(sources), progress=progress)
+        report = pipeline.ingest(settings, from_stdin(settings, sources), progress=progress)
     if as_json:
         render.print_json([r.as_dict() for r in report.results])
     click.echo(report.summary_line(), err=True)

@@ -14,6 +14,7 @@ from summarizer.cli.options import (
     length_option,
     model_options,
     model_settings,
+    out_option,
     settings_from,
     store_options,
 )
@@ -157,6 +158,7 @@ def feeds_import(file: str, as_json: bool, **opts: Any) -> None:
     help="Largest feed or page accepted (default 10 MiB).",
 )
 @keep_option
+@out_option
 @model_options
 @store_options
 def run(**opts: Any) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -59,16 +59,32 @@ def settings_from(opts: dict[str, Any]) -> Settings:
 def model_option(f: F) -> F:
     """`--model NAME`."""
     return click.option(
-        "--model", metavar="NAME", help="Ollama chat model (env SUMMARIZER_MODEL)."
+        "--model", "-m", metavar="NAME", help="Ollama chat model (env SUMMARIZER_MODEL)."
     )(f)
 
 
 def model_options(f: F) -> F:
-    """Options of every command that asks the model."""
-    f = model_option(f)
+    """Options of every command that asks the model and reads its reply cache."""
     f = click.option(
         "--no-cache", is_flag=True, help="Ask the model again, even for a cached reply."
     )(f)
+    return model_setup_options(f)
+
+
+def out_option(f: F) -> F:
+    """`--out FILE`: where a command's output goes (stdout without it)."""
+    return click.option(
+        "--out",
+        "-o",
+        type=click.Path(dir_okay=False, writable=True),
+        help="Write the output to FILE.",
+    )(f)
+
+
+def model_setup_options(f: F) -> F:
+    """The model, its support check and requests in flight: of every command that asks the
+    model (`serve` asks again whenever asked, without a --no-cache)."""
+    f = model_option(f)
     f = click.option(
         "--support",
         type=click.Choice(["model", "rules", "off"]),
@@ -81,9 +97,6 @@ def model_options(f: F) -> F:
         metavar="NAME",
         help="The model of the support check, when not the writer's: e.g. bespoke-minicheck, a "
         "checker trained for it (env SUMMARIZER_SUPPORT_MODEL).",
-    )(f)
-    f = click.option(
-        "--out", type=click.Path(dir_okay=False, writable=True), help="Write the output to FILE."
     )(f)
     f = click.option(
         "--parallel",
@@ -141,7 +154,7 @@ def model_settings(opts: dict[str, Any]) -> Settings:
     """Settings with the store and model options applied (popped from `opts`)."""
     from dataclasses import replace
 
-    model, parallel, no_cache = opts.pop("model"), opts.pop("parallel"), opts.pop("no_cache")
+    model, parallel, no_cache = opts.pop("model"), opts.pop("parallel"), opts.pop("no_cache", False)
     support, support_model = opts.pop("support"), opts.pop("support_model")
     base = settings_from(opts)
     return replace(
@@ -152,3 +165,25 @@ def model_settings(opts: dict[str, Any]) -> Settings:
         support=support or base.support,
         support_model=support_model or base.support_model,
     )
+
+
+def from_stdin(settings: Settings, sources: Sequence[str]) -> list[str]:
+    """SOURCEs with `-` replaced by what standard input holds, kept as a file of the data dir
+    (stdin/SHA.txt, or .html for a page) so that the article has a source like any other."""
+    if "-" not in sources:
+        return list(sources)
+    import hashlib
+    import sys
+
+    from summarizer.errors import ConfigError
+
+    data = sys.stdin.buffer.read()
+    if not data.strip():
+        raise ConfigError("SOURCE -: standard input is empty")
+    html = data.lstrip()[:256].lower().startswith((b"<!doctype html", b"<html"))
+    folder = settings.home / "stdin"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{hashlib.sha256(data).hexdigest()[:16]}{'.html' if html else '.txt'}"
+    if not path.exists():
+        path.write_bytes(data)
+    return [str(path) if s == "-" else s for s in sources]

@@ -7,13 +7,13 @@ from typing import Any
 import click
 
 from summarizer.cli.app import cli
-from summarizer.cli.options import model_options, model_settings, store_options
+from summarizer.cli.options import model_settings, model_setup_options, store_options
 
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
-@model_options
+@model_setup_options
 @store_options
 def serve(host: str, port: int, **opts: Any) -> None:
     """Serve the corpus, each article with its cited spans highlighted, and questions, as a
@@ -29,7 +29,6 @@ def serve(host: str, port: int, **opts: Any) -> None:
     from summarizer.errors import ConfigError
     from summarizer.web.app import create_app
 
-    opts.pop("out", None)
     settings = model_settings(opts)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)

@@ -21,6 +21,7 @@ from summarizer.errors import (
     SummarizerError,
     one_line,
 )
+from summarizer.words import counted
 
 if TYPE_CHECKING:
     import httpx
@@ -93,7 +94,7 @@ class IngestReport:
         counts = ", ".join(
             f"{self.count(s)} {s}" for s in ("added", "updated", "unchanged", "failed")
         )
-        return f"ingest: {counts} ({self.embedded} chunks embedded)"
+        return f"ingest: {counts} ({counted(self.embedded, 'chunks')} embedded)"
 
 
 def article_id(kind: str, key: str) -> str:

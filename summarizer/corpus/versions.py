@@ -4,6 +4,7 @@ diff, and what the change did to its summary and claims (quotes it no longer has
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -82,7 +83,7 @@ def diff(old: str, new: str) -> list[Change]:
     wa = [old[s:e] for s, e in a]
     wb = [new[s:e] for s, e in b]
     changes = []
-    for op, i1, i2, j1, j2 in SequenceMatcher(None, wa, wb, autojunk=False).get_opcodes():
+    for op, i1, i2, j1, j2 in _joined(SequenceMatcher(None, wa, wb, autojunk=False).get_opcodes()):
         if op == "equal":
             continue
         os_, oe = (a[i1][0], a[i2 - 1][1]) if i2 > i1 else _gap(a, i1, len(old))
@@ -101,6 +102,27 @@ def diff(old: str, new: str) -> list[Change]:
             )
         )
     return changes
+
+
+def _joined(
+    opcodes: Sequence[tuple[str, int, int, int, int]],
+) -> list[tuple[str, int, int, int, int]]:
+    """The opcodes with changes that fewer than CONTEXT unchanged words part joined into one:
+    apart, the first would show as its context the old words the second changes."""
+    out: list[tuple[str, int, int, int, int]] = []
+    for op in opcodes:
+        if (
+            op[0] != "equal"
+            and len(out) >= 2
+            and out[-1][0] == "equal"
+            and out[-1][2] - out[-1][1] < CONTEXT
+            and out[-2][0] != "equal"
+        ):
+            _, i1, _, j1, _ = out[-2]
+            out[-2:] = [("replace", i1, op[2], j1, op[4])]
+        else:
+            out.append(op)
+    return out
 
 
 def _gap(spans: list[tuple[int, int]], i: int, length: int) -> tuple[int, int]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from summarizer.words import counted
+
 if TYPE_CHECKING:
     from summarizer.errors import SummarizerError
     from summarizer.feeds.ledger import EntryRow
@@ -62,18 +64,14 @@ class RunReport:
         return bool(self.failed or self.feeds_failed or self.error)
 
     def summary_line(self) -> str:
-        feeds = f"{self.feeds} feed{'s' if self.feeds != 1 else ''}"
         most = max((int(r.get("model_calls") or 0) for r in self.records), default=0)
         per_article = f", at most {most} per article" if self.records else ""
+        rechecked = f"{self.rechecked} rechecked ({len(self.updates)} updated); "
         return (
-            f"run: {feeds} ({self.not_modified} not modified, {self.feeds_failed} failed); "
-            f"{self.new} new, {self.unchanged} unchanged, {self.duplicates} duplicates, "
-            f"{self.done} done, {self.failed} failed, {self.pending} left pending; "
-            + (
-                f"{self.rechecked} rechecked ({len(self.updates)} updated); "
-                if self.rechecked
-                else ""
-            )
-            + f"{self.model_calls} model calls ({self.cached_calls} cached{per_article}); "
-            f"{self.seconds:.1f} s"
+            f"run: {counted(self.feeds, 'feeds')} ({self.not_modified} not modified, "
+            f"{self.feeds_failed} failed); {self.new} new, {self.unchanged} unchanged, "
+            f"{counted(self.duplicates, 'duplicates')}, {self.done} done, {self.failed} failed, "
+            f"{self.pending} left pending; {rechecked if self.rechecked else ''}"
+            f"{counted(self.model_calls, 'model calls')} ({self.cached_calls} cached"
+            f"{per_article}); {self.seconds:.1f} s"
         )

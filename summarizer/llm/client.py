@@ -333,7 +333,7 @@ class Ollama(ModelFacts):
                         "before the loop is used",
                         DegenerateReply(
                             f"{record.model} repeated itself in both replies to the "
-                            f"{record.prompt_id}.v{record.prompt_version} prompt ({loop}; "
+                            f"{record.prompt} prompt ({loop}; "
                             f"stopped after {got.output_tokens} tokens)",
                             hint="run again, or try a larger model with --model",
                         ),
@@ -367,7 +367,8 @@ class Ollama(ModelFacts):
                     f"reply cut at {num_predict} output tokens with no room for more: what it "
                     "wrote in full before the cut is used",
                     OutputTruncated(
-                        f"{record.model}'s reply to {record.prompt_id} {record.prompt_version} "
+                        f"{record.model}'s reply to "
+                        f"{record.prompt} "
                         f"was cut at {num_predict} output tokens (done_reason length) and "
                         f"num_ctx {budget.num_ctx} has no room for a longer one",
                         hint="shorten the input, or raise SUMMARIZER_NUM_CTX if memory allows",
@@ -379,9 +380,9 @@ class Ollama(ModelFacts):
                 problems = describe_validation_error(e)
                 if repaired:
                     raise InvalidReply(
-                        f"{record.model} twice replied to {record.prompt_id} "
-                        f"{record.prompt_version} with output that does not match the schema: "
-                        f"{problems}",
+                        f"{record.model} twice replied to "
+                        f"{record.prompt} with output that "
+                        f"does not match the schema: {problems}",
                         hint="run again, or try a larger model with --model",
                     ) from None
                 repaired = True
@@ -399,7 +400,7 @@ class Ollama(ModelFacts):
         """One chat request, streamed: stopped early when it loops; a read timeout counts from
         the last token received."""
         name = record.model
-        what = f"{record.prompt_id} v{record.prompt_version}"
+        what = record.prompt
         given = "\n".join(m["content"] for m in messages if m["role"] != "assistant")
         got, url = self.pool.call(
             f"chat with {name}",
@@ -458,7 +459,7 @@ class Ollama(ModelFacts):
             if budget.fits(estimate_messages(conversation)):
                 return conversation
         raise InvalidReply(
-            f"{record.model} replied to {record.prompt_id} {record.prompt_version} with output "
+            f"{record.model} replied to {record.prompt} with output "
             f"that does not match the schema ({problems}), and there is no room to ask again",
             hint="split the input",
         )

@@ -48,6 +48,11 @@ class CallRecord:
     degenerate: int = 0
     warnings: list[str] = field(default_factory=list)
 
+    @property
+    def prompt(self) -> str:
+        """How messages name the call's prompt: "summarize.v2"."""
+        return prompt_name(self.prompt_id, self.prompt_version)
+
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -102,3 +107,8 @@ def describe_validation_error(e: ValidationError) -> str:
         problems.append(f"{where}: {err['msg']}")
     more = e.error_count() - len(problems)
     return one_line("; ".join(problems) + (f"; and {more} more" if more > 0 else ""))
+
+
+def prompt_name(prompt_id: str, version: object) -> str:
+    """How messages name a prompt: "summarize.v2"."""
+    return f"{prompt_id}.v{str(version).removeprefix('v')}"

@@ -13,6 +13,7 @@ import contextlib
 import hmac
 import secrets
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from summarizer.web import views
@@ -311,6 +312,9 @@ class App:
         self.check_csrf(await request.form())
         article = self._article(request.path_params["aid"])
         settings = self.settings
+        if self.catalog.output(article.id, task, article.content_hash) is not None:
+            # "Summarise again": the model is asked again, not its cached reply shown again.
+            settings = replace(settings, use_cache=False)
 
         def work() -> Any:
             from summarizer.pipeline import analyze

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from summarizer.words import counted
+
 if TYPE_CHECKING:
     from summarizer.config import Settings
     from summarizer.web.views import ArticleView
@@ -61,4 +63,4 @@ def build(
 def title_of(views: list[ArticleView]) -> str:
     if len(views) == 1:
         return views[0].article.title
-    return f"{len(views)} articles"
+    return counted(len(views), "articles")

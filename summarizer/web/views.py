@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from markupsafe import Markup
 
 from summarizer.web.marks import Quote, Statement, marked_text, statements
+from summarizer.words import counted
 
 if TYPE_CHECKING:
     import jinja2
@@ -137,6 +138,7 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     env.filters["safe_url"] = safe_url
+    env.filters["counted"] = counted
     return env
 
 
