@@ -442,7 +442,7 @@ def test_rerank_puts_the_models_order_first(env: StandinOllama) -> None:
 @pytest.mark.parametrize(
     ("kind", "params", "said"),
     [
-        ("invalid_json", {}, "MODEL twice replied to rerank 1"),
+        ("invalid_json", {}, "MODEL twice replied to rerank.v1"),
         (
             "reply",
             {"content": _reply({"segment_ids": ["c42", "x"]})},

@@ -229,6 +229,11 @@ def test_fallback_to_the_feeds_text_failures_and_retry(site: FeedSite) -> None:
     assert "2 done, 1 failed" in result.stderr
     article = pipeline.get_article(Settings.from_env(), done["gone"]["article_id"])
     assert article.text.startswith(a.paragraphs[0][:40])
+    # The feed item's date is the article's (it had none: `list` showed the ingest date and
+    # --since/--until could not find it).
+    assert article.date == done["gone"]["published"][:10] == "2023-11-14"
+    with pipeline.open_corpus(Settings.from_env()) as corpus:  # what --since/--until filter on
+        assert article.id in corpus.catalog.select_ids(since="2023-11-14", until="2023-11-14")
 
     again = run("run", "--allow-private")  # failed entries wait for --retry-failed
     assert again.exit_code == 0 and again.stdout == "" and "0 done, 0 failed" in again.stderr
@@ -704,10 +709,18 @@ def test_a_run_killed_midway_resumes_without_redoing_or_losing_work(
     done_before = {r["title"] for r in records(out.read_text())}
     assert 3 <= len(done_before) < len(stories)
 
-    resumed = run(*args)
+    digest = tmp_path / "digest.md"
+    resumed = run(*args, "--digest", str(digest))
     assert resumed.exit_code == 0, resumed.output
     lines = records(out.read_text())
     assert sorted(r["title"] for r in lines) == sorted(s.title for s in stories)  # once each
+    # The killed run wrote no digest: this one has its stories too, and says so.
+    text = digest.read_text(encoding="utf-8")
+    assert all(f"*{title}*" in text for title in done_before)
+    assert f"{len(stories)} stories from 1 feed" in text
+    assert f"{len(done_before)} of them finished by an earlier run" in text
+    again = run(*args, "--digest", str(digest))  # and once only
+    assert "0 stories" in digest.read_text(encoding="utf-8") and again.exit_code == 0
     after = chats(ollama_env)[len(before) :]
     assert not {title for _, title in after} & done_before  # nothing finished is done again
     repeated = [k for k, n in Counter(before + after).items() if n > 1]

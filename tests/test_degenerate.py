@@ -118,7 +118,7 @@ def test_a_model_that_loops_twice_gets_a_clear_error(
     assert len(chats(ollama_standin)) == 2
     message = str(e.value)
     assert "\n" not in message
-    assert message.startswith("llama3.2 repeated itself in both replies to the summarize.vv1 ")
+    assert message.startswith("llama3.2 repeated itself in both replies to the summarize.v1 ")
     assert e.value.hint is not None and "try a larger model" in e.value.hint
 
 

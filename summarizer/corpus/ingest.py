@@ -336,6 +336,11 @@ class _Ingester:
             self.flush()  # the same article twice in one run: compare with the stored first copy
         stamp = now()
         old = self.corpus.catalog.get(aid)
+        if old is not None:
+            # A page read again that no longer gives its date or author (a feed item gave them)
+            # keeps those known.
+            kept = {k: getattr(old, k) for k in ("date", "author") if not getattr(article, k)}
+            article = article.model_copy(update=kept)
         if old is not None and old.content_hash != text_hash and same_substance(old.text, doc.text):
             # Only whitespace or a "last updated" stamp changed: the stored text (and every
             # citation into it) stays.

@@ -38,6 +38,18 @@ def kept_digests(home: Path) -> list[Path]:
     return sorted((home / DIGESTS).glob("*.md"), reverse=True)
 
 
+def last_digest_time(home: Path) -> str | None:
+    """When the newest kept digest was written, as an ISO time; None without one."""
+    from datetime import datetime
+
+    for path in kept_digests(home):
+        try:
+            return datetime.strptime(path.stem, "%Y%m%dT%H%M%S%z").isoformat()
+        except ValueError:
+            continue
+    return None
+
+
 def digest_markdown(report: RunReport, generated: str, *, max_claims: int = 5) -> str:
     """The run's stories in Markdown, grouped by feed, each with its copies in other places."""
     records = report.records
@@ -52,6 +64,12 @@ def digest_markdown(report: RunReport, generated: str, *, max_claims: int = 5) -
         f"{len(feeds)} feed{'s' if len(feeds) != 1 else ''} · {copies} copies linked · "
         f"{len(report.failures)} failed*",
     ]
+    if report.carried:
+        lines += [
+            "",
+            f"*{report.carried} of them finished by an earlier run that stopped before "
+            "writing its digest.*",
+        ]
     if report.error is not None:
         lines += [
             "",

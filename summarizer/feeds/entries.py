@@ -70,7 +70,7 @@ def prepare(entry: EntryRow, *, fetch: Callable[[str], RawDocument], min_words: 
     if entry.link:
         try:
             raw = fetch(entry.link)
-            doc = extract(raw, min_words=min_words)
+            doc = _dated(extract(raw, min_words=min_words), entry)
             return Prepared(raw, doc, "page", list(doc.warnings))
         except ExtractionError as e:
             problem = f"no article on the page ({e.message})"
@@ -82,10 +82,19 @@ def prepare(entry: EntryRow, *, fetch: Callable[[str], RawDocument], min_words: 
         raise EntryFailed(f"{problem}; the feed gives no text of its own to fall back on")
     raw = feed_document(entry)
     try:
-        doc = extract(raw, min_words=min_words)
+        doc = _dated(extract(raw, min_words=min_words), entry)
     except ExtractionError as e:
         raise EntryFailed(f"{problem}; the feed's own text is {e.message}") from None
     return Prepared(raw, doc, "feed", [f"{problem}: used the feed's own text", *doc.warnings])
+
+
+def _dated(doc: Extracted, entry: EntryRow) -> Extracted:
+    """The article with the feed item's date and author where its page gives none (always, for
+    the feed's own text): `list`, `show` and --since/--until find it by when it was published."""
+    from dataclasses import replace
+
+    date = doc.date or (entry.published[:10] if entry.published else None)
+    return replace(doc, date=date, author=doc.author or entry.author or None)
 
 
 class HostSlots:

@@ -198,6 +198,10 @@ class Ledger(Protocol):
         """Entries done whose output line was never written out (a run killed in between)."""
         ...
 
+    def done_since(self, feed_ids: Sequence[int], since: str) -> list[EntryRow]:
+        """Entries done after `since` (an ISO time) whose output line was written out."""
+        ...
+
     def duplicates_of(self, entry_ids: Sequence[int]) -> dict[int, list[EntryRow]]:
         """The copies linked to each of `entry_ids`."""
         ...

@@ -52,6 +52,8 @@ class RunReport:
     cached_calls: int = 0
     seconds: float = 0.0
     records: list[dict[str, Any]] = field(default_factory=list)
+    # Of the records, those finished by an earlier run that stopped before its digest.
+    carried: int = 0
     rechecked: int = 0  # pages of done entries read again
     updates: list[dict[str, Any]] = field(default_factory=list)  # new versions: their lines
     failures: list[tuple[str, str]] = field(default_factory=list)

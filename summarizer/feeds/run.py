@@ -57,6 +57,7 @@ def run(
         with make_guarded_client(allow_private=options.allow_private) as http:
             slots = HostSlots(PER_HOST, settings.host_interval)  # feeds and pages alike
             _read_feeds(settings, ledger, feeds, (http, slots), report, progress)
+            _carry(settings, ledger, feed_ids, report)
             backlog = ledger.unemitted(feed_ids)
             work = ledger.work(
                 feed_ids, retry_failed=options.retry_failed, since=options.since,
@@ -124,6 +125,18 @@ def _emit(ledger: Ledger, entry: EntryRow, report: RunReport, emit: Callable[[st
     emit(entry.output)
     ledger.mark_emitted(entry.id)
     report.records.append(json.loads(entry.output))
+
+
+def _carry(settings: Settings, ledger: Ledger, feed_ids: list[int], report: RunReport) -> None:
+    """The stories an earlier run finished (their lines written) but put in no digest, killed
+    before it wrote one: this run's digest has them."""
+    from summarizer.feeds.digest import last_digest_time
+
+    since = last_digest_time(settings.home) or ""  # no digest yet: every story done so far
+    for entry in ledger.done_since(feed_ids, since):
+        if entry.output is not None:
+            report.records.append(json.loads(entry.output))
+            report.carried += 1
 
 
 def _check_catalog(settings: Settings, ledger: Ledger) -> None:

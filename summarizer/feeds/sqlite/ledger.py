@@ -286,6 +286,16 @@ class SqliteLedger(LedgerDB):
         ).fetchall()
         return [entry_row(r) for r in rows]
 
+    def done_since(self, feed_ids: Sequence[int], since: str) -> list[EntryRow]:
+        """Entries done after `since` (an ISO time) whose output line was written out."""
+        sql, params = self._filter(feed_ids, ["done"])
+        rows = self._db.execute(
+            f"{ENTRY_SELECT} WHERE {sql} AND e.emitted = 1 AND e.done_at > ?"
+            " ORDER BY e.done_at, e.id",
+            [*params, since],
+        ).fetchall()
+        return [entry_row(r) for r in rows]
+
     def duplicates_of(self, entry_ids: Sequence[int]) -> dict[int, list[EntryRow]]:
         """The copies linked to each of `entry_ids`."""
         out: dict[int, list[EntryRow]] = {i: [] for i in entry_ids}
