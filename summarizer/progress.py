@@ -129,15 +129,27 @@ class ProgressBar:
 
 
 class IngestProgress(ProgressBar):
-    """Ingest's progress: one bar, a line per failed item."""
+    """Ingest's progress: one bar, moved as each item is read (when unchanged or failed) or its
+    chunks embedded (while its batch is), and a line per failed item."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        super().__init__(quiet)
+        self._counted: set[str] = set()
 
     def begin(self, total: int) -> None:
         self.stage(total, "ingest")
 
+    def embedded(self, item: str, label: str) -> None:
+        self._counted.add(item)
+        self.step(f"{_shorten(item, 40)} · {label}")
+
     def advance(self, result: ItemResult) -> None:
         if result.status == "failed":
             self.note(_failure_line(result))
-        self.step(_shorten(result.item, 50))
+        if result.item in self._counted:
+            self._counted.discard(result.item)
+        else:
+            self.step(_shorten(result.item, 50))
 
 
 def _shorten(text: str, width: int) -> str:

@@ -4,6 +4,7 @@ cut replies grown only while making progress, liveness while a reply streams."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -171,6 +172,8 @@ def test_a_streaming_call_tells_who_watches_that_it_is_alive(
     tokens = [t for t, _, _ in seen]
     assert tokens == sorted(tokens) and tokens[-1] == result.record.eval_count
     assert seen[0][2].startswith("llama3.2 summarize") and "reading the prompt" in seen[0][2]
+    # Which call it is, and how long a prompt it reads (it can take a small machine 20 s).
+    assert re.search(r"\(call \d+, a prompt of ~[\d,]+ tokens\)", seen[0][2]), seen[0][2]
     assert seen[-1][1] is True and [done for _, done, _ in seen].count(True) == 1
     assert any("tokens/s" in line for _, _, line in seen)
 

@@ -322,3 +322,38 @@ def test_minilm_vectors_equal_chromas_own() -> None:
     theirs = np.array(ONNXMiniLM_L6_V2()(texts))
     assert ours.shape == (len(texts), 384)
     assert float(np.abs(ours - theirs).max()) < 1e-5
+
+
+def test_progress_moves_while_the_texts_are_embedded(hash_embedder: str, tmp_path: Path) -> None:
+    """The bar sat at 0/20 while a batch was embedded, then jumped to 20/20: each item is
+    counted as soon as its chunks are embedded, before its batch is stored."""
+    from summarizer.corpus import ItemResult
+
+    for n in range(20):
+        body = " ".join(
+            f"Sentence {i} of the report number {n} on the city's new buses." for i in range(60)
+        )
+        (tmp_path / f"{n:02}.txt").write_text(f"Report {n}\n\n{body}\n", encoding="utf-8")
+    events: list[tuple[str, str]] = []
+
+    class Recorder:
+        def begin(self, total: int) -> None:
+            events.append(("begin", str(total)))
+
+        def advance(self, result: ItemResult) -> None:
+            events.append(("stored", result.item))
+
+        def note(self, message: str) -> None:
+            pass
+
+        def embedded(self, item: str, label: str) -> None:
+            events.append(("embedded", label))
+
+    report = pipeline.ingest(Settings.from_env(), [str(tmp_path)], progress=Recorder())
+    assert report.failed == 0 and report.embedded > 64
+    first_stored = next(i for i, (kind, _) in enumerate(events) if kind == "stored")
+    labels = [label for kind, label in events[:first_stored] if kind == "embedded"]
+    done = [int(label.split("/")[0]) for label in labels]
+    total = int(labels[-1].split("/")[1].split()[0])
+    assert len(set(done)) >= 2 and done[0] < total  # told during the embedding, not after
+    assert sum(kind == "embedded" for kind, _ in events) == 20

@@ -10,6 +10,7 @@ import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from itertools import accumulate
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -45,6 +46,9 @@ class Progress(Protocol):
     def begin(self, total: int) -> None: ...
     def advance(self, result: ItemResult) -> None: ...
     def note(self, message: str) -> None: ...
+    def embedded(self, item: str, label: str) -> None:
+        """`item`'s chunks are embedded (it is stored with its batch, then `advance`d)."""
+        ...
 
 
 class SilentProgress:
@@ -57,6 +61,9 @@ class SilentProgress:
         pass
 
     def note(self, message: str) -> None:
+        pass
+
+    def embedded(self, item: str, label: str) -> None:
         pass
 
 
@@ -403,12 +410,18 @@ class _Ingester:
         batch, self._pending, self._pending_chunks = self._pending, [], 0
         embedder = self.embedder()
         texts = [c.text for _, chunks, _, _ in batch for c in chunks]
+        ends = list(accumulate(len(chunks) for _, chunks, _, _ in batch))
         try:
             vectors: list[Vector] = []
+            told = 0
             for start in range(0, len(texts), EMBED_SLICE):
                 if self.cancelled():
                     raise Cancelled
                 vectors += embedder.embed(texts[start : start + EMBED_SLICE])
+                while told < len(batch) and ends[told] <= len(vectors):  # moves while it works
+                    label = f"{len(vectors)}/{len(texts)} chunks embedded"
+                    self.progress.embedded(batch[told][3].item, label)
+                    told += 1
             self.report.embedded += len(texts)
             self.corpus.store(self._collection, [(a, c, f) for a, c, f, _ in batch], vectors)
         except SummarizerError as e:

@@ -107,6 +107,9 @@ class _IngestNotes:
     def begin(self, total: int) -> None:
         pass
 
+    def embedded(self, item: str, label: str) -> None:
+        pass
+
     def advance(self, result: ItemResult) -> None:
         pass
 

@@ -24,6 +24,9 @@ class _Pages:
     def begin(self, total: int) -> None:
         self._progress.begin(total, "pages rechecked")
 
+    def embedded(self, item: str, label: str) -> None:
+        pass
+
     def advance(self, result: ItemResult) -> None:
         self._progress.advance(result.title or result.item)
 

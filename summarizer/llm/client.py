@@ -410,6 +410,7 @@ class Ollama(ModelFacts):
                 what,
                 name,
                 given,
+                estimate_messages(messages),
             ),
             affinity=affinity,
         )

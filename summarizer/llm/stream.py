@@ -112,10 +112,11 @@ def making_progress(text: str, prompt: str = "") -> bool:
 class Activity:
     """One model call as it streams, for whoever watches."""
 
-    call: int
-    what: str  # e.g. "summarize v3"
+    call: int  # the how-manieth model call of this process
+    what: str  # e.g. "summarize.v3"
     model: str
     started: float
+    prompt_tokens: int = 0  # the prompt's size, estimated
     tokens: int = 0
     first_token: float | None = None
     done: bool = False
@@ -134,12 +135,11 @@ class Activity:
         return (self.tokens - 1) / spent if spent > 0 else 0.0
 
     def line(self) -> str:
+        size = f", a prompt of ~{self.prompt_tokens:,} tokens" if self.prompt_tokens else ""
+        head = f"{self.model} {self.what} (call {self.call}{size})"
         if not self.tokens:
-            return f"{self.model} {self.what}: reading the prompt, {self.elapsed:.0f} s"
-        return (
-            f"{self.model} {self.what}: {self.tokens} tokens, {self.rate:.1f} tokens/s, "
-            f"{self.elapsed:.0f} s"
-        )
+            return f"{head}: reading the prompt, {self.elapsed:.0f} s"
+        return f"{head}: {self.tokens} tokens, {self.rate:.1f} tokens/s, {self.elapsed:.0f} s"
 
 
 Listener = Callable[[Activity], None]
@@ -191,13 +191,15 @@ class Streamed:
         return self.counter("eval_count") if self.final is not None else self.pieces
 
 
-def read(parts: Iterable[object], what: str, model: str, prompt: str = "") -> Streamed:
+def read(
+    parts: Iterable[object], what: str, model: str, prompt: str = "", prompt_tokens: int = 0
+) -> Streamed:
     """Read a streamed chat reply (ollama ChatResponse parts), stopping it once it loops (says
     the same words far more often than `prompt`, what the model was given, does)."""
     global _calls
     with _lock:
         _calls += 1
-        activity = Activity(_calls, what, model, time.monotonic())
+        activity = Activity(_calls, what, model, time.monotonic(), prompt_tokens)
     out = Streamed("", prompt)
     chunks: list[str] = []
     _tell(activity)
