@@ -74,6 +74,24 @@ def item_for(site: FeedSite, path: str, story: Story, n: int, **kw: Any) -> Item
     )
 
 
+def published(site: FeedSite, stories: list[tuple[str, Story]]) -> list[Item]:
+    """Each story published at its path, as a feed item (the n-th an hour after the first)."""
+    items = []
+    for n, (path, story) in enumerate(stories):
+        publish(site, path, story)
+        items.append(item_for(site, path, story, n))
+    return items
+
+
+def run_feed(site: FeedSite, items: list[Item], name: str) -> Result:
+    """A feed of `items` registered as `name` and run; the run succeeded."""
+    site.add("/f.xml", rss(items))
+    run("feeds", "add", site.url + "/f.xml", "--name", name)
+    result = run("run", "--allow-private")
+    assert result.exit_code == 0, result.output
+    return result
+
+
 def records(text: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
@@ -435,14 +453,8 @@ def test_a_page_many_entries_point_at_is_fetched_once_and_a_host_is_not_hammered
     story = corpus_stories()[0]
     publish(site, "/a/0", story)
     items = [item_for(site, "/a/0", story, n, guid=f"urn:copy:{n}") for n in range(300)]
-    others = [synthetic_story(n) for n in range(1, 4)]
-    for n, other in enumerate(others, 1):
-        publish(site, f"/b/{n}", other)
-        items.append(item_for(site, f"/b/{n}", other, n))
-    site.add("/f.xml", rss(items))
-    run("feeds", "add", site.url + "/f.xml", "--name", "hostile")
-    result = run("run", "--allow-private")
-    assert result.exit_code == 0, result.output
+    items += published(site, [(f"/b/{n}", synthetic_story(n)) for n in range(1, 4)])
+    result = run_feed(site, items, "hostile")
     assert "303 new, 0 unchanged, 299 duplicates, 4 done" in result.stderr
     assert site.hits("/a/0") == 1
     starts = sorted(site.times)  # when the site saw each request (after its connection)
@@ -497,15 +509,8 @@ def test_items_of_a_templated_feed_are_not_copies_of_each_other(
         "sent us their reports, which made this release possible."
     )
     versions = ["3.5.0", "3.5.0beta1", "3.5.0alpha2", "3.4.3"]
-    items = []
-    for n, v in enumerate(versions):
-        story = Story(f"PostGIS {v}", body.format(v=v))
-        publish(site, f"/v/{n}", story)
-        items.append(item_for(site, f"/v/{n}", story, n))
-    site.add("/f.xml", rss(items))
-    run("feeds", "add", site.url + "/f.xml", "--name", "postgis")
-    result = run("run", "--allow-private")
-    assert result.exit_code == 0, result.output
+    stories = [(f"/v/{n}", Story(f"PostGIS {v}", body.format(v=v))) for n, v in enumerate(versions)]
+    result = run_feed(site, published(site, stories), "postgis")
     assert "4 new, 0 unchanged, 0 duplicates, 4 done" in result.stderr
     assert {r["title"] for r in records(result.stdout)} == {f"PostGIS {v}" for v in versions}
 

@@ -111,6 +111,26 @@ def served(
         thread.join(10)
 
 
+def _token(http: httpx.Client, path: str = "/ask") -> str:
+    """The CSRF token of the page at `path`."""
+    import re
+
+    found = re.search(r'name="csrf" value="([^"]+)"', http.get(path).text)
+    assert found is not None
+    return found.group(1)
+
+
+def _settled(http: httpx.Client, location: str) -> httpx.Response:
+    """The page a job redirects to, once the job is neither queued nor working."""
+    page = http.get(location)
+    for _ in range(200):
+        if "working" not in page.text and "queued" not in page.text:
+            break
+        time.sleep(0.1)
+        page = http.get(location)
+    return page
+
+
 def _analyze(settings: Settings, aids: list[str]) -> None:
     for task in ("summarize", "claims"):
         for r in pipeline.analyze(settings, aids, task):
@@ -439,16 +459,13 @@ def test_the_job_queue_is_bounded_and_a_waiting_job_says_so(
     """One job runs at a time; at most WAITING wait behind it, each saying how many are ahead;
     the next is refused with 503. The ask page shows only answers' jobs (an article's: not a
     500)."""
-    import re
 
     from summarizer.web.jobs import WAITING
 
     ollama_env.token_delay = 0.05  # each reply takes many seconds: the jobs pile up
     try:
         with httpx.Client(base_url=served.url, timeout=60) as http:
-            found = re.search(r'name="csrf" value="([^"]+)"', http.get("/ask").text)
-            assert found is not None
-            token = found.group(1)
+            token = _token(http)
             summary = http.post(f"/article/{served.ids[0]}/summarize", data={"csrf": token})
             assert summary.status_code == 303
             summary_job = summary.headers["location"].rsplit("job=", 1)[1]
@@ -505,39 +522,24 @@ def test_the_app_sees_what_other_processes_wrote(served: Served, tmp_path: Path)
         cli("ingest", str(story))
         added = http.get("/", params={"q": "Tonga volcano erupts ash tsunami"})
         assert added.status_code == 200 and "Tonga volcano erupts again" in added.text
-        found = re.search(r'name="csrf" value="([^"]+)"', http.get("/ask").text)
-        assert found is not None
         asked = http.post("/ask", data={"q": "Did the volcano near Tonga erupt?",
-                                        "csrf": found.group(1)})  # fmt: skip
+                                        "csrf": _token(http)})  # fmt: skip
         assert asked.status_code == 303
-        page = http.get(asked.headers["location"])
-        for _ in range(100):
-            if "working" not in page.text and "queued" not in page.text:
-                break
-            time.sleep(0.2)
-            page = http.get(asked.headers["location"])
+        page = _settled(http, asked.headers["location"])
         assert page.status_code == 200 and "failed" not in page.text, page.text[-800:]
         assert "TypeError" not in page.text
 
 
 def test_summarise_again_asks_the_model_again(served: Served, ollama_env: StandinOllama) -> None:
     """The button says "again": the model is asked again, not its cached reply shown again."""
-    import re
-
     aid = served.ids[0]
     with httpx.Client(base_url=served.url, timeout=60) as http:
-        found = re.search(r'name="csrf" value="([^"]+)"', http.get(f"/article/{aid}").text)
-        assert found is not None
+        token = _token(http, f"/article/{aid}")
         for label in ("Summarise", "Summarise again"):
             before = len(ollama_env.requests("/api/chat"))
-            done = http.post(f"/article/{aid}/summarize", data={"csrf": found.group(1)})
+            done = http.post(f"/article/{aid}/summarize", data={"csrf": token})
             assert done.status_code == 303
-            page = http.get(done.headers["location"])
-            for _ in range(100):
-                if "working" not in page.text and "queued" not in page.text:
-                    break
-                time.sleep(0.1)
-                page = http.get(done.headers["location"])
+            page = _settled(http, done.headers["location"])
             assert len(ollama_env.requests("/api/chat")) > before, label
         assert "Summarise again" in page.text
 
