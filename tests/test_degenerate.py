@@ -332,6 +332,7 @@ def test_a_terminal_sees_each_model_call_alive(
     os.close(master)
     text = seen.decode(errors="replace")
     assert "llama3.2 summarize.v" in text and "tokens/s" in text, text[-2000:]
+    assert re.search(r"\(call 1 of 1, a prompt of ~[\d,]+ tokens\)", text), text[-2000:]
     assert "## Key points" in out  # the summary itself goes to stdout, not the terminal line
 
 

@@ -80,6 +80,7 @@ def extract_claims(
     prompt = prompts.load("claims")
     calls = CallLog(affinity=article.id)
     windows = article_windows(llm, article, calls)
+    calls.expect(len(windows))
     segments = [s for w in windows for s in w.segments]
     grounder = ArticleGrounder(article, chunks, segments)
     values = {"max_claims": str(MAX_CLAIMS)}

@@ -84,6 +84,7 @@ def summarize(
     prompt = prompts.load("summarize")
     calls = CallLog(affinity=article.id)
     windows = article_windows(llm, article, calls)
+    calls.expect(len(windows) + (len(windows) > 1))  # a call per window, then their merge
     segments = [s for w in windows for s in w.segments]
     grounder = ArticleGrounder(article, chunks, segments)
     points_each = n_points if len(windows) == 1 else max(2, math.ceil(n_points / len(windows)) + 1)

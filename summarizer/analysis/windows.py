@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from summarizer.analysis import prompts
 from summarizer.errors import ContextOverflow, ExtractionError
-from summarizer.llm import estimate_messages, estimate_tokens
+from summarizer.llm import estimate_messages, estimate_tokens, stepping
 from summarizer.models import Article
 from summarizer.words import sentence_spans
 
@@ -130,6 +130,13 @@ class CallLog:
     output_tokens: int = 0
     digest: str = ""
     warnings: list[str] | None = None
+    # Calls the task has said it will make so far, and those started: "call 2 of 4".
+    planned: int = 0
+    started: int = 0
+
+    def expect(self, n: int) -> None:
+        """The task will make `n` more calls than those started so far (at least)."""
+        self.planned = max(self.planned, self.started) + n
 
     def run(self, llm: Ollama, reply_model: type[R], prompt: prompts.Prompt, **values: str) -> R:
         """The model's reply to `prompt` filled with `values`."""
@@ -159,17 +166,20 @@ class CallLog:
             messages = [*window.prefix, {"role": "user", "content": user}]
         else:
             messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-        result = llm.structured(
-            reply_model,
-            prompt_id=prompt.id,
-            prompt_version=str(prompt.version),
-            messages=messages,
-            num_predict=reply_tokens or num_predict(llm),
-            schema=schema,
-            affinity=self.affinity,
-            model=model,
-            prefix=len(messages) - 1 if prompt.after is not None else 0,
-        )
+        self.started += 1
+        # "of how many" only while the task's plan covers this call.
+        with stepping(self.started, self.planned if self.planned >= self.started else 0):
+            result = llm.structured(
+                reply_model,
+                prompt_id=prompt.id,
+                prompt_version=str(prompt.version),
+                messages=messages,
+                num_predict=reply_tokens or num_predict(llm),
+                schema=schema,
+                affinity=self.affinity,
+                model=model,
+                prefix=len(messages) - 1 if prompt.after is not None else 0,
+            )
         self.calls += 1
         self.cached += int(result.record.cache_hit)
         self.requests += result.record.attempts

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
         pull_command,
     )
     from summarizer.llm.records import CallRecord, LLMStats, Structured, json_schema
-    from summarizer.llm.stream import Activity, watching
+    from summarizer.llm.stream import Activity, stepping, watching
 
 _PARTS = {
     "budget": (
@@ -45,7 +45,7 @@ _PARTS = {
     "client": "DEFAULT_SEED REPEAT_LAST_N REPEAT_PENALTY Ollama",
     "hosts": "START_HINT canonical_model host_url is_loopback pull_command",
     "records": "CallRecord LLMStats Structured json_schema",
-    "stream": "Activity watching",
+    "stream": "Activity stepping watching",
 }
 _WHERE = {name: part for part, names in _PARTS.items() for name in names.split()}
 
@@ -79,6 +79,7 @@ __all__ = [
     "is_loopback",
     "json_schema",
     "pull_command",
+    "stepping",
     "truncation_warning",
     "watching",
 ]

@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,6 +118,7 @@ class Activity:
     model: str
     started: float
     prompt_tokens: int = 0  # the prompt's size, estimated
+    step: tuple[int, int] | None = None  # the task's call, of how many (when the task says)
     tokens: int = 0
     first_token: float | None = None
     done: bool = False
@@ -136,10 +138,26 @@ class Activity:
 
     def line(self) -> str:
         size = f", a prompt of ~{self.prompt_tokens:,} tokens" if self.prompt_tokens else ""
-        head = f"{self.model} {self.what} (call {self.call}{size})"
+        step, of = self.step or (self.call, 0)
+        which = f"call {step} of {of}" if of else f"call {step}"
+        head = f"{self.model} {self.what} ({which}{size})"
         if not self.tokens:
             return f"{head}: reading the prompt, {self.elapsed:.0f} s"
         return f"{head}: {self.tokens} tokens, {self.rate:.1f} tokens/s, {self.elapsed:.0f} s"
+
+
+# Which call of a task's the current one is, and of how many it plans so far (set by the task).
+task_step: ContextVar[tuple[int, int] | None] = ContextVar("task_step", default=None)
+
+
+@contextmanager
+def stepping(step: int, of: int) -> Iterator[None]:
+    """The model calls made inside are the task's `step`-th of `of` (0: of a number not known)."""
+    token = task_step.set((step, of))
+    try:
+        yield
+    finally:
+        task_step.reset(token)
 
 
 Listener = Callable[[Activity], None]
@@ -199,7 +217,9 @@ def read(
     global _calls
     with _lock:
         _calls += 1
-        activity = Activity(_calls, what, model, time.monotonic(), prompt_tokens)
+        activity = Activity(
+            _calls, what, model, time.monotonic(), prompt_tokens, step=task_step.get()
+        )
     out = Streamed("", prompt)
     chunks: list[str] = []
     _tell(activity)
