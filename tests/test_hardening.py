@@ -380,12 +380,16 @@ def test_a_read_only_data_dir_can_be_read(
     top.chmod(0o755)  # the reader may enter it, and nothing below is writable for it
     data = top / "data"
     env = {"SUMMARIZER_HOME": str(data), "SUMMARIZER_EMBEDDER": "hash:256"}
+    articles = top / "articles"  # where the reader may look too (`list` shows a file's date)
+    shutil.copytree(corpus_copy, articles)
+    for f in [articles, *articles.iterdir()]:
+        f.chmod(0o755 if f.is_dir() else 0o644)
     try:
-        assert command("ingest", str(corpus_copy), env=env).returncode == 0
+        assert command("ingest", str(articles), env=env).returncode == 0
         aid = json.loads(command("list", "--json", env=env).stdout)[0]["id"]
         asked = [["list"], ["show", aid], ["search", "Binance Kraken freeze"], ["history", aid]]
         before = [command(*args, env=env).stdout for args in asked]
-        for f in [data, *data.rglob("*")]:
+        for f in [data, *data.rglob("*"), articles, *articles.iterdir()]:
             f.chmod(f.stat().st_mode & ~0o222)
         files = {f: f.stat().st_mtime_ns for f in data.rglob("*")}
         for args, expected in zip(asked, before, strict=True):
