@@ -515,6 +515,17 @@ def test_items_of_a_templated_feed_are_not_copies_of_each_other(
     assert {r["title"] for r in records(result.stdout)} == {f"PostGIS {v}" for v in versions}
 
 
+def test_a_copys_own_headline_does_not_make_it_another_story() -> None:
+    """Only titles that each carry figures the other lacks tell two stories apart."""
+    from summarizer.feeds.dedupe import other_figures
+
+    text = "The storm hit Texas on Monday, killing 3 people and leaving 40,000 homes dark."
+    assert not other_figures("3 killed as storm hits Texas", text, "Storm kills three", text)
+    assert not other_figures("Storm kills 3", text, "Storm kills 3, updated 14:05", text)
+    assert other_figures("PostGIS 3.5.0", text, "PostGIS 3.5.0beta1", text)
+    assert other_figures("Storm", text, "Storm", text.replace("40,000", "45,000"))
+
+
 @pytest.mark.skipif(not EVAL_FEEDS.is_dir(), reason="the evaluation feeds are absent")
 def test_no_two_items_of_the_evaluation_feeds_are_taken_for_one_story() -> None:
     """Measured on the real feeds of the evaluation data (every item of one feed is its own

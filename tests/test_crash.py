@@ -120,6 +120,44 @@ def test_killed_while_adding(hash_embedder: str, tmp_path: Path) -> None:
     assert_consistent(s)
 
 
+@pytest.mark.parametrize("where", ["upsert", "delete"])
+def test_killed_first_ingest_or_last_removal_is_no_lost_catalog(
+    hash_embedder: str, tmp_path: Path, where: str
+) -> None:
+    """Killed after the vectors of the first batch landed, before the catalog took them (or
+    after the last article left the catalog, before its vectors did): no article, vectors
+    beside - but journalled, so the next ingest recovers, not "the catalog was lost"."""
+    s = Settings.from_env()
+    folder = make_articles(tmp_path / "a", 3)
+    if where == "delete":
+        assert pipeline.ingest(s, [str(folder)]).failed == 0
+        driver = textwrap.dedent(
+            """
+            import os, sys
+            from summarizer import pipeline
+            from summarizer.config import Settings
+            from summarizer.corpus import store
+
+            def dying(*args, **kwargs):
+                os._exit(9)
+
+            store.VectorStore.delete_article = dying
+            ids = [a.id for a in pipeline.list_articles(Settings.from_env())]
+            list(pipeline.remove(Settings.from_env(), ids[:1]))
+            """
+        )
+        for a in pipeline.list_articles(s)[1:]:
+            list(pipeline.remove(s, [a.id]))
+        done = subprocess.run([sys.executable, "-c", driver], cwd=ROOT, timeout=120, check=False)
+        assert done.returncode == 9
+    else:
+        assert run_driver(where, 0, folder) == 9
+    assert pipeline.list_articles(s) == []
+    report = pipeline.ingest(s, [str(folder)])
+    assert report.failed == 0 and report.count("added") == 3
+    assert_consistent(s)
+
+
 SLOW_INGEST = textwrap.dedent(
     """
     import sys, time

@@ -295,6 +295,11 @@ HIDDEN_BODIES = {
         "<style>@media screen and (max-width: 400px) {{ .x {{ display:none }} }}</style>"
         '<p class="x">{0}</p>',
         '<style>:root {{ --shown: block }}</style><p style="display:var(--shown)">{0}</p>',
+        # Moved, but onto the page: down, right, centred, half clipped.
+        '<p style="margin-top:40em">{0}</p>',
+        '<p style="margin-left:600px">{0}</p>',
+        '<p style="position:relative;left:50vw;transform:translateX(-50%)">{0}</p>',
+        '<p style="clip-path: inset(0 0 50% 0)">{0}</p>',
     ],
     ids=[
         "faint but read",
@@ -305,6 +310,10 @@ HIDDEN_BODIES = {
         "small moves",
         "media",
         "custom property",
+        "moved down",
+        "moved right",
+        "centred",
+        "half clipped",
     ],
 )
 def test_visible_styles_are_kept(shown: str) -> None:
@@ -628,3 +637,19 @@ def test_descendant_rules_over_deep_nesting_cost_a_bounded_number_of_checks(
     html = f"<html><head><style>{css}</style></head><body><p>{PROSE}</p>{deep}</body></html>"
     assert "The city council voted" in extract(html_doc(html)).text
     assert calls[0] < 5_000  # each (element, compound) is checked once: not 120^5 times
+
+
+def test_a_custom_property_that_refers_to_itself_costs_nothing() -> None:
+    """`--a: var(--a) var(--a) ...` expanded to the power of its depth: a hundred bytes of
+    style took 750 MiB. A name that refers back to itself is invalid, as in browsers."""
+    import tracemalloc
+
+    bomb = "--a: " + " ".join(["var(--a)"] * 12) + "; color: var(--a)"
+    body = f'<article><h1>Buses</h1><p>{PROSE}</p><p style="{bomb}">Kept.</p><p>{PROSE2}</p>'
+    tracemalloc.start()
+    try:
+        result = extract(html_doc(page(body + "</article>")))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "Kept." in result.text and peak < 64 << 20

@@ -118,6 +118,11 @@ def test_fetch_feed_caps_and_http_errors(site: FeedSite) -> None:
         ("100.64.0.1", "a non-public address"),
         ("93.184.216.34", None),
         ("2606:4700::1111", None),
+        # IPv4 inside IPv6: compatible, NAT64, 6to4 reach the IPv4 host.
+        ("::127.0.0.1", "a loopback address"),
+        ("64:ff9b::a00:1", "a private address"),
+        ("2002:a00:1::1", "a private address"),
+        ("64:ff9b::808:808", None),
     ],
 )
 def test_address_problems(address: str, problem: str | None) -> None:

@@ -684,7 +684,7 @@ def test_an_article_removed_while_a_refresh_waited_is_not_stored_again(
 
 def test_changes_a_few_words_apart_are_one_piece_of_the_diff() -> None:
     """Apart, the first piece showed as its context the old words the second one changes."""
-    from summarizer.corpus.versions import diff, render_diff
+    from summarizer.corpus.versions import diff, render_diff, words_changed
 
     old = "The exchange froze 1.5 billion dollars on Monday and said it would keep the accounts."
     new = "The exchange froze 2.5 billion dollars on Tuesday and said it would keep the accounts."
@@ -692,6 +692,8 @@ def test_changes_a_few_words_apart_are_one_piece_of_the_diff() -> None:
     assert change.removed == "1.5 billion dollars on Monday"
     assert change.added == "2.5 billion dollars on Tuesday"
     assert render_diff(diff(old, new)).count("[-") == 1
+    # Counted as the words changed, not the unchanged ones between them.
+    assert words_changed(diff(old, new)) == (2, 2)
     far = "One two three four five six seven eight nine ten eleven twelve thirteen fourteen"
     changed = far.replace("two", "TWO").replace("thirteen", "THIRTEEN")
     assert len(diff(far, changed)) == 2  # far apart: two pieces, each with its own context

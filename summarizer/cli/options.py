@@ -177,13 +177,20 @@ def from_stdin(settings: Settings, sources: Sequence[str]) -> list[str]:
 
     from summarizer.errors import ConfigError
 
-    data = sys.stdin.buffer.read()
+    data = sys.stdin.buffer.read(settings.max_bytes + 1)
     if not data.strip():
         raise ConfigError("SOURCE -: standard input is empty")
+    if len(data) > settings.max_bytes:
+        raise ConfigError(
+            f"SOURCE -: standard input is larger than {settings.max_bytes} bytes",
+            hint="raise --max-bytes (env SUMMARIZER_MAX_BYTES)",
+        )
     html = data.lstrip()[:256].lower().startswith((b"<!doctype html", b"<html"))
     folder = settings.home / "stdin"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{hashlib.sha256(data).hexdigest()[:16]}{'.html' if html else '.txt'}"
-    if not path.exists():
-        path.write_bytes(data)
+    if not path.exists():  # named by its content: written whole, then named
+        partial = path.with_suffix(".partial")
+        partial.write_bytes(data)
+        partial.replace(path)
     return [str(path) if s == "-" else s for s in sources]

@@ -35,6 +35,31 @@ def look_again() -> None:
     SharedSystemClient.clear_system_cache()
 
 
+_COPIES: dict[Path, Path] = {}
+
+
+def _readable_copy(path: Path) -> Path:
+    """A writable copy of the store at `path`, one per process (see _local_path)."""
+    import atexit
+    import shutil
+    import stat
+    import tempfile
+
+    if path in _COPIES:
+        return _COPIES[path]
+    copy = Path(tempfile.mkdtemp(prefix="summarizer-chroma-")) / "chroma"
+    try:
+        shutil.copytree(path, copy, copy_function=shutil.copyfile)
+        for f in [copy, *copy.rglob("*")]:  # the copy's modes are the originals' read-only
+            f.chmod(f.stat().st_mode | stat.S_IWUSR)
+    except OSError as e:
+        shutil.rmtree(copy.parent, ignore_errors=True)
+        raise StoreError(f"cannot read the vector store {path}: {e}") from None
+    atexit.register(shutil.rmtree, copy.parent, True)
+    _COPIES[path] = copy
+    return copy
+
+
 class VectorStore:
     """One Chroma client (PersistentClient in the data dir, or HttpClient for `chroma run`)."""
 
@@ -86,27 +111,15 @@ class VectorStore:
 
     def _local_path(self) -> Path:
         """The embedded store's folder; when this process cannot write it (a read-only mount,
-        an archive, another user's data dir), a copy of it in a temporary folder, removed at
-        exit: Chroma writes to its files even to read them, and nothing is written here but
-        by a writer, which takes the write lock and needs the data dir writable anyway."""
-        import shutil
-        import stat
-        import tempfile
-        import weakref
-
+        an archive, another user's data dir), a copy of it in a temporary folder, made once per
+        process and removed at exit: Chroma writes to its files even to read them, and nothing
+        is written here but by a writer, which takes the write lock and needs the data dir
+        writable anyway."""
         path = self.settings.chroma_path
         files = [path, *path.rglob("*")] if path.exists() else []
         if all(os.access(f, os.W_OK) for f in files):
             return path
-        copy = Path(tempfile.mkdtemp(prefix="summarizer-chroma-")) / "chroma"
-        try:
-            shutil.copytree(path, copy, copy_function=shutil.copyfile)
-            for f in [copy, *copy.rglob("*")]:  # the copy's modes are the originals' read-only
-                f.chmod(f.stat().st_mode | stat.S_IWUSR)
-        except OSError as e:
-            raise StoreError(f"cannot read the vector store {path}: {e}") from None
-        weakref.finalize(self, shutil.rmtree, copy.parent, True)
-        return copy
+        return _readable_copy(path)
 
     def collection(self, name: str, *, embedder: str = "", dim: int = 0) -> Any:
         """The collection `name`; created (cosine, tagged with the embedder) when `dim` is given."""
@@ -255,9 +268,11 @@ class Corpus:
         self.settings = settings
         self.catalog = open_catalog(settings)
         self.vectors = VectorStore(settings)
-        if self.catalog.count() == 0:
+        # No article, no pending cleanup (a killed first ingest or removal journals its
+        # vectors: `recover` drops them), and vectors beside: the catalog was lost or emptied.
+        if self.catalog.count() == 0 and not self.catalog.pending_cleanup():
             vectors = self.vectors.stored_count()
-            if vectors:  # the catalog was lost or emptied: not to be taken for a new corpus
+            if vectors:  # not to be taken for a new corpus
                 self.catalog.close()
                 raise StoreError(
                     f"the catalog {settings.catalog_path} holds no articles, but the vector store "

@@ -69,6 +69,10 @@ class Change:
     added: str
     before: str  # the words just before, for reading
     after: str
+    # Words removed and added: of a piece joined from changes a few words apart, not the
+    # unchanged words between them.
+    words_removed: int = 0
+    words_added: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -83,7 +87,8 @@ def diff(old: str, new: str) -> list[Change]:
     wa = [old[s:e] for s, e in a]
     wb = [new[s:e] for s, e in b]
     changes = []
-    for op, i1, i2, j1, j2 in _joined(SequenceMatcher(None, wa, wb, autojunk=False).get_opcodes()):
+    opcodes = SequenceMatcher(None, wa, wb, autojunk=False).get_opcodes()
+    for op, i1, i2, j1, j2, gone, came in _joined(opcodes):
         if op == "equal":
             continue
         os_, oe = (a[i1][0], a[i2 - 1][1]) if i2 > i1 else _gap(a, i1, len(old))
@@ -99,6 +104,8 @@ def diff(old: str, new: str) -> list[Change]:
                 added=new[ns:ne],
                 before=" ".join(wa[max(0, i1 - CONTEXT) : i1]),
                 after=" ".join(wa[i2 : i2 + CONTEXT]),
+                words_removed=gone,
+                words_added=came,
             )
         )
     return changes
@@ -106,22 +113,24 @@ def diff(old: str, new: str) -> list[Change]:
 
 def _joined(
     opcodes: Sequence[tuple[str, int, int, int, int]],
-) -> list[tuple[str, int, int, int, int]]:
-    """The opcodes with changes that fewer than CONTEXT unchanged words part joined into one:
-    apart, the first would show as its context the old words the second changes."""
-    out: list[tuple[str, int, int, int, int]] = []
-    for op in opcodes:
+) -> list[tuple[str, int, int, int, int, int, int]]:
+    """The opcodes with changes that fewer than CONTEXT unchanged words part joined into one
+    (apart, the first would show as its context the old words the second changes), each with
+    the words it removed and added."""
+    out: list[tuple[str, int, int, int, int, int, int]] = []
+    for op, i1, i2, j1, j2 in opcodes:
+        gone, came = (0, 0) if op == "equal" else (i2 - i1, j2 - j1)
         if (
-            op[0] != "equal"
+            op != "equal"
             and len(out) >= 2
             and out[-1][0] == "equal"
             and out[-1][2] - out[-1][1] < CONTEXT
             and out[-2][0] != "equal"
         ):
-            _, i1, _, j1, _ = out[-2]
-            out[-2:] = [("replace", i1, op[2], j1, op[4])]
+            first = out[-2]
+            out[-2:] = [("replace", first[1], i2, first[3], j2, first[5] + gone, first[6] + came)]
         else:
-            out.append(op)
+            out.append((op, i1, i2, j1, j2, gone, came))
     return out
 
 
@@ -133,9 +142,7 @@ def _gap(spans: list[tuple[int, int]], i: int, length: int) -> tuple[int, int]:
 
 def words_changed(changes: list[Change]) -> tuple[int, int]:
     """(words added, words removed)."""
-    added = sum(len(c.added.split()) for c in changes)
-    removed = sum(len(c.removed.split()) for c in changes)
-    return added, removed
+    return sum(c.words_added for c in changes), sum(c.words_removed for c in changes)
 
 
 def render_diff(changes: list[Change], title_change: tuple[str, str] | None = None) -> str:

@@ -87,9 +87,12 @@ def figures(text: str) -> set[str]:
 
 
 def other_figures(title_a: str, text_a: str, title_b: str, text_b: str) -> bool:
-    """Whether two texts alike in words are two stories by their figures: their titles' differ,
-    or the shorter text has one the longer lacks (a trimmed copy keeps the figures it has)."""
-    if figures(title_a) != figures(title_b):
+    """Whether two texts alike in words are two stories by their figures: each title has
+    figures the other lacks ("3.5.0" / "3.5.0beta1"; a copy's own headline may say "three" for
+    "3" or add "Updated 14:05"), or the shorter text has one the longer lacks (a trimmed copy
+    keeps the figures it has)."""
+    a, b = figures(title_a), figures(title_b)
+    if a - b and b - a:
         return True
     shorter, longer = sorted((text_a, text_b), key=len)
     return bool(figures(shorter) - figures(longer))

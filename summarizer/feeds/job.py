@@ -136,8 +136,9 @@ class EntryJob:
         self.options = options
         self.ledger = ledger
         self.http, self.slots = fetching  # the run's client, and its bounds per host
-        # Pages that several entries of this run link to: each fetched once, kept for the run.
-        self.shared: set[str] = set()
+        # Pages that several entries of this run link to, and how many entries still want
+        # each: fetched once, kept until the last of them has it.
+        self.shared: dict[str, int] = {}
         self._pages: dict[str, RawDocument | SummarizerError] = {}
         self._page_locks: dict[str, threading.Lock] = {}
         self._pages_lock = threading.Lock()
@@ -172,6 +173,9 @@ class EntryJob:
                 except SummarizerError as e:
                     self._pages[url] = e
             found = self._pages[url]
+            self.shared[url] -= 1
+            if self.shared[url] <= 0:  # the last entry to want it: not kept any longer
+                del self._pages[url]
         if isinstance(found, SummarizerError):
             raise found
         return found
@@ -183,7 +187,7 @@ class EntryJob:
         from summarizer.llm import Ollama
 
         links = Counter(entry.link for entry in work if entry.link)
-        self.shared = {link for link, n in links.items() if n > 1}
+        self.shared = {link: n for link, n in links.items() if n > 1}
         self.llm = llm = Ollama(self.settings)
         self.catalog = catalog = open_catalog(self.settings)
         before = llm.stats

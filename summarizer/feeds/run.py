@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from summarizer.errors import FeedError, LedgerError, SummarizerError, one_line
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from summarizer.reading import FeedResponse
 
 RUN_LOCK_FILE = "run.lock"
+# A killed run's stories are carried into the next digest from no further back than this.
+CARRY_DAYS = 2
 
 
 def run(
@@ -132,7 +135,10 @@ def _carry(settings: Settings, ledger: Ledger, feed_ids: list[int], report: RunR
     before it wrote one: this run's digest has them."""
     from summarizer.feeds.digest import last_digest_time
 
-    since = last_digest_time(settings.home) or ""  # no digest yet: every story done so far
+    # Since the last digest; never from further back than CARRY_DAYS (without a digest kept,
+    # or when none could be kept, every story would be told again and again).
+    oldest = (datetime.now(UTC) - timedelta(days=CARRY_DAYS)).isoformat(timespec="seconds")
+    since = max(last_digest_time(settings.home) or "", oldest)
     for entry in ledger.done_since(feed_ids, since):
         if entry.output is not None:
             report.records.append(json.loads(entry.output))

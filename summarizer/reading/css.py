@@ -29,6 +29,8 @@ FAR = 500.0
 # 1 is the same colour, 21 black on white; #eee on white is 1.16, #ccc on white 1.6).
 CONTRAST_MIN = 1.3
 WHITE = (1.0, 1.0, 1.0, 1.0)
+# The longest value a custom property may resolve to.
+MAX_VALUE = 1024
 
 Hiding = Literal["", "hard", "soft", "size"]
 Variables = tuple[tuple[str, str], ...]
@@ -64,17 +66,26 @@ def custom_properties(style: str) -> dict[str, str]:
     return found
 
 
-def resolve(value: str, variables: Mapping[str, str], depth: int = 0) -> str:
+def resolve(value: str, variables: Mapping[str, str], seen: frozenset[str] = frozenset()) -> str:
     """`value` with each `var(--name, fallback)` replaced (names defined in terms of others
-    too, a few levels deep)."""
-    if "var(" not in value or depth > 8:
+    too). A name that refers back to itself is invalid, as browsers have it, and a value that
+    grows past MAX_VALUE is no value: a few bytes of style must not expand to gigabytes."""
+    if "var(" not in value:
         return value
+    if len(seen) > 8:
+        return ""
 
     def one(m: re.Match[str]) -> str:
-        found = variables.get(m.group(1))
-        return found if found is not None else (m.group(2) or "").strip()
+        name = m.group(1)
+        if name in seen:
+            return ""
+        found = variables.get(name)
+        if found is None:
+            return (m.group(2) or "").strip()
+        return resolve(found, variables, seen | {name})
 
-    return resolve(_VAR.sub(one, value), variables, depth + 1)
+    out = _VAR.sub(one, value)
+    return out if len(out) <= MAX_VALUE else ""
 
 
 def length(value: str) -> tuple[float, str] | None:
@@ -100,10 +111,16 @@ def tiny_font(value: str) -> bool:
     return number <= 0 or number < FONT_MIN.get(unit, 0.0)
 
 
-def far_off(value: str) -> bool:
-    """Whether an offset moves a box off any screen (left: -9999px, margin-left: -10000px)."""
+def far_off(value: str, sign: int = -1) -> bool:
+    """Whether an offset moves a box off any screen: `sign` -1 for those that move it up or
+    left when negative (left: -9999px, margin-left: -10000px), +1 for right and bottom.
+    Widths of the viewport and percentages are left alone: they place a box on the screen
+    (left: 50vw; translateX(-50%))."""
+    found = length(value)
+    if found is None or found[1] in ("%", "vw", "vh"):
+        return False
     px = _pixels(value)
-    return px is not None and abs(px) >= FAR
+    return px is not None and px * sign >= FAR
 
 
 @functools.lru_cache(maxsize=4096)  # pages repeat their inline styles thousands of times
@@ -139,12 +156,14 @@ def _soft_hides(d: dict[str, str]) -> bool:
     background = background_colour(d)
     if fg is not None and background is not None and contrast(fg, background) < CONTRAST_MIN:
         return True
-    if d.get("position") in ("absolute", "fixed", "relative") and any(
-        far_off(d.get(side, "")) for side in ("left", "top", "right", "bottom")
+    if d.get("position") in ("absolute", "fixed", "relative") and (
+        any(far_off(d.get(side, "")) for side in ("left", "top"))
+        or any(far_off(d.get(side, ""), +1) for side in ("right", "bottom"))
     ):
         return True
-    margins = [d.get(f"margin-{side}", "") for side in ("left", "top", "right")]
-    margins += d.get("margin", "").split()[:4]
+    shorthand = d.get("margin", "").split()
+    margins = [d.get("margin-left", ""), d.get("margin-top", ""), *shorthand[:1]]
+    margins += shorthand[3:4] or shorthand[1:2]  # the left margin: the 4th value, else the 2nd
     if any(far_off(m) for m in [d.get("text-indent", ""), *margins]):
         return True
     if _transformed_away(d.get("transform", "")) or _clipped_away(d):
@@ -164,7 +183,7 @@ def _transformed_away(transform: str) -> bool:
             (n := length(v)) is not None and abs(n[0]) < SCALE_MIN for v in values
         ):
             return True
-        if name.startswith("translate") and any(far_off(v) for v in values):
+        if name.startswith("translate") and any(far_off(v) or far_off(v, +1) for v in values):
             return True
     return False
 
@@ -173,7 +192,7 @@ def _clipped_away(d: dict[str, str]) -> bool:
     """Clipped to half its size or less from each side, to a point, or to nothing."""
     for name, args in _FUNCTION.findall(d.get("clip-path", "")):
         values = [length(v) for v in re.split(r"[\s,]+", args.strip()) if v and v != "round"]
-        if name == "inset" and any(v is not None and v[1] == "%" and v[0] >= 50 for v in values):
+        if name == "inset" and _inset_away(values):
             return True
         if name in ("circle", "ellipse") and values and values[0] is not None and values[0][0] == 0:
             return True
@@ -184,6 +203,20 @@ def _clipped_away(d: dict[str, str]) -> bool:
             top, right, bottom, left = (s or 0.0 for s in sides)
             return right - left <= 1 or bottom - top <= 1
     return False
+
+
+def _inset_away(values: list[tuple[float, str] | None]) -> bool:
+    """Whether `inset(...)` (1 to 4 percentages, as margins are given) leaves nothing: its top
+    and bottom, or its left and right, add up to the whole box."""
+    sides = [v[0] if v is not None and v[1] == "%" else 0.0 for v in values[:4]]
+    if not sides:
+        return False
+    # 1 value: all sides; 2: top-bottom, left-right; 3: top, left-right, bottom; 4: each.
+    top = sides[0]
+    right = sides[1] if len(sides) > 1 else top
+    bottom = sides[2] if len(sides) > 2 else top
+    left = sides[3] if len(sides) > 3 else right
+    return top + bottom >= 100 or left + right >= 100
 
 
 # Colours

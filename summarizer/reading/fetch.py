@@ -299,8 +299,16 @@ def address_problem(address: str) -> str | None:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
         return None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        # An IPv4 address inside an IPv6 one reaches that IPv4 host: mapped (::ffff:a.b.c.d),
+        # compatible (::a.b.c.d), NAT64 (64:ff9b::/96) and 6to4 (2002::/16).
+        packed = int(ip)
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        elif ip.sixtofour is not None:
+            ip = ip.sixtofour
+        elif (0xFFFF < packed < 1 << 32) or ip in ipaddress.ip_network("64:ff9b::/96"):
+            ip = ipaddress.IPv4Address(packed & 0xFFFFFFFF)
     if ip.is_loopback:
         return "a loopback address"
     if ip.is_link_local:
