@@ -229,6 +229,8 @@ class TaskResult:
 def resolve_sources(settings: Settings, sources: list[str]) -> list[tuple[str, str | None, str]]:
     """(source, article id or None, reason) per SOURCE: ids and stored URLs are looked up, files
     and new URLs are ingested first (instantly when unchanged)."""
+    from summarizer.reading.sources import SUPPORTED_SUFFIXES
+
     out: list[tuple[str, str | None, str]] = []
     with open_corpus(settings) as corpus:
         for source in sources:
@@ -245,9 +247,9 @@ def resolve_sources(settings: Settings, sources: list[str]) -> list[tuple[str, s
                     out.append((source, corpus.catalog.resolve(source).id, ""))
                 except SummarizerError as e:
                     # A path that is not there is a missing file, not an unknown article id.
-                    path_like = any(c in source for c in "/\\") or Path(source).suffix.lower() in (
-                        ".txt", ".md", ".html", ".htm",
-                    )  # fmt: skip
+                    path_like = any(c in source for c in "/\\") or source.lower().endswith(
+                        SUPPORTED_SUFFIXES
+                    )
                     out.append((source, None, "no such file" if path_like else e.message))
     to_ingest = [s for s, aid, why in out if aid is None and not why]
     if to_ingest:

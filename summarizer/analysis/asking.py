@@ -219,7 +219,6 @@ def ask(
     grounder = PassageGrounder(retrieved)
     values = {"passages": passages_shown(retrieved), "question": question}
     schema = citing_only(json_schema(AnswerReply), grounder.ids)
-    calls.expect(1)
     reply = calls.run_with(llm, AnswerReply, prompt, values, schema=schema)
     if not reply.found:
         # The model found no answer: whatever points it gave besides are neither shown nor

@@ -184,7 +184,6 @@ def _on_quotes(
             lines.append(f"> {fenced(quote, 'statements')}")
     n = len(statements)
     values = {"statements": "\n".join(lines), "count": str(n)}
-    calls.expect(1)
     reply = calls.run_with(llm, _verdicts(n), prompts.load("support"), values, model=model)
     found: list[VerdictReply] = reply.verdicts  # type: ignore[attr-defined]
     return found
@@ -207,7 +206,6 @@ def _on_article(
     n = len(statements)
     values = {"statements": "\n".join(lines), "count": str(n)}
     prompt = prompts.load("support_article")
-    calls.expect(1)
     reply = calls.run_with(llm, _verdicts(n), prompt, values, window=window, model=model)
     found: list[VerdictReply] = reply.verdicts  # type: ignore[attr-defined]
     return found
@@ -223,7 +221,6 @@ def _minicheck(
         around = sentence_around(source.text, c.start, c.end) if source else c.quote
         document.append(" ".join(around.split()))
     values = {"document": " ".join(dict.fromkeys(document)), "claim": " ".join(s.text.split())}
-    calls.expect(1)
     reply = calls.run_with(llm, YesNoReply, prompts.load("minicheck"), values, model=model)
     if reply.supported == "No":
         _lower(s, "unsupported", [])

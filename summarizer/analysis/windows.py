@@ -130,7 +130,8 @@ class CallLog:
     output_tokens: int = 0
     digest: str = ""
     warnings: list[str] | None = None
-    # Calls the task has said it will make so far, and those started: "call 2 of 4".
+    # Calls the task has said it will make so far (its windows, their merge), and those
+    # started: "call 2 of 3". A call past the plan (a support check) extends it.
     planned: int = 0
     started: int = 0
 
@@ -167,8 +168,8 @@ class CallLog:
         else:
             messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
         self.started += 1
-        # "of how many" only while the task's plan covers this call.
-        with stepping(self.started, self.planned if self.planned >= self.started else 0):
+        self.planned = max(self.planned, self.started)
+        with stepping(self.started, self.planned):
             result = llm.structured(
                 reply_model,
                 prompt_id=prompt.id,

@@ -184,13 +184,13 @@ def run(**opts: Any) -> None:
         retry_failed=opts.pop("retry_failed"),
         since=iso_date(opts.pop("since"), "--since"),
         limit=opts.pop("limit"),
-        allow_private=opts.pop("allow_private"),
         length=opts.pop("length"),
         keep_unverified=opts.pop("keep_unverified"),
         recheck=opts.pop("recheck"),
     )
     out, digest, max_bytes = opts.pop("out"), opts.pop("digest"), opts.pop("max_bytes")
-    settings = model_settings(opts)
+    # The entries' articles record the permission their pages were fetched with.
+    settings = replace(model_settings(opts), allow_private=opts.pop("allow_private"))
     if digest and not Path(digest).resolve().parent.is_dir():
         raise ConfigError(f"cannot write the digest {digest}: no such directory")
     if max_bytes is not None:

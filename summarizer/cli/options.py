@@ -176,6 +176,7 @@ def from_stdin(settings: Settings, sources: Sequence[str]) -> list[str]:
     import sys
 
     from summarizer.errors import ConfigError
+    from summarizer.reading.sources import sniff_kind
 
     data = sys.stdin.buffer.read(settings.max_bytes + 1)
     if not data.strip():
@@ -185,10 +186,10 @@ def from_stdin(settings: Settings, sources: Sequence[str]) -> list[str]:
             f"SOURCE -: standard input is larger than {settings.max_bytes} bytes",
             hint="raise --max-bytes (env SUMMARIZER_MAX_BYTES)",
         )
-    html = data.lstrip()[:256].lower().startswith((b"<!doctype html", b"<html"))
+    suffix = ".html" if sniff_kind(data[:1024]) == "html" else ".txt"
     folder = settings.home / "stdin"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{hashlib.sha256(data).hexdigest()[:16]}{'.html' if html else '.txt'}"
+    path = folder / f"{hashlib.sha256(data).hexdigest()[:16]}{suffix}"
     if not path.exists():  # named by its content: written whole, then named
         partial = path.with_suffix(".partial")
         partial.write_bytes(data)

@@ -203,12 +203,17 @@ def _stem(word: str) -> str:
 def matched_terms(query: str, text: str) -> tuple[int, int]:
     """How many of the query's words (stopwords aside, stemmed) `text` holds, of how many."""
     queried = {_stem(t) for t in terms(query)}
-    return round(_held(queried, text) * len(queried)) if queried else 0, len(queried)
+    return _holds(queried, text), len(queried)
+
+
+def _holds(queried: set[str], text: str) -> int:
+    """How many of the query's terms `text` holds."""
+    return len(queried & {_stem(w) for w in _WORD.findall(text)})
 
 
 def _held(queried: set[str], text: str) -> float:
     """The share of the query's terms that `text` holds."""
-    return len(queried & {_stem(w) for w in _WORD.findall(text)}) / len(queried)
+    return _holds(queried, text) / len(queried)
 
 
 def _proximity(queried: set[str], text: str) -> float:

@@ -29,7 +29,6 @@ class RunOptions:
     retry_failed: bool = False
     since: str | None = None
     limit: int | None = None
-    allow_private: bool = False
     length: str = "medium"
     keep_unverified: bool = False
     recheck: int | None = None  # days: the pages of entries done since then are read again

@@ -41,13 +41,9 @@ def run(
 ) -> RunReport:
     """Read the feeds, process what is new (and what an earlier run left), write one JSON line
     per processed entry through `emit`. Entry failures are reported, not raised."""
-    from dataclasses import replace
-
     from summarizer.feeds.backends import open_ledger
     from summarizer.reading import make_guarded_client
 
-    # The entries' articles record the permission their pages were fetched with.
-    settings = replace(settings, allow_private=options.allow_private)
     started = time.monotonic()
     report = RunReport()
     with run_lock(settings), open_ledger(settings) as ledger:
@@ -57,7 +53,7 @@ def run(
         ledger.stories.prune()
         _check_catalog(settings, ledger)
         feed_ids = [f.id for f in feeds]
-        with make_guarded_client(allow_private=options.allow_private) as http:
+        with make_guarded_client(allow_private=settings.allow_private) as http:
             slots = HostSlots(PER_HOST, settings.host_interval)  # feeds and pages alike
             _read_feeds(settings, ledger, feeds, (http, slots), report, progress)
             _carry(settings, ledger, feed_ids, report)

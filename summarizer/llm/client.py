@@ -333,8 +333,8 @@ class Ollama(ModelFacts):
                         "before the loop is used",
                         DegenerateReply(
                             f"{record.model} repeated itself in both replies to the "
-                            f"{record.prompt} prompt ({loop}; "
-                            f"stopped after {got.output_tokens} tokens)",
+                            f"{record.prompt} prompt ({loop}; stopped after "
+                            f"{got.output_tokens} tokens)",
                             hint="run again, or try a larger model with --model",
                         ),
                     )  # fmt: skip
@@ -367,10 +367,9 @@ class Ollama(ModelFacts):
                     f"reply cut at {num_predict} output tokens with no room for more: what it "
                     "wrote in full before the cut is used",
                     OutputTruncated(
-                        f"{record.model}'s reply to "
-                        f"{record.prompt} "
-                        f"was cut at {num_predict} output tokens (done_reason length) and "
-                        f"num_ctx {budget.num_ctx} has no room for a longer one",
+                        f"{record.model}'s reply to {record.prompt} was cut at {num_predict} "
+                        f"output tokens (done_reason length) and num_ctx {budget.num_ctx} has "
+                        "no room for a longer one",
                         hint="shorten the input, or raise SUMMARIZER_NUM_CTX if memory allows",
                     ),
                 )  # fmt: skip
@@ -380,9 +379,8 @@ class Ollama(ModelFacts):
                 problems = describe_validation_error(e)
                 if repaired:
                     raise InvalidReply(
-                        f"{record.model} twice replied to "
-                        f"{record.prompt} with output that "
-                        f"does not match the schema: {problems}",
+                        f"{record.model} twice replied to {record.prompt} with output that does "
+                        f"not match the schema: {problems}",
                         hint="run again, or try a larger model with --model",
                     ) from None
                 repaired = True
@@ -410,7 +408,7 @@ class Ollama(ModelFacts):
                 what,
                 name,
                 given,
-                estimate_messages(messages),
+                record.estimated_prompt_tokens,
             ),
             affinity=affinity,
         )

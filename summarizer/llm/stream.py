@@ -138,8 +138,7 @@ class Activity:
 
     def line(self) -> str:
         size = f", a prompt of ~{self.prompt_tokens:,} tokens" if self.prompt_tokens else ""
-        step, of = self.step or (self.call, 0)
-        which = f"call {step} of {of}" if of else f"call {step}"
+        which = f"call {self.step[0]} of {self.step[1]}" if self.step else f"call {self.call}"
         head = f"{self.model} {self.what} ({which}{size})"
         if not self.tokens:
             return f"{head}: reading the prompt, {self.elapsed:.0f} s"
@@ -152,7 +151,7 @@ task_step: ContextVar[tuple[int, int] | None] = ContextVar("task_step", default=
 
 @contextmanager
 def stepping(step: int, of: int) -> Iterator[None]:
-    """The model calls made inside are the task's `step`-th of `of` (0: of a number not known)."""
+    """The model calls made inside are the task's `step`-th of `of`."""
     token = task_step.set((step, of))
     try:
         yield

@@ -18,7 +18,7 @@ import httpx
 
 from summarizer import __version__
 from summarizer.errors import RefusedAddress, SourceError
-from summarizer.reading.sources import RawDocument
+from summarizer.reading.sources import RawDocument, sniff_kind
 
 USER_AGENT = f"summarizer/{__version__} (article ingest for a local corpus; python-httpx)"
 MAX_REDIRECTS = 5
@@ -75,13 +75,6 @@ def make_http_client(
             "Accept": "text/html,application/xhtml+xml,text/plain;q=0.9,*/*;q=0.1",
         },
     )
-
-
-def _sniff_kind(head: bytes) -> Literal["text", "html"]:
-    start = head.lstrip()[:256].lower()
-    if start.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head", b"<body", b"<!--")):
-        return "html"
-    return "text"
 
 
 def check_http_url(url: str) -> None:
@@ -258,7 +251,7 @@ def _fetch(
         final_url = str(response.url)
         return RawDocument(
             source=final_url,
-            kind=kind or _sniff_kind(data[:1024]),
+            kind=kind or sniff_kind(data[:1024]),
             data=data,
             url=final_url,
             content_type=media_type,

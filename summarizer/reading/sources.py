@@ -43,6 +43,14 @@ class RawDocument:
     validators: str | None = None  # a page's ETag and Last-Modified, as JSON (see validators())
 
 
+def sniff_kind(head: bytes) -> Literal["text", "html"]:
+    """Whether bytes that say nothing of their type are a page or a text, by how they start."""
+    start = head.lstrip()[:256].lower()
+    if start.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head", b"<body", b"<!--")):
+        return "html"
+    return "text"
+
+
 def _supported(name: str) -> bool:
     return name.lower().endswith(SUPPORTED_SUFFIXES)
 
