@@ -3,8 +3,13 @@ articles, the period preference on dated copies, and latency on a store of more 
 chunks. Real MiniLM embedder; no model calls.
 
     python bench/bench_retrieval.py [--store DIR] [--sweep] [--rerank N]
+        [--database-url URL --chroma-url URL]
 
---store DIR keeps the ingested store in DIR (and reuses it when it is there). --sweep also prints
+--store DIR keeps the ingested store in DIR (and reuses it when it is there). --database-url
+keeps the catalogs in that PostgreSQL database instead (the large store's in its schema
+`bench_big`, made when missing), and --chroma-url, which it needs, the vectors on that Chroma
+server (`chroma run --path DIR --host 127.0.0.1 --port PORT`); run it with and without to
+compare the two catalogs' BM25 and its latency. --sweep also prints
 hit@k for a grid of fusion settings (how the defaults in summarizer/retrieve.py were chosen).
 --rerank N also puts the fused first 10 of the first N written questions to the model
 (`--rerank`: the Ollama server of OLLAMA_HOST, the model of SUMMARIZER_MODEL, no reply cache) and
@@ -351,6 +356,32 @@ def build(settings: Any) -> None:
     )
 
 
+BIG_SCHEMA = "bench_big"
+
+
+def big_database(url: str) -> str:
+    """The URL of the large store's catalog: the same database, its own schema (made here)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {BIG_SCHEMA}")
+    joined = "&" if "?" in url else "?"
+    return f"{url}{joined}options=-csearch_path%3D{BIG_SCHEMA}"
+
+
+def is_built(settings: Any) -> bool:
+    """Whether the store of `settings` holds articles (its catalog file, or its database's)."""
+    if not settings.database_url:
+        return bool(settings.catalog_path.exists())
+    from summarizer.corpus import open_catalog
+
+    catalog = open_catalog(settings)
+    try:
+        return catalog.count() > 0
+    finally:
+        catalog.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--store", type=Path, help="keep (and reuse) the ingested store here")
@@ -358,7 +389,13 @@ def main() -> None:
     parser.add_argument(
         "--rerank", type=int, metavar="N", help="also rerank N questions' shortlists by the model"
     )
+    parser.add_argument(
+        "--database-url", metavar="URL", help="the catalogs in PostgreSQL (needs --chroma-url)"
+    )
+    parser.add_argument("--chroma-url", metavar="URL", help="the vectors on this Chroma server")
     args = parser.parse_args()
+    if args.database_url and not args.chroma_url:
+        parser.error("--database-url needs --chroma-url: the vectors of a shared catalog")
 
     from summarizer.config import Settings
     from summarizer.corpus.embed import MiniLMEmbedder, minilm_available, minilm_model_dir
@@ -371,8 +408,15 @@ def main() -> None:
         )
     with tempfile.TemporaryDirectory() as tmp:
         where = args.store or Path(tmp)
-        settings = Settings.from_env(home=str(where / "home"), embedder="minilm")
-        if not settings.catalog_path.exists():
+        settings = Settings.from_env(
+            home=str(where / "home"),
+            embedder="minilm",
+            database_url=args.database_url,
+            chroma_url=args.chroma_url,
+        )
+        backend = "PostgreSQL" if settings.database_url else "SQLite"
+        print(f"catalog: {backend}")
+        if not is_built(settings):
             build(settings)
         embedder = MiniLMEmbedder()
         corpus = Corpus(settings)
@@ -393,7 +437,9 @@ def main() -> None:
 
         today = date.today()
         big = replace(settings, home=where / "big")
-        if not big.catalog_path.exists():
+        if settings.database_url:
+            big = replace(big, database_url=big_database(settings.database_url))
+        if not is_built(big):
             copy_store(settings, big, today)
         corpus = Corpus(big)
         retriever = Retriever(corpus, embedder)
@@ -413,7 +459,7 @@ def main() -> None:
 
         runs: dict[str, Callable[[str], object]] = {
             "query embedding": lambda q: embedder.embed([q]),
-            "lexical (FTS5) query": lambda q: catalog.lexical(terms(q), FUSION.pool),
+            f"lexical ({backend}) query": lambda q: catalog.lexical(terms(q), FUSION.pool),
             "dense": lambda q: retriever.search(q, 8, mode="dense"),
             "lexical": lambda q: retriever.search(q, 8, mode="lexical"),
             "fused": lambda q: retriever.search(q, 8),

@@ -59,6 +59,12 @@ class Settings:
 
     home: Path
     chroma_url: str | None = None
+    # A shared PostgreSQL database (postgresql://...) for the catalog, ledger and reply cache
+    # instead of the data dir's SQLite files: several workers on several machines.
+    database_url: str | None = None
+    # Seconds a worker's claim on a feed or entry lasts unrenewed (a fleet on a shared database):
+    # how long the work of a worker that died waits before another takes it over.
+    lease_seconds: float = 60.0
     embedder: str = DEFAULT_EMBEDDER
     ollama_hosts: list[str] = field(default_factory=lambda: [DEFAULT_OLLAMA_HOST])
     model: str = DEFAULT_MODEL
@@ -88,6 +94,27 @@ class Settings:
         return self.home / "catalog.sqlite3"
 
     @property
+    def catalog_where(self) -> str:
+        """The catalog as messages name it: the shared database (without its password), or the
+        data dir's file."""
+        if self.database_url:
+            from summarizer.database import shown
+
+            return shown(self.database_url)
+        return str(self.catalog_path)
+
+    def check_shared(self) -> None:
+        """A shared database needs a shared vector store: an embedded Chroma would hold one
+        machine's vectors while the catalog says every machine's articles are stored."""
+        if self.database_url and not self.chroma_url:
+            raise ConfigError(
+                "a shared database (SUMMARIZER_DATABASE_URL) needs a Chroma server for the "
+                "vectors, not the embedded store of one data dir",
+                hint="start `chroma run --path DIR --host HOST --port PORT` and set "
+                "SUMMARIZER_CHROMA_URL / --chroma-url to it",
+            )
+
+    @property
     def chroma_path(self) -> Path:
         return self.home / "chroma"
 
@@ -103,6 +130,8 @@ class Settings:
         settings = cls(
             home=Path(home).expanduser() if home else default_home(),
             chroma_url=env.get("SUMMARIZER_CHROMA_URL") or None,
+            database_url=env.get("SUMMARIZER_DATABASE_URL", "").strip() or None,
+            lease_seconds=_env_float("SUMMARIZER_LEASE_SECONDS", 60.0),
             embedder=env.get("SUMMARIZER_EMBEDDER") or DEFAULT_EMBEDDER,
             ollama_hosts=split_hosts(env.get("OLLAMA_HOST", "")) or [DEFAULT_OLLAMA_HOST],
             model=env.get("SUMMARIZER_MODEL") or DEFAULT_MODEL,

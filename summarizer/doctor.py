@@ -175,10 +175,10 @@ def check_store(settings: Settings) -> list[Check]:
     try:
         corpus = Corpus(settings)
     except SummarizerError as e:
-        return [Check(f"catalog {settings.catalog_path}", False, e.message, e.hint)]
+        return [Check(f"catalog {settings.catalog_where}", False, e.message, e.hint)]
     try:
         n = corpus.catalog.count()
-        checks.append(Check(f"catalog {settings.catalog_path}", True, f"{n} articles"))
+        checks.append(Check(f"catalog {settings.catalog_where}", True, f"{n} articles"))
         where = corpus.vectors.where
         collection = corpus.collection_name()
         try:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import pytest
 
 from tests.ollama_fixtures import *  # noqa: F403  (the stand-in Ollama server's fixtures)
 from tests.ollama_fixtures import free_port
+from tests.postgres_server import database_url, postgres_server  # noqa: F401  (fixtures)
 
 
 @pytest.fixture(autouse=True)
@@ -19,6 +22,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     monkeypatch.setenv("SUMMARIZER_HOME", str(home))
     for name in (
         "SUMMARIZER_CHROMA_URL",
+        "SUMMARIZER_DATABASE_URL",
         "SUMMARIZER_EMBEDDER",
         "SUMMARIZER_MODEL",
         "SUMMARIZER_NUM_CTX",
@@ -59,8 +63,15 @@ def hash_embedder(monkeypatch: pytest.MonkeyPatch) -> str:
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real `chroma run` server on a free loopback port; yields its URL."""
+    with chroma_run(tmp_path_factory.mktemp("chroma-server")) as (url, _):
+        yield url
+
+
+@contextmanager
+def chroma_run(path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`chroma run` on `path` and a free loopback port, until the block ends: its URL and
+    process (a test may stop it)."""
     import os
-    import subprocess
     import sys
     import time
     import urllib.request
@@ -69,7 +80,6 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not exe.exists():
         pytest.skip("the chroma server command is not installed next to this Python")
     port = free_port()
-    path = tmp_path_factory.mktemp("chroma-server")
     env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
     proc = subprocess.Popen(
         [str(exe), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
@@ -88,12 +98,14 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 proc.kill()
                 pytest.fail("chroma run did not start")
             time.sleep(0.1)
-    yield url
-    proc.terminate()
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        yield url, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 @dataclass

@@ -27,6 +27,12 @@ def store_options(f: F) -> F:
         "(env SUMMARIZER_CHROMA_URL).",
     )(f)
     f = click.option(
+        "--database-url",
+        metavar="URL",
+        help="Keep the catalog, feed ledger and reply cache in a shared PostgreSQL database "
+        "(postgresql://...; needs --chroma-url; env SUMMARIZER_DATABASE_URL).",
+    )(f)
+    f = click.option(
         "--embedder",
         metavar="NAME",
         help="chroma:all-MiniLM-L6-v2 (default), ollama:MODEL, or hash:DIM "
@@ -51,6 +57,7 @@ def settings_from(opts: dict[str, Any]) -> Settings:
     return Settings.from_env(
         home=opts.pop("home", None),
         chroma_url=opts.pop("chroma_url", None),
+        database_url=opts.pop("database_url", None),
         embedder=opts.pop("embedder", None),
         ollama_hosts=opts.pop("ollama_host", None),
     )

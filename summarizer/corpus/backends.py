@@ -1,5 +1,6 @@
-"""Which implementation of the catalog the settings choose: SQLite in the data dir (the embedded
-default, nothing to start)."""
+"""Which implementation of the catalog the settings choose: PostgreSQL when a database URL is
+set (SUMMARIZER_DATABASE_URL: workers on several machines share it), else SQLite in the data dir
+(the embedded default, nothing to start)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,12 @@ if TYPE_CHECKING:
 
 
 def open_catalog(settings: Settings) -> Catalog:
-    """The catalog of the settings' data dir, opened (and its schema migrated when old)."""
+    """The catalog the settings name (the database's, else the data dir's), opened, and its
+    schema made or migrated when old."""
+    if settings.database_url:
+        from summarizer.corpus.postgres import PgCatalog
+
+        return PgCatalog(settings.database_url)
     from summarizer.corpus.sqlite import SqliteCatalog
 
     return SqliteCatalog(settings.catalog_path)

@@ -85,6 +85,7 @@ class VectorStore:
 
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
         url = self.settings.chroma_url
+        self.settings.check_shared()
         if not url:
             try:
                 return chromadb.PersistentClient(
@@ -275,7 +276,7 @@ class Corpus:
             if vectors:  # not to be taken for a new corpus
                 self.catalog.close()
                 raise StoreError(
-                    f"the catalog {settings.catalog_path} holds no articles, but the vector store "
+                    f"the catalog {settings.catalog_where} holds no articles, but the vector store "
                     f"beside it holds {vectors:,} chunks: the catalog was lost or emptied",
                     hint=f"restore it from a backup, or move {settings.chroma_path} and the "
                     "feed ledger aside to start an empty corpus",
@@ -457,11 +458,22 @@ class Corpus:
         return hits[:k]
 
 
+# The key of the shared database's lock that writers of the corpus hold ("CORP").
+CORPUS_WRITE_LOCK = 0x434F_5250
+
+
 @contextmanager
 def write_lock(settings: Settings, on_wait: Any = None) -> Iterator[None]:
-    """Serialise writers of one data dir (ingest, remove, reindex) across processes."""
+    """Serialise writers of one corpus (ingest, remove, reindex) across processes: of one data
+    dir (a lock file), or of a shared database (a lock held in it, across machines)."""
     import fcntl
 
+    if settings.database_url:
+        from summarizer.database import advisory_lock, connect
+
+        with advisory_lock(connect(settings.database_url), CORPUS_WRITE_LOCK):
+            yield
+        return
     settings.home.mkdir(parents=True, exist_ok=True)
     with open(settings.lock_path, "a+") as fh:
         try:

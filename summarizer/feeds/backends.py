@@ -1,5 +1,6 @@
 """Which implementation of the feed ledger the settings choose: SQLite in the data dir (the
-embedded default, nothing to start)."""
+embedded default, nothing to start), or the shared PostgreSQL database of a fleet when
+SUMMARIZER_DATABASE_URL is set."""
 
 from __future__ import annotations
 
@@ -11,7 +12,11 @@ if TYPE_CHECKING:
 
 
 def open_ledger(settings: Settings) -> Ledger:
-    """The feed ledger of the settings' data dir (created when missing)."""
+    """The feed ledger of the settings (its tables or file created when missing)."""
+    if settings.database_url:
+        from summarizer.feeds.postgres import PgLedger
+
+        return PgLedger(settings.database_url)
     from summarizer.feeds.sqlite import LEDGER_FILE, SqliteLedger
 
     return SqliteLedger(settings.home / LEDGER_FILE)
@@ -19,6 +24,14 @@ def open_ledger(settings: Settings) -> Ledger:
 
 def has_ledger(settings: Settings) -> bool:
     """Whether a ledger exists yet (no feed was ever added when not)."""
+    if settings.database_url:
+        from summarizer.database import connect
+
+        db = connect(settings.database_url)
+        # Looked at without making the tables: asking changes nothing in the database.
+        if db.execute("SELECT to_regclass('ledger_feeds') IS NOT NULL")[0][0] is not True:
+            return False
+        return bool(db.execute("SELECT EXISTS (SELECT 1 FROM ledger_feeds)")[0][0])
     from summarizer.feeds.sqlite import LEDGER_FILE
 
     return (settings.home / LEDGER_FILE).exists()

@@ -1,11 +1,11 @@
 """The entries stage of `summarizer run`: every entry to process, through three pools at once.
 
 Page fetches run FETCH_WORKERS at a time (PER_HOST per host); one ingest worker stores whatever
-pages are ready, in batches, under the corpus write lock; model work runs in a pool sized by the
-model layer's capacity. The model starts on an article as soon as its page is extracted, while
-the article is being stored; an entry's output is written once both are done. The main thread
-alone reads and writes the ledger and writes the output, one entry at a time, in the order
-entries finish.
+pages are ready, in batches, under the corpus write lock; model work runs in a pool of a few
+threads per request the model layer serves at once. The model starts on an article as soon as
+its page is extracted, while the article is being stored; an entry's output is written once both
+are done. The main thread alone reads and writes the ledger and writes the output, one entry at a
+time, in the order entries finish.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from summarizer.config import Settings
     from summarizer.corpus import Catalog, ItemResult
     from summarizer.feeds.ledger import EntryRow, Ledger
-    from summarizer.feeds.report import RunOptions, RunProgress, RunReport
+    from summarizer.feeds.report import RunOptions, RunProgress, RunReport, WorkSource
     from summarizer.llm import Ollama
     from summarizer.models import Article, Chunk, ClaimSet, Summary
     from summarizer.reading import Extracted, RawDocument
@@ -54,6 +54,14 @@ INGEST_MIN = 8
 # Entries between their page fetch and their output, per request the model serves at once:
 # enough to keep the model busy while pages are fetched and stored, few enough to hold in memory.
 WINDOW_PER_SLOT = 8
+# Entries a worker of a fleet holds per request the model serves at once: one in the model's
+# hands and one being fetched and stored, so that its model slots are never idle; no more, for
+# what one worker holds when the work runs out is what the others wait for.
+CLAIM_PER_SLOT = 2
+# Articles the model is asked about at once, per request it serves at once: an article's later
+# calls wait for a slot on the host of its first (the model layer bounds what is in flight), so
+# with one thread per slot the threads could all be waiting on one host while another is idle.
+MODEL_THREADS_PER_SLOT = 3
 # Failures of the setting rather than of an entry: the run stops and the entries stay pending.
 _FATAL = (OllamaUnreachable, ModelNotFound, LLMCacheError, EmbedderError, StoreError)
 
@@ -148,6 +156,7 @@ class EntryJob:
         self.progress = progress
         self.emit = emit
         self.futures: dict[Future[Any], tuple[str, Any]] = {}
+        self.source: WorkSource | None = None
         self.to_ingest: list[_Item] = []
         self.ingesting = False
         self.active = 0
@@ -180,7 +189,8 @@ class EntryJob:
             raise found
         return found
 
-    def process(self, work: list[EntryRow]) -> None:
+    def process(self, work: list[EntryRow], source: WorkSource | None = None) -> None:
+        """Process `work`, and with a `source`, what it gives whenever there is room for more."""
         import sys
 
         from summarizer.corpus import open_catalog
@@ -198,14 +208,18 @@ class EntryJob:
         try:
             llm.model_digest()  # an unreachable host or a model not pulled stops here, once
             window = max(16, WINDOW_PER_SLOT * llm.capacity)
-            self.progress.begin(len(work), "entries")
+            if source is not None:  # a worker of a fleet holds no more than it can work on
+                window = CLAIM_PER_SLOT * max(1, llm.capacity)
+            if source is None:  # a worker's bar is begun by the run: the fleet's entries
+                self.progress.begin(len(work), "entries")
             fetchers = ThreadPoolExecutor(FETCH_WORKERS, "fetch")
             ingester = ThreadPoolExecutor(1, "ingest")
-            models = ThreadPoolExecutor(max(1, llm.capacity), "model")
+            models = ThreadPoolExecutor(MODEL_THREADS_PER_SLOT * max(1, llm.capacity), "model")
             self.pools = (fetchers, ingester, models)
             interrupted = False
             try:
-                self._loop(deque(work), window, catalog)
+                self.source = source
+                self._loop(deque(work), window, catalog, source)
             except BaseException as e:
                 interrupted = isinstance(e, KeyboardInterrupt)
                 self.stopping.set()  # a page batch being embedded is dropped, not stored
@@ -227,9 +241,19 @@ class EntryJob:
             catalog.close()
             llm.close()
 
-    def _loop(self, queue: deque[EntryRow], window: int, catalog: Catalog) -> None:
+    def _loop(
+        self,
+        queue: deque[EntryRow],
+        window: int,
+        catalog: Catalog,
+        source: WorkSource | None,
+    ) -> None:
         fetchers, ingester, _ = self.pools
-        while queue or self.futures or self.to_ingest:
+        while True:
+            if source is not None and not queue and self.active < window:
+                queue.extend(source.more(window - self.active))
+            if not (queue or self.futures or self.to_ingest):
+                break
             while queue and self.active < window:
                 entry = queue.popleft()
                 self.active += 1
@@ -322,13 +346,17 @@ class EntryJob:
         item.prepared, item.content_from, item.warnings = (
             prepared, prepared.content_from, prepared.warnings
         )  # fmt: skip
-        for warning in prepared.warnings:
-            self.progress.note(f"warning: {entry.label}: {warning}")
-        # Claimed before it is stored: a copy arriving meanwhile is recognised as one.
-        self.ledger.mark_stored(
+        # Claimed before it is stored: a copy arriving meanwhile (in this run or on another
+        # worker) is recognised as one.
+        same = self.ledger.claim_article(
             entry.id, article_id=article.id, content_hash=article.content_hash,
             content_from=prepared.content_from, warnings=prepared.warnings,
         )  # fmt: skip
+        if same is not None:
+            self._duplicate(item, same, "same article")
+            return
+        for warning in prepared.warnings:
+            self.progress.note(f"warning: {entry.label}: {warning}")
         self.ledger.stories.add(entry.id, sample)
         # The model starts on the article now, not once it is stored.
         item.article, item.chunks = article, chunks
@@ -440,7 +468,9 @@ class EntryJob:
             self.catalog.save_output(
                 output.article_id, task, output.content_hash, output.model_dump_json()
             )
-        self.ledger.mark_done(entry.id, line)
+        if not self.ledger.mark_done(entry.id, line):  # another worker finished it first
+            self._close(item)
+            return
         self.emit(line)
         self.ledger.mark_emitted(entry.id)
         self.report.records.append(record)
@@ -465,4 +495,6 @@ class EntryJob:
 
     def _close(self, item: _Item) -> None:
         self.active -= 1
+        if self.source is not None:
+            self.source.closed(item.entry.id)
         self.progress.advance(item.entry.title)

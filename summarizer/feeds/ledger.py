@@ -8,12 +8,14 @@ that was not recorded. Each step of an entry is one committed write, so a run ki
 leaves every entry in a state the next run resumes from.
 
 `Ledger` is the interface; `open_ledger` (backends) gives the implementation the settings choose
-(SQLite in the data dir: `feeds.sqlite`).
+(SQLite in the data dir, or the shared PostgreSQL database of a fleet, where several workers
+write at once: `claim_article` and `mark_done` are then the steps that keep an entry processed
+once).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -31,6 +33,24 @@ DUPLICATE_WINDOW_DAYS = 30
 
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def edited(known: Mapping[str, Any], entry: FeedEntry) -> bool:
+    """Whether a done entry's item changed in the feed: another updated or published date,
+    another title, or another text (RSS has no updated date: an edit may show only there).
+    `known` is the entry's row as stored (status, updated, published, title, feed_hash)."""
+    if known["status"] != "done":
+        return False
+
+    def changed(new: str | None, old: str | None) -> bool:
+        return bool(new and old and new != old)
+
+    return (
+        changed(entry.updated, known["updated"])
+        or changed(entry.published, known["published"])
+        or changed(" ".join(entry.title.split()), " ".join((known["title"] or "").split()))
+        or changed(entry.content_hash, known["feed_hash"])
+    )
 
 
 @dataclass(frozen=True)
@@ -220,7 +240,10 @@ class Ledger(Protocol):
         warnings: Sequence[str],
     ) -> None: ...
 
-    def mark_done(self, entry_id: int, output: str) -> None: ...
+    def mark_done(self, entry_id: int, output: str) -> bool:
+        """Record the entry's output line, unless it is done already (another worker finished
+        it first): whether this call did."""
+        ...
 
     def mark_emitted(self, entry_id: int) -> None:
         """The entry's output line has been written out."""
@@ -234,4 +257,17 @@ class Ledger(Protocol):
 
     def same_article(self, entry_id: int, article_id: str, content_hash: str) -> int | None:
         """Another entry whose article has this id (same canonical URL) or this exact text."""
+        ...
+
+    def claim_article(
+        self,
+        entry_id: int,
+        *,
+        article_id: str,
+        content_hash: str,
+        content_from: str,
+        warnings: Sequence[str],
+    ) -> int | None:
+        """`same_article`, and when there is none, `mark_stored`, as one step no other writer
+        comes between: the other entry found, or None when this one now has the article."""
         ...

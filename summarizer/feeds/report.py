@@ -20,6 +20,15 @@ class RunProgress(Protocol):
     def note(self, message: str) -> None: ...
 
 
+class WorkSource(Protocol):
+    """Where a worker of a fleet gets more entries as it goes (claimed with leases), and says
+    which it has finished with."""
+
+    def more(self, n: int) -> list[EntryRow]: ...
+
+    def closed(self, entry_id: int) -> None: ...
+
+
 @dataclass(frozen=True)
 class RunOptions:
     """What to process: the named feeds (all when empty), failed entries too, entries published

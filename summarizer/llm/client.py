@@ -31,7 +31,7 @@ from summarizer.llm.budget import (
     estimate_tokens,
     truncation_warning,
 )
-from summarizer.llm.cache import cache_key
+from summarizer.llm.cache import ReplyCache, cache_key
 from summarizer.llm.facts import ModelFacts
 from summarizer.llm.hosts import HostPool
 from summarizer.llm.partial import parse_reply, salvaged
@@ -87,7 +87,13 @@ class Ollama(ModelFacts):
             max_backoff=max_backoff,
             down_for=down_for,
         )
-        super().__init__(settings, pool, SqliteReplyCache(settings.home / CACHE_FILE))
+        if settings.database_url:  # the fleet's shared database: one worker's reply serves all
+            from summarizer.llm.pg_cache import PgReplyCache
+
+            cache: ReplyCache = PgReplyCache(settings.database_url)
+        else:
+            cache = SqliteReplyCache(settings.home / CACHE_FILE)
+        super().__init__(settings, pool, cache)
         self._on_truncation = on_truncation
         self._embed_batch_size = max(1, embed_batch_size)
         self._stats_lock = threading.Lock()

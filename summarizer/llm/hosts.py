@@ -207,13 +207,15 @@ class HostPool:
                 untried = [h for h in candidates if h.url not in avoid]
                 pool = fresh or up or untried or candidates
                 if affinity is not None:
-                    # Its host from earlier calls, else the one its name picks among all the
-                    # pool's hosts: the same in every process, so a later command finds the
-                    # article in that host's cache too.
-                    sticky = (
-                        self._sticky.get(affinity)
-                        or self._hosts[_pick(affinity, len(self._hosts))].url
-                    )
+                    # Its host from earlier calls. For its first call, the one its name picks
+                    # among all the pool's hosts (the same in every process, so a later command
+                    # finds the article in that host's cache too) when that one has room; else
+                    # any with room: waiting for one host while another idles would make the
+                    # busiest host's share of articles the time of a whole batch.
+                    sticky = self._sticky.get(affinity)
+                    picked = self._hosts[_pick(affinity, len(self._hosts))]
+                    if sticky is None and picked.in_flight < self.parallel:
+                        sticky = picked.url
                     if any(h.url == sticky for h in fresh):
                         pool = [h for h in fresh if h.url == sticky]
                 free = [h for h in pool if h.in_flight < self.parallel]

@@ -15,6 +15,7 @@ from summarizer.feeds.ledger import (
     EntryRow,
     FeedRow,
     FetchRecord,
+    edited,
     now,
 )
 from summarizer.feeds.sqlite.connection import ENTRY_SELECT, LedgerDB, batched, entry_row
@@ -138,14 +139,14 @@ class SqliteLedger(LedgerDB):
                 ).fetchone()
                 if known is not None:
                     record.known += 1
-                    edited = _edited(known, e)  # its page is read again after the entries
-                    record.updated += edited
+                    recheck = edited(known, e)  # its page is read again after the entries
+                    record.updated += recheck
                     self._db.execute(
                         "UPDATE entries SET updated = coalesce(?, updated), feed_hash ="
                         " coalesce(?, feed_hash), title = coalesce(nullif(?, ''), title),"
                         " published = coalesce(?, published), recheck = recheck OR ?"
                         " WHERE id = ?",
-                        (e.updated, e.content_hash, e.title, e.published, edited, known["id"]),
+                        (e.updated, e.content_hash, e.title, e.published, recheck, known["id"]),
                     )
                     continue
                 link_key = canonical_url(e.link) if e.link else None
@@ -341,12 +342,13 @@ class SqliteLedger(LedgerDB):
             (article_id, content_hash, content_from, json.dumps(list(warnings)), entry_id),
         )
 
-    def mark_done(self, entry_id: int, output: str) -> None:
-        self.execute(
+    def mark_done(self, entry_id: int, output: str) -> bool:
+        cur = self.execute(
             "UPDATE entries SET status = 'done', reason = NULL, output = ?, emitted = 0, "
-            "content = '', done_at = ? WHERE id = ?",
+            "content = '', done_at = ? WHERE id = ? AND status != 'done'",
             (output, now(), entry_id),
         )
+        return cur.rowcount > 0
 
     def mark_emitted(self, entry_id: int) -> None:
         """The entry's output line has been written out."""
@@ -379,19 +381,20 @@ class SqliteLedger(LedgerDB):
         ).fetchone()
         return int(row["id"]) if row is not None else None
 
-
-def _edited(known: Any, entry: FeedEntry) -> bool:
-    """Whether a done entry's item changed in the feed: another updated or published date,
-    another title, or another text (RSS has no updated date: an edit may show only there)."""
-    if known["status"] != "done":
-        return False
-
-    def changed(new: str | None, old: str | None) -> bool:
-        return bool(new and old and new != old)
-
-    return (
-        changed(entry.updated, known["updated"])
-        or changed(entry.published, known["published"])
-        or changed(" ".join(entry.title.split()), " ".join((known["title"] or "").split()))
-        or changed(entry.content_hash, known["feed_hash"])
-    )
+    def claim_article(
+        self,
+        entry_id: int,
+        *,
+        article_id: str,
+        content_hash: str,
+        content_from: str,
+        warnings: Sequence[str],
+    ) -> int | None:
+        with self.transaction():
+            same = self.same_article(entry_id, article_id, content_hash)
+            if same is None:
+                self.mark_stored(
+                    entry_id, article_id=article_id, content_hash=content_hash,
+                    content_from=content_from, warnings=warnings,
+                )  # fmt: skip
+            return same
