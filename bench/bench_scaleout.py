@@ -12,8 +12,8 @@ this process, in 8 RSS feeds). Prints:
   3. recovery: two workers, one killed with SIGKILL; the time from the kill until the entries it
      held are done by the other (the lease's length + the work).
 
-    python bench/bench_scaleout.py                    # 160 articles, L = 0.5 s per call
-    python bench/bench_scaleout.py --articles 80 --latency 0.3
+    python bench/bench_scaleout.py                    # 320 articles, L = 0.5 s per call
+    python bench/bench_scaleout.py --articles 160 --latency 1.0
 
 Each configuration gets a fresh database (on one server started here with initdb/pg_ctl, as the
 tests do), a fresh `chroma run` server and fresh data dirs. Embeddings are the hashing embedder's:
@@ -207,7 +207,7 @@ def recovery(setup: Setup) -> tuple[float, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--articles", type=int, default=160)
+    parser.add_argument("--articles", type=int, default=320)
     parser.add_argument("--latency", type=float, default=0.5, help="seconds per model call")
     args = parser.parse_args()
 
