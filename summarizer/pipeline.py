@@ -102,6 +102,7 @@ def search(
     dense: bool = False,
     rerank: bool = False,
     warnings: list[str] | None = None,
+    filters: Filters | None = None,
 ) -> list[SearchHit]:
     """The `k` passages that best match `query`, each pinned to its article's stored text: the
     retrieval `ask` uses (dense and lexical rankings fused, at most four passages an article;
@@ -137,7 +138,9 @@ def search(
                         lexical_rank=r.lexical_rank,
                         model_rank=r.model_rank,
                     )
-                    for r in (retriever.search(query, k) if found is None else found)
+                    for r in (
+                        retriever.search(query, k, filters=filters) if found is None else found
+                    )
                 ]
         corpus.check_embedder(name)
         with closing(make_embedder(settings)) as embedder:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import sys
 
-from summarizer.cli import analysis, corpus, feeds, fleet, versions, web
+from summarizer.cli import analysis, corpus, feeds, fleet, mcp, versions, web
 from summarizer.cli.app import INTERRUPTED, cli, stdout_to_devnull
 
-__all__ = ["analysis", "cli", "corpus", "feeds", "fleet", "main", "versions", "web"]
+__all__ = ["analysis", "cli", "corpus", "feeds", "fleet", "main", "mcp", "versions", "web"]
 
 
 def main() -> None:

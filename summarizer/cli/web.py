@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from summarizer.cli.app import cli
 from summarizer.cli.options import model_settings, model_setup_options, store_options
+
+if TYPE_CHECKING:
+    import socket
 
 
 @cli.command()
@@ -22,14 +25,27 @@ def serve(host: str, port: int, **opts: Any) -> None:
     It answers only requests addressed to HOST:PORT, and only forms that carry its token
     change anything. --port 0 picks a free port.
     """
-    import socket
 
     import uvicorn
 
-    from summarizer.errors import ConfigError
     from summarizer.web.app import create_app
 
     settings = model_settings(opts)
+    sock = listening(host, port)
+    port = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    app = create_app(settings, host=host, port=port)
+    click.echo(f"serving {settings.home} on http://{shown}:{port}/ (Ctrl-C stops)", err=True)
+    config = uvicorn.Config(app, log_level="warning", access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def listening(host: str, port: int) -> socket.socket:
+    """A socket bound to HOST:PORT (port 0: a free one), or a one-line ConfigError."""
+    import socket
+
+    from summarizer.errors import ConfigError
+
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -38,9 +54,4 @@ def serve(host: str, port: int, **opts: Any) -> None:
     except OSError as e:
         sock.close()
         raise ConfigError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
-    port = sock.getsockname()[1]
-    shown = f"[{host}]" if ":" in host else host
-    app = create_app(settings, host=host, port=port)
-    click.echo(f"serving {settings.home} on http://{shown}:{port}/ (Ctrl-C stops)", err=True)
-    config = uvicorn.Config(app, log_level="warning", access_log=False)
-    uvicorn.Server(config).run(sockets=[sock])
+    return sock
