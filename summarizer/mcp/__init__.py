@@ -9,6 +9,6 @@ official SDK; `serving` runs it over stdio or loopback HTTP. The SDK is imported
 when a server runs.
 """
 
-from summarizer.mcp.serving import PATH, allowed_hosts, serve_http, serve_stdio
+from summarizer.mcp.serving import PATH, serve_http, serve_stdio
 
-__all__ = ["PATH", "allowed_hosts", "serve_http", "serve_stdio"]
+__all__ = ["PATH", "serve_http", "serve_stdio"]

@@ -246,8 +246,8 @@ def build_server(settings: "Settings", *, allow_ingest: bool = False) -> "MCPSer
     @server.tool()
     async def ingest_url(url: str, ctx: Context) -> CallToolResult:
         """Fetch an http(s) page and store its article, as `summarizer ingest URL` (pages on
-        loopback, private or link-local addresses are refused). Only on a server started
-        with --allow-ingest."""
+        loopback, private or link-local addresses are refused, unless the server was started
+        with --allow-private). Only on a server started with --allow-ingest."""
         if not allow_ingest:
             return failure(SummarizerError(NO_INGEST))
         try:

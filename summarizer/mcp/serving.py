@@ -12,15 +12,6 @@ if TYPE_CHECKING:
 PATH = "/mcp"
 
 
-def allowed_hosts(host: str, port: int) -> list[str]:
-    """The Host header values accepted for `host:port`: the rule of `serve` (its `create_app`),
-    loopback served under its names (127.0.0.1 or ::1, and localhost) with the port."""
-    names = {host, "localhost"} if host in ("127.0.0.1", "::1", "localhost") else {host}
-    hosts = {(f"[{n}]" if ":" in n else n).lower() for n in names}
-    allowed = {f"{h}:{port}" for h in hosts} | (hosts if port == 80 else set())
-    return sorted(allowed)
-
-
 def serve_stdio(settings: Settings, *, allow_ingest: bool = False) -> None:
     """Serve over stdin/stdout until the client closes them."""
     import anyio
@@ -38,15 +29,17 @@ def serve_http(settings: Settings, sock: object, *, allow_ingest: bool = False) 
     from mcp.server.transport_security import TransportSecuritySettings
 
     from summarizer.mcp.server import build_server
+    from summarizer.web import allowed_hosts
 
     assert isinstance(sock, socket.socket)
     host, port = sock.getsockname()[:2]
     # The SDK's own check (exact Host values), given the values `serve` accepts; `serve`'s
     # Guard itself refuses every POST that is not a form, and MCP's requests are JSON.
+    allowed = sorted(allowed_hosts(host, port))
     security = TransportSecuritySettings(
         enable_dns_rebinding_protection=True,
-        allowed_hosts=allowed_hosts(host, port),
-        allowed_origins=[f"http://{h}" for h in allowed_hosts(host, port)],
+        allowed_hosts=allowed,
+        allowed_origins=[f"http://{h}" for h in allowed],
     )
     server = build_server(settings, allow_ingest=allow_ingest)
     app = server.streamable_http_app(

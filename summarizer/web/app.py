@@ -426,6 +426,15 @@ def _span(value: str | None) -> tuple[int, int] | None:
         return None
 
 
+def allowed_hosts(host: str, port: int) -> set[str]:
+    """The Host header values a server on `host:port` answers to: loopback under its names
+    (127.0.0.1 or ::1, and localhost), with the port; a page elsewhere cannot rebind its own
+    name to the server."""
+    names = {host, "localhost"} if host in ("127.0.0.1", "::1", "localhost") else {host}
+    hosts = {(f"[{n}]" if ":" in n else n).lower() for n in names}
+    return {f"{h}:{port}" for h in hosts} | (hosts if port == 80 else set())
+
+
 def create_app(settings: Settings, *, host: str, port: int) -> Starlette:
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
@@ -435,9 +444,7 @@ def create_app(settings: Settings, *, host: str, port: int) -> Starlette:
     from starlette.staticfiles import StaticFiles
 
     state = App(settings)
-    names = {host, "localhost"} if host in ("127.0.0.1", "::1", "localhost") else {host}
-    hosts = {(f"[{n}]" if ":" in n else n).lower() for n in names}
-    allowed = {f"{h}:{port}" for h in hosts} | (hosts if port == 80 else set())
+    allowed = allowed_hosts(host, port)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
