@@ -159,6 +159,9 @@ class Postgres:
     def migrate(self, part: str, steps: Sequence[str]) -> int:
         """Bring `part`'s tables to the last of `steps` (each one SQL script, applied once, in
         order, under a lock that holds across machines); returns the version it was at."""
+        current = self.version(part)
+        if current == len(steps):  # read first: migrating takes the lock and writes
+            return current
 
         def go(conn: psycopg.Connection[Any]) -> int:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))

@@ -77,8 +77,7 @@ class Fleet:
         self.db = db
         self.lease = lease
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
-        if db.version("fleet") != len(STEPS):  # read first: migrating takes a lock and writes
-            db.migrate("fleet", STEPS)
+        db.migrate("fleet", STEPS)
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
         # What this worker has done so far (entries done, failed), told with each heartbeat.

@@ -29,9 +29,7 @@ class Connection:
         self._db = database.connect(url)
         # The block this thread holds open (`transaction`): its calls run on its connection.
         self._local = threading.local()
-        # Only read when up to date: the migration takes a lock across machines and writes.
-        if self._db.version("catalog") != len(STEPS):
-            self._db.migrate("catalog", STEPS)
+        self._db.migrate("catalog", STEPS)
 
     def close(self) -> None:
         """Nothing to release: the pool is the process's, shared with the ledger and cache."""
