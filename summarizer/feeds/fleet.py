@@ -155,12 +155,14 @@ class Fleet:
         got: list[int] = []
         start = 0
         while len(got) < want and start < len(items):
-            batch = list(items[start : start + max(want - len(got), 1) * 2])
-            start += len(batch)
+            # No more than are still wanted: a lease taken beyond them would hold an item
+            # nobody works on.
+            batch = list(dict.fromkeys(items[start : start + want - len(got)]))
+            start += want - len(got)
             # In id order: two workers claiming overlapping sets lock rows in one order.
-            taken = set(self._take(kind, sorted(set(batch))))
+            taken = set(self._take(kind, sorted(batch)))
             got.extend(i for i in batch if i in taken)
-        return got[:want] if len(got) > want else got
+        return got
 
     def _take(self, kind: str, items: list[int]) -> list[int]:
         if not items:
@@ -191,14 +193,6 @@ class Fleet:
             (kind, self.name),
         )
         return int(rows[0][0])
-
-    def held_elsewhere(self, kind: str) -> bool:
-        """Whether another worker holds a live lease of this kind (work that may come back)."""
-        rows = self.db.execute(
-            "SELECT 1 FROM leases WHERE kind = %s AND owner <> %s AND until >= now() LIMIT 1",
-            (kind, self.name),
-        )
-        return bool(rows)
 
     # --- what `summarizer workers` shows ----------------------------------------------------
 

@@ -219,7 +219,7 @@ class EntryJob:
             interrupted = False
             try:
                 self.source = source
-                self._loop(deque(work), window, catalog, source)
+                self._loop(deque(work), window, catalog)
             except BaseException as e:
                 interrupted = isinstance(e, KeyboardInterrupt)
                 self.stopping.set()  # a page batch being embedded is dropped, not stored
@@ -241,17 +241,11 @@ class EntryJob:
             catalog.close()
             llm.close()
 
-    def _loop(
-        self,
-        queue: deque[EntryRow],
-        window: int,
-        catalog: Catalog,
-        source: WorkSource | None,
-    ) -> None:
+    def _loop(self, queue: deque[EntryRow], window: int, catalog: Catalog) -> None:
         fetchers, ingester, _ = self.pools
         while True:
-            if source is not None and not queue and self.active < window:
-                queue.extend(source.more(window - self.active))
+            if self.source is not None and not queue and self.active < window:
+                queue.extend(self.source.more(window - self.active))
             if not (queue or self.futures or self.to_ingest):
                 break
             while queue and self.active < window:

@@ -196,7 +196,7 @@ class Claims:
         given back, when it dies; its feeds may bring new ones); never past --limit."""
         if self.left is not None and self.left <= 0:
             return False
-        return self.fleet.held_elsewhere("entry") or self.fleet.held_elsewhere("feed")
+        return self.fleet.held_count("entry") + self.fleet.held_count("feed") > 0
 
 
 @contextmanager
@@ -228,7 +228,7 @@ def _feeds_to_read(fleet: Fleet | None, ledger: Ledger, feeds: list[FeedRow]) ->
     fresh = datetime.now(UTC) - timedelta(seconds=FEED_FRESH_SECONDS)
     got = set(fleet.claim("feed", [f.id for f in feeds]))
     # As they are now they are claimed: another worker may have read them meanwhile.
-    claimed = ledger.feeds([f.name for f in feeds if f.id in got]) if got else []
+    claimed = [f for f in ledger.feeds() if f.id in got] if got else []
     due = [f for f in claimed if not (f.checked_at and _when(f.checked_at) > fresh)]
     fleet.release("feed", [f.id for f in claimed if f not in due])
     return due
